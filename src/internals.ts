@@ -1,0 +1,127 @@
+/**
+ * Every use of Node internals in prefork lives here, with its own tests (test/unit/internals),
+ * so a Node upgrade that changes them breaks this file, loudly, and nothing else.
+ *
+ * Why internals at all: Node's public API cannot (a) bind a socket without also polling it for
+ * connections in the same process (the master must hold the socket but never accept), (b) make
+ * a cluster worker listen on a unix handle it received over IPC without asking the primary to
+ * bind (plain listen(handle) routes the fd number to the primary), (c) keep a worker alive when
+ * the master disappears so it can finish its requests, or (d) stop a worker from asking the
+ * primary to bind an arbitrary address for it (cluster's queryServer).
+ */
+import type { Worker as ClusterWorker } from 'node:cluster';
+import cluster from 'node:cluster';
+import net from 'node:net';
+import { constants as osConstants } from 'node:os';
+
+/** A libuv TCP or Pipe handle: what net.Server keeps in _handle and what IPC can carry. */
+export interface RawHandle {
+  readonly fd: number;
+  getsockname?(out: Record<string, unknown>): number;
+  close(callback?: () => void): void;
+}
+
+interface NetInternals {
+  _createServerHandle(address: string | null, port: number | null, addressType: number | null, fd?: number, flags?: number): RawHandle | number;
+}
+
+const netInternals = net as unknown as NetInternals;
+
+export type HandleKind = 'tcp' | 'pipe';
+
+export function handleKind(handle: RawHandle): HandleKind {
+  return handle.constructor.name === 'TCP' ? 'tcp' : 'pipe';
+}
+
+/** Binds (never listens) a TCP socket; returns a negative errno on failure. */
+export function bindTcp(host: string | null, port: number, family: 4 | 6): RawHandle | number {
+  const handle = netInternals._createServerHandle(host, port, family);
+  if (typeof handle === 'number') return handle;
+  // libuv defers EADDRINUSE from bind() to listen(); getsockname reports it now.
+  const err = handle.getsockname?.({}) ?? 0;
+  if (err !== 0) {
+    handle.close();
+    return err;
+  }
+  return handle;
+}
+
+/**
+ * Binds (never listens) a unix socket at a path, or an abstract name given as "\0name".
+ * Do not close() the returned handle to release a path: libuv unlinks the path on close
+ * whatever file is there by then; listeners.ts removes our files itself, by inode.
+ */
+export function bindPipe(path: string): RawHandle | number {
+  return netInternals._createServerHandle(path, -1, -1);
+}
+
+/** Wraps an inherited descriptor; EINVAL when it is not a socket. */
+export function openFd(fd: number): RawHandle | number {
+  return netInternals._createServerHandle(null, null, null, fd);
+}
+
+export function tcpAddress(handle: RawHandle): { address: string; port: number; family: string } | null {
+  const out: Record<string, unknown> = {};
+  if (handle.getsockname === undefined || handle.getsockname(out) !== 0) return null;
+  return { address: String(out.address), port: Number(out.port), family: String(out.family) };
+}
+
+/**
+ * Worker side: serve on a handle received from the master. TCP goes through the public
+ * listen(handle), which is exclusive (never asks the primary). A Pipe handle would be routed to
+ * the primary by its fd number, so we set it as the server's handle and start it directly.
+ */
+export function listenOnHandle(server: net.Server, handle: RawHandle, backlog: number): void {
+  if (handleKind(handle) === 'tcp') {
+    server.listen(handle, backlog);
+    return;
+  }
+  const s = server as unknown as { _handle: RawHandle | null; _listen2(a: null, p: number, t: number, backlog: number): void };
+  s._handle = handle;
+  s._listen2(null, -1, -1, backlog);
+}
+
+/**
+ * Worker side: by default a cluster worker exits the instant its IPC channel closes, cutting
+ * in-flight requests when the master dies. Marking the exit as expected lets us drain instead.
+ */
+export function surviveMasterLoss(): void {
+  if (cluster.worker) cluster.worker.exitedAfterDisconnect = true;
+}
+
+interface QueryServerMessage {
+  cmd?: string;
+  act?: string;
+  seq?: number;
+  address?: string | null;
+  port?: number | null;
+  addressType?: number | string | null;
+  fd?: number | null;
+}
+
+export interface RefusedBind {
+  address: string | null;
+  port: number | null;
+  addressType: number | string | null;
+}
+
+/**
+ * Master side: node:cluster lets any worker ask the primary to bind an address for it. A worker
+ * that dropped privileges could thereby get port 81 or a root-only path from a root master.
+ * We answer every such request with EACCES; the worker's listen() emits 'error'.
+ */
+export function refuseBindsFor(worker: ClusterWorker, onRefused: (req: RefusedBind) => void): void {
+  const proc = worker.process;
+  const listeners = proc.listeners('internalMessage') as Array<(msg: unknown, handle: unknown) => void>;
+  proc.removeAllListeners('internalMessage');
+  proc.on('internalMessage', (msg: QueryServerMessage, handle: unknown) => {
+    if (msg?.cmd === 'NODE_CLUSTER' && msg.act === 'queryServer') {
+      if (proc.connected) {
+        proc.send({ cmd: 'NODE_CLUSTER', ack: msg.seq, errno: -osConstants.errno.EACCES, key: null, data: null });
+      }
+      onRefused({ address: msg.address ?? null, port: msg.port ?? null, addressType: msg.addressType ?? null });
+      return;
+    }
+    for (const listener of listeners) listener.call(proc, msg, handle);
+  });
+}

@@ -1,0 +1,210 @@
+import { lookup } from 'node:dns/promises';
+import { existsSync, lstatSync, readFileSync, statSync, unlinkSync, type Stats } from 'node:fs';
+import net, { isIP } from 'node:net';
+import { dirname } from 'node:path';
+import { getSystemErrorName } from 'node:util';
+import { type BindSpec, formatBind } from './bind.js';
+import { bindError, usageError } from './exit-codes.js';
+import { type RawHandle, bindPipe, bindTcp, handleKind, openFd, tcpAddress } from './internals.js';
+import type { Logger } from './log.js';
+
+/** One bound (not listening) socket held by the master for its whole life. */
+export interface Listener {
+  readonly bind: BindSpec;
+  readonly handle: RawHandle;
+  /** How logs and README show it: http://127.0.0.1:8000, unix:/run/app.sock. */
+  readonly url: string;
+  /** A socket file this master created: removed on stop only if the same file is still there. */
+  readonly owned: { path: string; dev: number; ino: number } | null;
+}
+
+export interface ListenOptions {
+  socketMode: number;
+  log: Logger;
+}
+
+const errName = (errno: number): string => {
+  try {
+    return getSystemErrorName(errno);
+  } catch {
+    return `errno ${errno}`;
+  }
+};
+
+function describeBindFailure(what: string, errno: number): string {
+  const name = errName(errno);
+  if (name === 'EADDRINUSE') return `cannot bind ${what}: address already in use`;
+  if (name === 'EACCES') return `cannot bind ${what}: permission denied`;
+  if (name === 'EADDRNOTAVAIL') return `cannot bind ${what}: address not available on this machine`;
+  return `cannot bind ${what}: ${name}`;
+}
+
+async function openTcp(bind: Extract<BindSpec, { kind: 'tcp' }>): Promise<Listener> {
+  const what = formatBind(bind);
+  let host: string | null = bind.host === '' ? null : bind.host;
+  if (host !== null && isIP(host) === 0) {
+    try {
+      host = (await lookup(host)).address;
+    } catch {
+      throw bindError(`cannot bind ${what}: host "${bind.host}" does not resolve`);
+    }
+  }
+  const handle = bindTcp(host, bind.port, host !== null && isIP(host) === 6 ? 6 : 4);
+  if (typeof handle === 'number') throw bindError(describeBindFailure(what, handle));
+  const addr = tcpAddress(handle);
+  const shown = addr === null ? what : addr.family === 'IPv6' ? `[${addr.address}]:${addr.port}` : `${addr.address}:${addr.port}`;
+  return { bind, handle, url: `http://${shown}`, owned: null };
+}
+
+function lstatOrNull(path: string): Stats | null {
+  try {
+    return lstatSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw bindError(`cannot bind unix:${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+}
+
+/** Resolves to true when a server answers on the path, false when nobody does (ECONNREFUSED). */
+function somebodyListens(path: string): Promise<boolean | string> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ path });
+    const done = (result: boolean | string): void => {
+      socket.destroy();
+      resolve(result);
+    };
+    socket.setTimeout(1000, () => done(true));
+    socket.once('connect', () => done(true));
+    socket.once('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED' ? false : (err.code ?? 'error')));
+  });
+}
+
+function kindOf(stats: Stats): string {
+  if (stats.isSymbolicLink()) return 'a symlink';
+  if (stats.isDirectory()) return 'a directory';
+  if (stats.isFile()) return 'a regular file';
+  return 'not a socket';
+}
+
+/** A path that exists is probed: only a socket nobody answers on is stale and may go. */
+async function clearStaleSocket(path: string, log: Logger): Promise<void> {
+  const stats = lstatOrNull(path);
+  if (stats === null) return;
+  if (!stats.isSocket()) throw bindError(`cannot bind unix:${path}: the path exists and is ${kindOf(stats)}; refusing to replace it`);
+  const answer = await somebodyListens(path);
+  if (answer === true) throw bindError(`cannot bind unix:${path}: another server is listening on it`);
+  if (typeof answer === 'string') throw bindError(`cannot bind unix:${path}: cannot probe the existing socket (${answer})`);
+  unlinkSync(path);
+  log.info({ event: 'stale-socket-removed', path }, `removed stale socket ${path} (nobody was listening)`);
+}
+
+async function openUnix(bind: Extract<BindSpec, { kind: 'unix' }>, opts: ListenOptions): Promise<Listener> {
+  const { path } = bind;
+  const dir = dirname(path);
+  if (!existsSync(dir)) throw bindError(`cannot bind unix:${path}: directory ${dir} does not exist`);
+  await clearStaleSocket(path, opts.log);
+  // The umask makes the file's mode right from creation: a chmod after bind leaves a window
+  // in which any local user can connect.
+  const previous = process.umask(0o777 & ~opts.socketMode);
+  let handle: RawHandle | number;
+  try {
+    handle = bindPipe(path);
+  } finally {
+    process.umask(previous);
+  }
+  if (typeof handle === 'number') throw bindError(describeBindFailure(`unix:${path}`, handle));
+  const { dev, ino } = statSync(path);
+  return { bind, handle, url: `unix:${path}`, owned: { path, dev, ino } };
+}
+
+/**
+ * Node 20's libuv pads abstract names to the full 108 bytes, so no standard client (curl
+ * --abstract-unix-socket, socat ABSTRACT-CONNECT) can reach the socket. /proc/net/unix shows
+ * the name as bound, NUL padding as '@', which tells the two apart whatever the Node version.
+ */
+function abstractNameIsExact(name: string): boolean {
+  let table: string;
+  try {
+    table = readFileSync('/proc/net/unix', 'utf8');
+  } catch {
+    return true;
+  }
+  return table.split('\n').some((line) => line.endsWith(` @${name}`));
+}
+
+function openAbstract(bind: Extract<BindSpec, { kind: 'abstract' }>): Listener {
+  const what = formatBind(bind);
+  const handle = bindPipe(`\0${bind.name}`);
+  if (typeof handle === 'number') throw bindError(describeBindFailure(what, handle));
+  if (!abstractNameIsExact(bind.name)) {
+    handle.close();
+    throw usageError(
+      `cannot serve ${what} on Node ${process.version}: it pads abstract socket names to 108 bytes, so clients cannot reach the name; use Node 22 or newer, or a unix:PATH bind`,
+    );
+  }
+  return { bind, handle, url: what, owned: null };
+}
+
+function openInheritedFd(bind: Extract<BindSpec, { kind: 'fd' }>): Listener {
+  const handle = openFd(bind.fd);
+  if (typeof handle === 'number') throw bindError(`cannot use fd://${bind.fd}: it is not an open socket (${errName(handle)})`);
+  const addr = handleKind(handle) === 'tcp' ? tcpAddress(handle) : null;
+  const url = addr === null ? formatBind(bind) : `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port} (fd://${bind.fd})`;
+  return { bind, handle, url, owned: null };
+}
+
+function openOne(bind: BindSpec, opts: ListenOptions): Promise<Listener> | Listener {
+  switch (bind.kind) {
+    case 'tcp':
+      return openTcp(bind);
+    case 'unix':
+      return openUnix(bind, opts);
+    case 'abstract':
+      return openAbstract(bind);
+    case 'fd':
+      return openInheritedFd(bind);
+  }
+}
+
+/**
+ * Binds every address once, before any worker exists, so a bind error fails fast. If one bind
+ * fails, the sockets opened so far are released and their files removed: bad input leaves
+ * nothing behind.
+ */
+export async function openListeners(binds: readonly BindSpec[], opts: ListenOptions): Promise<Listener[]> {
+  const opened: Listener[] = [];
+  try {
+    for (const bind of binds) opened.push(await openOne(bind, opts));
+  } catch (err) {
+    releaseListeners(opened, opts.log);
+    throw err;
+  }
+  return opened;
+}
+
+/**
+ * Removes the socket files this master created, and only if the very file it created (same
+ * device and inode, still a socket) is there: a file someone put in its place is not ours.
+ * Path-bound handles are not closed: libuv would unlink whatever is at the path by then.
+ */
+export function releaseListeners(listeners: readonly Listener[], log: Logger): void {
+  for (const listener of listeners) {
+    if (listener.owned === null) {
+      if (listener.bind.kind !== 'fd') listener.handle.close();
+      continue;
+    }
+    const { path, dev, ino } = listener.owned;
+    let stats: Stats;
+    try {
+      stats = lstatSync(path);
+    } catch {
+      continue;
+    }
+    if (stats.isSocket() && stats.dev === dev && stats.ino === ino) {
+      unlinkSync(path);
+      log.debug({ event: 'socket-removed', path }, `removed ${path}`);
+    } else {
+      log.warn({ event: 'socket-not-ours', path }, `left ${path} in place: it is no longer the socket this master created`);
+    }
+  }
+}

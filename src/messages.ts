@@ -1,0 +1,44 @@
+import type { Config } from './options.js';
+
+/**
+ * The master <-> worker protocol: every message either side sends is one member of these unions.
+ * Sockets travel as the IPC handle of a `handle` message, one per bind, in bind order.
+ */
+
+/** What a worker needs from the frozen config; workers never read argv or the config file. */
+export interface WorkerSettings {
+  app: string;
+  /** The directory the operator started us in; relative app paths resolve from it. */
+  cwd: string;
+  factory: boolean;
+  keepAliveTimeout: number;
+  gracefulTimeout: number;
+  backlog: number;
+  accessLog: boolean;
+  logLevel: Config['logLevel'];
+  logFormat: Config['logFormat'];
+  name: string | null;
+  /** One per handle, for logs: http://127.0.0.1:8000, unix:/run/app.sock. */
+  urls: string[];
+}
+
+export type MasterMessage =
+  | { type: 'start'; settings: WorkerSettings; handles: number }
+  | { type: 'handle'; index: number }
+  | { type: 'drain' };
+
+export type WorkerMessage =
+  /** The worker's message listener is in place: it may now be sent the start message. */
+  | { type: 'hello' }
+  | { type: 'ready' }
+  /** The app could not load; the worker exits with code 4 right after. */
+  | { type: 'boot-failed'; reason: string };
+
+const WORKER_TYPES = new Set<string>(['hello', 'ready', 'boot-failed']);
+const MASTER_TYPES = new Set<string>(['start', 'handle', 'drain']);
+
+export const isWorkerMessage = (m: unknown): m is WorkerMessage =>
+  typeof m === 'object' && m !== null && WORKER_TYPES.has((m as { type?: string }).type ?? '');
+
+export const isMasterMessage = (m: unknown): m is MasterMessage =>
+  typeof m === 'object' && m !== null && MASTER_TYPES.has((m as { type?: string }).type ?? '');

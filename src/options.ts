@@ -1,0 +1,188 @@
+import { type BindSpec, parseBind } from './bind.js';
+import { usageError } from './exit-codes.js';
+import { availableCpus } from './cpus.js';
+
+/**
+ * THE option table. Each entry is the single definition of one option: its flag, alias, env
+ * name, type, default, help text and validator. yargs, PREFORK_* env vars, config files,
+ * --help, --check-config and the Config type are all derived from it.
+ */
+
+/** What a default may depend on: the foreign conventions PORT and WEB_CONCURRENCY, and the TTY. */
+export interface DefaultContext {
+  env: NodeJS.ProcessEnv;
+  stdoutIsTTY: boolean;
+}
+
+/** Raw values arrive as strings (CLI, env) or as JSON/JS values (config file). */
+type Parse<T> = (raw: unknown, label: string) => T;
+
+export interface OptionDef<T> {
+  /** kebab-case: the flag is --NAME, the env var PREFORK_NAME, the config key camelCase or NAME. */
+  readonly name: string;
+  readonly alias?: string;
+  /** How yargs reads the flag; every value still goes through parse(). */
+  readonly cli: 'string' | 'boolean' | 'array' | 'positional';
+  readonly describe: string;
+  readonly defaultDoc: string;
+  readonly default: (ctx: DefaultContext) => T;
+  readonly parse: Parse<T>;
+  /** Only on the command line (not env, not config file). */
+  readonly cliOnly?: boolean;
+  readonly group: 'Server' | 'Workers' | 'Logging' | 'Config';
+}
+
+const def = <T>(d: OptionDef<T>): OptionDef<T> => d;
+
+function bad(label: string, raw: unknown, expected: string): never {
+  const shown = typeof raw === 'string' ? `"${raw}"` : JSON.stringify(raw);
+  throw usageError(`invalid ${label} ${shown}: expected ${expected}`);
+}
+
+export const wholeNumber = (min: number, max = Number.MAX_SAFE_INTEGER): Parse<number> => (raw, label) => {
+  const text = typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw.trim() : '';
+  const expected = max === Number.MAX_SAFE_INTEGER ? `a whole number >= ${min}` : `a whole number from ${min} to ${max}`;
+  if (!/^\d+$/.test(text)) bad(label, raw, expected);
+  const value = Number(text);
+  if (value < min || value > max) bad(label, raw, expected);
+  return value;
+};
+
+export const seconds: Parse<number> = (raw, label) => {
+  const text = typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw.trim() : '';
+  if (!/^\d+(\.\d+)?$/.test(text)) bad(label, raw, 'a number of seconds >= 0 (e.g. 30 or 0.5)');
+  return Number(text);
+};
+
+const boolean: Parse<boolean> = (raw, label) => {
+  if (typeof raw === 'boolean') return raw;
+  const text = typeof raw === 'string' ? raw.trim().toLowerCase() : '';
+  if (['1', 'true', 'yes', 'on'].includes(text)) return true;
+  if (['0', 'false', 'no', 'off', ''].includes(text) && typeof raw === 'string') return false;
+  return bad(label, raw, 'true or false');
+};
+
+const oneOf = <T extends string>(values: readonly T[]): Parse<T> => (raw, label) => {
+  if (typeof raw === 'string' && (values as readonly string[]).includes(raw)) return raw as T;
+  return bad(label, raw, `one of ${values.join(', ')}`);
+};
+
+const nonEmptyString: Parse<string> = (raw, label) => {
+  if (typeof raw !== 'string' || raw.trim() === '') bad(label, raw, 'a non-empty string');
+  return raw;
+};
+
+const optionalString: Parse<string | null> = (raw, label) => (raw === null ? null : nonEmptyString(raw, label));
+
+export const octalMode: Parse<number> = (raw, label) => {
+  const expected = 'an octal file mode from 0000 to 0777, e.g. 0660';
+  if (typeof raw === 'number') {
+    if (!Number.isInteger(raw) || raw < 0 || raw > 0o777) bad(label, raw, `${expected} (write it as a string in JSON)`);
+    return raw;
+  }
+  const text = typeof raw === 'string' ? raw.trim().replace(/^0o/i, '') : '';
+  if (!/^[0-7]{1,4}$/.test(text)) bad(label, raw, expected);
+  const mode = parseInt(text, 8);
+  if (mode > 0o777) bad(label, raw, expected);
+  return mode;
+};
+
+const bindList: Parse<readonly BindSpec[]> = (raw, label) => {
+  const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : bad(label, raw, 'a bind address or a list of them');
+  if (items.length === 0) bad(label, raw, 'at least one bind address');
+  return items.map((item) => {
+    if (typeof item !== 'string') bad(label, item, 'a bind address string');
+    return parseBind(item);
+  });
+};
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+
+export const OPTIONS = {
+  app: def<string | null>({
+    name: 'app', cli: 'positional', group: 'Server',
+    describe: 'the app to serve: path/to/module[:export] (default export or module.exports)',
+    defaultDoc: 'required', default: () => null, parse: optionalString,
+  }),
+  bind: def<readonly BindSpec[]>({
+    name: 'bind', alias: 'b', cli: 'array', group: 'Server',
+    describe: 'address to listen on (repeatable): HOST:PORT, [IPv6]:PORT, :PORT, unix:PATH, unix://PATH, unix:@NAME (abstract), fd://N',
+    defaultDoc: '127.0.0.1:8000, or 0.0.0.0:$PORT when env PORT is set',
+    default: ({ env }) => (env.PORT !== undefined ? [parseBind(`0.0.0.0:${wholeNumber(0, 65535)(env.PORT, 'env PORT')}`)] : [parseBind('127.0.0.1:8000')]),
+    parse: bindList,
+  }),
+  workers: def<number>({
+    name: 'workers', alias: 'w', cli: 'string', group: 'Workers',
+    describe: 'number of worker processes',
+    defaultDoc: 'CPUs this process may use (cgroup aware), or env WEB_CONCURRENCY',
+    default: ({ env }) => (env.WEB_CONCURRENCY !== undefined ? wholeNumber(1, 1024)(env.WEB_CONCURRENCY, 'env WEB_CONCURRENCY') : availableCpus()),
+    parse: wholeNumber(1, 1024),
+  }),
+  gracefulTimeout: def<number>({
+    name: 'graceful-timeout', cli: 'string', group: 'Workers',
+    describe: 'seconds a stopping worker may take to finish its requests before it is killed',
+    defaultDoc: '30', default: () => 30, parse: seconds,
+  }),
+  keepAliveTimeout: def<number>({
+    name: 'keep-alive-timeout', cli: 'string', group: 'Server',
+    describe: 'seconds an idle keep-alive connection stays open',
+    defaultDoc: '5', default: () => 5, parse: seconds,
+  }),
+  backlog: def<number>({
+    name: 'backlog', cli: 'string', group: 'Server',
+    describe: 'listen backlog: connections the kernel queues while every worker is busy',
+    defaultDoc: '2048', default: () => 2048, parse: wholeNumber(1, 65535),
+  }),
+  socketMode: def<number>({
+    name: 'socket-mode', cli: 'string', group: 'Server',
+    describe: 'permissions of unix socket files, applied at creation (never wider, not even briefly)',
+    defaultDoc: '0660', default: () => 0o660, parse: octalMode,
+  }),
+  factory: def<boolean>({
+    name: 'factory', cli: 'boolean', group: 'Server',
+    describe: 'APP is a function (sync or async) that returns the app',
+    defaultDoc: 'false', default: () => false, parse: boolean,
+  }),
+  name: def<string | null>({
+    name: 'name', cli: 'string', group: 'Logging',
+    describe: 'name shown in process titles (prefork master [NAME]) and logs',
+    defaultDoc: 'none', default: () => null, parse: optionalString,
+  }),
+  logLevel: def<(typeof LOG_LEVELS)[number]>({
+    name: 'log-level', cli: 'string', group: 'Logging',
+    describe: `log level: ${LOG_LEVELS.join(', ')}`,
+    defaultDoc: 'info', default: () => 'info', parse: oneOf(LOG_LEVELS),
+  }),
+  logFormat: def<(typeof LOG_FORMATS)[number]>({
+    name: 'log-format', cli: 'string', group: 'Logging',
+    describe: 'json (one object per line) or pretty (for humans)',
+    defaultDoc: 'pretty on a TTY, json otherwise',
+    default: ({ stdoutIsTTY }) => (stdoutIsTTY ? 'pretty' : 'json'), parse: oneOf(LOG_FORMATS),
+  }),
+  accessLog: def<boolean>({
+    name: 'access-log', cli: 'boolean', group: 'Logging',
+    describe: 'log one JSON line per request (method, path, status, duration, worker)',
+    defaultDoc: 'false', default: () => false, parse: boolean,
+  }),
+  config: def<string | null>({
+    name: 'config', alias: 'c', cli: 'string', group: 'Config',
+    describe: 'config file (.json, .js, .mjs, .cjs); CLI > env > config file > defaults',
+    defaultDoc: 'none', default: () => null, parse: optionalString,
+  }),
+  checkConfig: def<boolean>({
+    name: 'check-config', cli: 'boolean', group: 'Config', cliOnly: true,
+    describe: 'print the resolved configuration as JSON and exit',
+    defaultDoc: 'false', default: () => false, parse: boolean,
+  }),
+} as const;
+
+export type OptionKey = keyof typeof OPTIONS;
+type ValueOf<D> = D extends OptionDef<infer T> ? T : never;
+
+/** The resolved, validated, frozen configuration. */
+export type Config = { readonly [K in OptionKey]: ValueOf<(typeof OPTIONS)[K]> };
+
+export const optionKeys = Object.keys(OPTIONS) as OptionKey[];
+
+export const envName = (d: OptionDef<unknown>): string => `PREFORK_${d.name.toUpperCase().replace(/-/g, '_')}`;

@@ -1,0 +1,64 @@
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ExitCode, type ExitCodeValue } from './exit-codes.js';
+import { type Listener, openListeners, releaseListeners } from './listeners.js';
+import type { Logger } from './log.js';
+import { Master } from './master.js';
+import type { WorkerSettings } from './messages.js';
+import type { Config } from './options.js';
+import { resolveAppPath } from '../workers/app-loader.js';
+
+const WORKER_ENTRY = fileURLToPath(new URL('../workers/main.js', import.meta.url));
+
+/**
+ * The directory the operator started us in, by the name they used: with `current -> releases/42`
+ * $PWD says .../current while process.cwd() says .../releases/42, and a reload must follow the
+ * symlink to the new release.
+ */
+export function operatorCwd(env: NodeJS.ProcessEnv = process.env): string {
+  const physical = process.cwd();
+  const logical = env.PWD;
+  if (logical === undefined) return physical;
+  try {
+    return realpathSync(logical) === physical ? logical : physical;
+  } catch {
+    return physical;
+  }
+}
+
+export function workerSettings(config: Config, cwd: string, listeners: readonly Listener[]): WorkerSettings {
+  return {
+    app: config.app ?? '',
+    cwd,
+    factory: config.factory,
+    keepAliveTimeout: config.keepAliveTimeout,
+    gracefulTimeout: config.gracefulTimeout,
+    backlog: config.backlog,
+    accessLog: config.accessLog,
+    logLevel: config.logLevel,
+    logFormat: config.logFormat,
+    name: config.name,
+    urls: listeners.map((l) => l.url),
+  };
+}
+
+/**
+ * The master's whole life: bind everything once, run the workers, and on the way out remove
+ * the socket files it created. Resolves with the process exit code.
+ */
+export async function runMaster(config: Config, log: Logger): Promise<ExitCodeValue> {
+  const cwd = operatorCwd();
+  // A missing app file fails before anything is bound: bad input creates nothing.
+  resolveAppPath(config.app ?? '', cwd);
+  const listeners = await openListeners(config.bind, { socketMode: config.socketMode, log });
+  for (const l of listeners) log.info({ event: 'listening', address: l.url }, `listening on ${l.url}`);
+  const master = new Master({ config, listeners, log, settings: workerSettings(config, cwd, listeners), workerEntry: WORKER_ENTRY });
+  let code: ExitCodeValue = ExitCode.unexpected;
+  try {
+    code = await master.run();
+  } finally {
+    releaseListeners(listeners, log);
+    log.info({ event: 'stopped', code }, `stopped (exit ${code})`);
+  }
+  return code;
+}

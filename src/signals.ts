@@ -1,0 +1,31 @@
+/**
+ * The one signal table of the master: each signal maps to one master action. Handlers only call
+ * the action; the master decides what it means in its current state (a second TERM while
+ * stopping escalates to an immediate stop, for example).
+ */
+export type MasterAction = 'stop' | 'stopNow' | 'reopenLogs';
+
+export interface SignalEntry {
+  readonly signal: NodeJS.Signals;
+  readonly action: MasterAction;
+  readonly doc: string;
+}
+
+export const MASTER_SIGNALS: readonly SignalEntry[] = [
+  { signal: 'SIGTERM', action: 'stop', doc: 'graceful stop: stop accepting, drain up to --graceful-timeout, remove socket files, exit 0; a second TERM/INT stops at once' },
+  { signal: 'SIGINT', action: 'stop', doc: 'same as TERM (Ctrl-C)' },
+  { signal: 'SIGQUIT', action: 'stopNow', doc: 'immediate stop: kill the workers, remove socket files, exit 0' },
+  // Without a handler Node opens its inspector on 127.0.0.1:9229 on SIGUSR1: anyone local
+  // could then run code in the master.
+  { signal: 'SIGUSR1', action: 'reopenLogs', doc: 'reopen log files (and never open the Node inspector)' },
+];
+
+/** Installs the table's handlers; returns a function that removes them. */
+export function installSignalHandlers(actions: Record<MasterAction, () => void>): () => void {
+  const installed = MASTER_SIGNALS.map(({ signal, action }) => {
+    const handler = (): void => actions[action]();
+    process.on(signal, handler);
+    return () => process.off(signal, handler);
+  });
+  return () => installed.forEach((remove) => remove());
+}

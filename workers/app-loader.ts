@@ -1,0 +1,128 @@
+import { existsSync, statSync } from 'node:fs';
+import type { IncomingMessage, RequestListener } from 'node:http';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { appLoadError } from '../src/exit-codes.js';
+import { type FetchApp, fetchListener } from './fetch-adapter.js';
+
+export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+/** What a worker serves: every supported app shape comes down to this. */
+export interface Servable {
+  request: RequestListener;
+  upgrade: UpgradeListener | null;
+}
+
+const EXPECTED =
+  'expected a request listener (req, res), an http.Server, an object with fetch(request), a Koa app, or with --factory a function returning one';
+
+/** "path/to/module.js:export" -> path and export name; a Windows-free world has no drive letters. */
+export function parseAppSpec(spec: string): { path: string; exportName: string | null } {
+  const colon = spec.lastIndexOf(':');
+  if (colon > 0 && /^[A-Za-z_$][\w$]*$/.test(spec.slice(colon + 1))) {
+    return { path: spec.slice(0, colon), exportName: spec.slice(colon + 1) };
+  }
+  return { path: spec, exportName: null };
+}
+
+/** Resolves like `node path` does, plus .mjs/.cjs, so `prefork app` finds app.mjs. */
+export function resolveAppPath(spec: string, cwd: string): string {
+  const { path } = parseAppSpec(spec);
+  const absolute = resolve(cwd, path);
+  const require = createRequire(resolve(cwd, 'noop.js'));
+  try {
+    return require.resolve(absolute);
+  } catch {
+    for (const ext of ['.mjs', '.cjs']) if (existsSync(absolute + ext)) return absolute + ext;
+  }
+  if (existsSync(absolute) && statSync(absolute).isDirectory()) {
+    throw appLoadError(`cannot load app ${spec}: ${absolute} is a directory without an index.js or package.json main`);
+  }
+  throw appLoadError(`cannot load app ${spec}: ${absolute} not found`);
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return `an object with keys [${Object.keys(value).slice(0, 6).join(', ')}]`;
+  return `a ${typeof value}`;
+}
+
+const isObjectLike = (v: unknown): v is Record<string, unknown> => (typeof v === 'object' || typeof v === 'function') && v !== null;
+
+function serverServable(server: net.Server): Servable {
+  return {
+    request: (req, res) => server.emit('request', req, res),
+    upgrade: (req, socket, head) => {
+      if (server.listenerCount('upgrade') > 0) server.emit('upgrade', req, socket, head);
+      else socket.destroy();
+    },
+  };
+}
+
+/** Turns an export into a Servable, or null when it has none of the supported shapes. */
+function asServable(value: unknown, onError: (err: unknown) => void): Servable | null {
+  if (value instanceof net.Server) return serverServable(value);
+  if (!isObjectLike(value)) return null;
+  if (typeof value.callback === 'function' && typeof value.use === 'function' && typeof value !== 'function') {
+    return { request: (value.callback as () => RequestListener)(), upgrade: null };
+  }
+  if (typeof value.fetch === 'function' && typeof value !== 'function') {
+    return { request: fetchListener(value as unknown as FetchApp, onError), upgrade: null };
+  }
+  if (typeof value === 'function') return { request: value as RequestListener, upgrade: null };
+  return null;
+}
+
+function firstLine(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.split('\n')[0] ?? message;
+}
+
+async function importModule(spec: string, file: string): Promise<Record<string, unknown>> {
+  try {
+    return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
+      throw appLoadError(`cannot load app ${spec}: ${firstLine(err)}`);
+    }
+    throw appLoadError(`app ${spec} threw while loading: ${firstLine(err)}`);
+  }
+}
+
+function pickExport(spec: string, mod: Record<string, unknown>, exportName: string | null): unknown {
+  if (exportName === null) {
+    if (mod.default === undefined) {
+      throw appLoadError(`app ${spec} has no default export (or module.exports): name one as ${spec}:EXPORT`);
+    }
+    return mod.default;
+  }
+  if (exportName in mod) return mod[exportName];
+  // CommonJS whose exports Node's lexer could not see statically are only on default.
+  const fallback = mod.default;
+  if (isObjectLike(fallback) && exportName in fallback) return fallback[exportName];
+  throw appLoadError(`app ${spec} has no export "${exportName}"`);
+}
+
+/** Loads APP and returns what the worker serves; every failure is an exit-4 PreforkError. */
+export async function loadApp(spec: string, cwd: string, factory: boolean, onError: (err: unknown) => void): Promise<Servable> {
+  const file = resolveAppPath(spec, cwd);
+  const mod = await importModule(spec, file);
+  let value = pickExport(spec, mod, parseAppSpec(spec).exportName);
+  if (factory) {
+    if (typeof value !== 'function') throw appLoadError(`app ${spec}: --factory needs a function export, got ${describe(value)}`);
+    try {
+      value = await (value as () => unknown)();
+    } catch (err) {
+      throw appLoadError(`app ${spec}: the factory threw: ${firstLine(err)}`);
+    }
+  }
+  const servable = asServable(value, onError);
+  if (servable === null) throw appLoadError(`app ${spec}: the ${factory ? "factory's result" : 'export'} is ${describe(value)}; ${EXPECTED}`);
+  return servable;
+}
+

@@ -1,0 +1,114 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import net from 'node:net';
+import { type RawHandle, listenOnHandle } from '../src/internals.js';
+import type { Logger } from '../src/log.js';
+import type { WorkerSettings } from '../src/messages.js';
+import type { Servable } from './app-loader.js';
+
+/**
+ * The worker's HTTP side: one http.Server per handle from the master, all serving the same app,
+ * and the drain that lets a worker leave without a client seeing a reset.
+ */
+export class Serving {
+  readonly #servers: http.Server[] = [];
+  readonly #inflight = new Set<ServerResponse>();
+  #drained: Promise<void> | null = null;
+  #requests = 0;
+
+  constructor(
+    private readonly app: Servable,
+    private readonly settings: WorkerSettings,
+    private readonly log: Logger,
+    private readonly slot: number,
+  ) {}
+
+  get draining(): boolean {
+    return this.#drained !== null;
+  }
+
+  get requests(): number {
+    return this.#requests;
+  }
+
+  async listen(handles: readonly RawHandle[]): Promise<void> {
+    await Promise.all(handles.map((handle) => this.#listenOne(handle)));
+  }
+
+  #listenOne(handle: RawHandle): Promise<void> {
+    const server = http.createServer();
+    server.keepAliveTimeout = this.settings.keepAliveTimeout * 1000;
+    server.on('request', this.#onRequest);
+    if (this.app.upgrade) server.on('upgrade', this.app.upgrade);
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (err.code === 'ECONNRESET' || !socket.writable) return socket.destroy();
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    });
+    this.#servers.push(server);
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.once('listening', () => {
+        server.off('error', reject);
+        resolve();
+      });
+      listenOnHandle(server, handle, this.settings.backlog);
+    });
+  }
+
+  readonly #onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    this.#requests += 1;
+    this.#inflight.add(res);
+    const started = process.hrtime.bigint();
+    res.once('close', () => {
+      this.#inflight.delete(res);
+      if (this.settings.accessLog) this.#accessLog(req, res, started);
+    });
+    // Draining: this response tells the client to take its next request elsewhere.
+    if (this.draining) res.shouldKeepAlive = false;
+    try {
+      this.app.request(req, res);
+    } catch (err) {
+      this.onAppError(err);
+      if (!res.headersSent) {
+        res.statusCode = 500;
+        res.end('Internal Server Error\n');
+      } else {
+        res.destroy();
+      }
+    }
+  };
+
+  readonly onAppError = (err: unknown): void => {
+    this.log.error({ event: 'app-error', err }, 'the app failed a request');
+  };
+
+  #accessLog(req: IncomingMessage, res: ServerResponse, started: bigint): void {
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    this.log.info(
+      { event: 'access', method: req.method, path: req.url, status: res.statusCode, ms: Math.round(ms * 1000) / 1000, worker: this.slot },
+      `${req.method} ${req.url} ${res.statusCode}`,
+    );
+  }
+
+  /**
+   * Stops accepting and resolves once every connection has ended, or after the graceful timeout.
+   * Only the listening side closes: http.Server#close() would also close idle keep-alive
+   * connections, racing requests their clients are already sending. Each connection instead
+   * gets `Connection: close` on its next response, and idle ones end at the keep-alive timeout.
+   */
+  drain(): Promise<void> {
+    if (this.#drained !== null) return this.#drained;
+    for (const res of this.#inflight) if (!res.headersSent) res.shouldKeepAlive = false;
+    const allClosed = Promise.all(
+      this.#servers.map((server) => new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()))),
+    ).then(() => undefined);
+    const deadline = new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.log.warn({ event: 'drain-timeout', inflight: this.#inflight.size }, `graceful timeout: cutting ${this.#inflight.size} request(s)`);
+        resolve();
+      }, this.settings.gracefulTimeout * 1000);
+      timer.unref();
+    });
+    this.#drained = Promise.race([allClosed, deadline]);
+    return this.#drained;
+  }
+}
