@@ -41,8 +41,9 @@ export function parseArgv(argv: readonly string[]): Partial<Record<OptionKey, un
     if (d.cli === 'positional') continue;
     parser.option(d.name, {
       alias: d.alias,
-      type: d.cli === 'array' ? 'string' : d.cli,
-      array: d.cli === 'array' ? true : undefined,
+      // Repeated flags collect into an array ('duplicate-arguments-array'); `array: true` would
+      // swallow the APP positional after `-b ADDR`.
+      type: d.cli === 'boolean' ? 'boolean' : 'string',
       requiresArg: d.cli !== 'boolean',
       group: `${d.group}:`,
       describe: `${d.describe} (default: ${d.defaultDoc})${d.cliOnly ? '' : ` [env ${envName(d)}]`}`,

@@ -1,0 +1,263 @@
+/**
+ * The end-to-end harness: starts the built CLI as a real process, reads its JSON log lines, talks
+ * to it over real sockets, and kills what it started (by pid) when the test ends, pass or fail.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import type { TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+export const CLI = join(ROOT, 'dist/src/cli.js');
+export const APPS = join(ROOT, 'test/fixtures/apps');
+export const app = (name: string): string => join(APPS, name);
+
+export type LogLine = Record<string, unknown> & { event?: string; msg?: string; pid?: number };
+
+export interface Target {
+  host?: string;
+  port?: number;
+  socketPath?: string;
+}
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface StartOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Extra stdio entries after stdin/stdout/stderr: inherited descriptors for fd:// binds. */
+  extraFds?: number[];
+}
+
+const started = new Set<ChildProcess>();
+const workerPids = new Set<number>();
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Kill a pid only if it is still one of ours: a prefork process, not a recycled pid. */
+function killOurs(pid: number): void {
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    if (cmdline.includes('prefork') || cmdline.includes('workers/main.js')) process.kill(pid, 'SIGKILL');
+  } catch {
+    /* already gone */
+  }
+}
+
+process.on('exit', () => {
+  for (const child of started) if (child.pid !== undefined) killOurs(child.pid);
+  for (const pid of workerPids) killOurs(pid);
+});
+
+export class Prefork {
+  readonly logs: LogLine[] = [];
+  stdout = '';
+  stderr = '';
+  readonly exited: Promise<Exit>;
+  #waiters: Array<{ pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }> = [];
+
+  constructor(readonly child: ChildProcess) {
+    started.add(child);
+    let pending = '';
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      this.stdout += chunk;
+      pending += chunk;
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) this.#onLine(line);
+    });
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (this.stderr += chunk));
+    this.exited = new Promise((done) => child.once('exit', (code, signal) => done({ code, signal })));
+    void this.exited.then(() => started.delete(child));
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  #onLine(line: string): void {
+    if (line.trim() === '') return;
+    let entry: LogLine;
+    try {
+      entry = JSON.parse(line) as LogLine;
+    } catch {
+      entry = { msg: line, event: 'non-json' };
+    }
+    if (entry.event === 'worker' && typeof entry.pid === 'number') workerPids.add(entry.pid);
+    this.logs.push(entry);
+    this.#waiters = this.#waiters.filter((w) => (w.pred(entry) ? (w.resolve(entry), false) : true));
+  }
+
+  /** Resolves with the first log line (already seen or still to come) that matches. */
+  waitForLog(pred: (l: LogLine) => boolean, timeoutMs = 10_000, what = 'log line'): Promise<LogLine> {
+    const seen = this.logs.find(pred);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}\nstderr: ${this.stderr}\nlogs:\n${this.stdout.slice(-4000)}`));
+      }, timeoutMs);
+      this.#waiters.push({
+        pred,
+        resolve: (l) => {
+          clearTimeout(timer);
+          resolve(l);
+        },
+      });
+      void this.exited.then(() => {
+        if (!this.logs.some(pred)) {
+          clearTimeout(timer);
+          reject(new Error(`prefork exited while waiting for ${what}\nstderr: ${this.stderr}\nlogs:\n${this.stdout.slice(-4000)}`));
+        }
+      });
+    });
+  }
+
+  waitForEvent(event: string, extra: (l: LogLine) => boolean = () => true, timeoutMs = 10_000): Promise<LogLine> {
+    return this.waitForLog((l) => l.event === event && extra(l), timeoutMs, `event "${event}"`);
+  }
+
+  /** Waits for "ready" (every initial worker serving) and returns the first address as a Target. */
+  async ready(timeoutMs = 15_000): Promise<Target> {
+    await this.waitForEvent('ready', () => true, timeoutMs);
+    return this.targets()[0] ?? {};
+  }
+
+  /** Every address the master listens on, in bind order. */
+  targets(): Target[] {
+    return this.logs.filter((l) => l.event === 'listening').map((l) => toTarget(String(l.address)));
+  }
+
+  /** Pids of the workers the master currently counts as ready. */
+  readyWorkers(): number[] {
+    const state = new Map<number, string>();
+    for (const l of this.logs) if (l.event === 'worker' && l.role === 'master') state.set(Number(l.pid), String(l.state));
+    return [...state].filter(([, s]) => s === 'ready').map(([pid]) => pid);
+  }
+
+  workerEvents(state: string): LogLine[] {
+    return this.logs.filter((l) => l.event === 'worker' && l.state === state);
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    this.child.kill(sig);
+  }
+
+  async stop(sig: NodeJS.Signals = 'SIGTERM'): Promise<Exit> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(sig);
+    return this.exited;
+  }
+}
+
+export function toTarget(address: string): Target {
+  if (address.startsWith('unix:')) return { socketPath: address.slice('unix:'.length) };
+  const url = new URL(address.split(' ')[0] ?? address);
+  return { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port) };
+}
+
+/** Starts `node dist/src/cli.js ...args`, JSON logs, killed after the test whatever happens. */
+export function startPrefork(t: TestContext, args: readonly string[], opts: StartOptions = {}): Prefork {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: opts.cwd ?? ROOT,
+    env: { ...process.env, PREFORK_LOG_FORMAT: 'json', ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe', ...(opts.extraFds ?? [])],
+  });
+  const p = new Prefork(child);
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await p.exited;
+    }
+    for (const l of p.logs) if (l.event === 'worker' && typeof l.pid === 'number') killOurs(l.pid);
+  });
+  return p;
+}
+
+/** Runs the CLI to completion (for bad-input and --check-config cases). */
+export async function runPrefork(t: TestContext, args: readonly string[], opts: StartOptions = {}): Promise<Exit & { stdout: string; stderr: string; logs: LogLine[] }> {
+  const p = startPrefork(t, args, opts);
+  const exit = await p.exited;
+  return { ...exit, stdout: p.stdout, stderr: p.stderr, logs: p.logs };
+}
+
+export function tempDir(t: TestContext, prefix = 'prefork-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  json: <T = Record<string, unknown>>() => T;
+}
+
+export interface RequestOptions {
+  path?: string;
+  method?: string;
+  headers?: http.OutgoingHttpHeaders;
+  body?: string;
+  agent?: http.Agent | false;
+  timeoutMs?: number;
+}
+
+/** One HTTP request over TCP or a unix socket; a new connection unless an agent is given. */
+export function request(target: Target, opts: RequestOptions = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        ...target,
+        path: opts.path ?? '/',
+        method: opts.method ?? 'GET',
+        headers: opts.headers,
+        agent: opts.agent ?? false,
+        timeout: opts.timeoutMs ?? 10_000,
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: <T>() => JSON.parse(body) as T }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('request timed out')));
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+/** Sends requests on fresh connections until `want` distinct pids answered (or gives up). */
+export async function distinctPids(target: Target, want: number, maxRequests = 400): Promise<Set<number>> {
+  const pids = new Set<number>();
+  for (let i = 0; i < maxRequests && pids.size < want; i += 1) {
+    const reply = await request(target, { headers: { connection: 'close' } });
+    pids.add(reply.json<{ pid: number }>().pid);
+  }
+  return pids;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
+
+/** Polls until check() is true; rejects after timeoutMs. */
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await sleep(25);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
