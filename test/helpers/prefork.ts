@@ -38,10 +38,11 @@ export interface StartOptions {
 const started = new Set<ChildProcess>();
 const workerPids = new Set<number>();
 
+/** True while the process runs; a zombie (exited, not yet reaped by its new parent) is gone. */
 export function isAlive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }
