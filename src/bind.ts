@@ -16,11 +16,16 @@ export const UNIX_PATH_MAX_BYTES = 107;
 
 const EXPECTED = 'expected HOST:PORT, [IPv6]:PORT, :PORT, unix:PATH, unix://PATH, unix:@NAME or fd://N';
 
-function fail(raw: string, why: string): never {
-  throw usageError(`invalid bind "${raw}": ${why}`);
-}
+/** Reports a bad bind string; `source` names where it came from ("--bind", "env PREFORK_BIND"). */
+type Fail = (raw: string, why: string) => never;
 
-function parsePort(raw: string, text: string): number {
+const failFor =
+  (source: string): Fail =>
+  (raw, why) => {
+    throw usageError(`invalid ${source} "${raw}": ${why}`);
+  };
+
+function parsePort(fail: Fail, raw: string, text: string): number {
   if (!/^\d{1,5}$/.test(text)) fail(raw, `port "${text}" is not a number from 0 to 65535`);
   const port = Number(text);
   if (port > 65535) fail(raw, `port ${port} is out of range 0-65535`);
@@ -29,14 +34,14 @@ function parsePort(raw: string, text: string): number {
 
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
-function parseTcp(raw: string): BindSpec {
+function parseTcp(fail: Fail, raw: string): BindSpec {
   if (raw.startsWith('[')) {
     const close = raw.indexOf(']');
     if (close < 0) fail(raw, 'missing "]" after the IPv6 address');
     const host = raw.slice(1, close);
     if (!isIPv6(host)) fail(raw, `"${host}" is not an IPv6 address`);
     if (raw[close + 1] !== ':') fail(raw, `missing ":PORT" after [${host}]`);
-    return { kind: 'tcp', host, port: parsePort(raw, raw.slice(close + 2)) };
+    return { kind: 'tcp', host, port: parsePort(fail, raw, raw.slice(close + 2)) };
   }
   const colon = raw.lastIndexOf(':');
   if (colon < 0) {
@@ -46,10 +51,10 @@ function parseTcp(raw: string): BindSpec {
   const host = raw.slice(0, colon);
   if (host.includes(':')) fail(raw, `an IPv6 address needs brackets: [${host}]:PORT`);
   if (host !== '' && isIP(host) === 0 && !HOSTNAME.test(host)) fail(raw, `"${host}" is not a host name or IP address`);
-  return { kind: 'tcp', host, port: parsePort(raw, raw.slice(colon + 1)) };
+  return { kind: 'tcp', host, port: parsePort(fail, raw, raw.slice(colon + 1)) };
 }
 
-function parseUnix(raw: string, rest: string): BindSpec {
+function parseUnix(fail: Fail, raw: string, rest: string): BindSpec {
   if (rest === '') fail(raw, 'the socket path is empty');
   if (rest.includes('\0')) fail(raw, 'the socket path contains a NUL byte');
   if (rest.startsWith('@')) {
@@ -67,18 +72,19 @@ function parseUnix(raw: string, rest: string): BindSpec {
   return { kind: 'unix', path: rest };
 }
 
-export function parseBind(raw: string): BindSpec {
+export function parseBind(raw: string, source = 'bind'): BindSpec {
+  const fail = failFor(source);
   const text = raw.trim();
   if (text === '') fail(raw, EXPECTED);
-  if (text.startsWith('unix://')) return parseUnix(raw, text.slice('unix://'.length));
-  if (text.startsWith('unix:')) return parseUnix(raw, text.slice('unix:'.length));
+  if (text.startsWith('unix://')) return parseUnix(fail, raw, text.slice('unix://'.length));
+  if (text.startsWith('unix:')) return parseUnix(fail, raw, text.slice('unix:'.length));
   if (text.startsWith('fd://')) {
     const digits = text.slice('fd://'.length);
     if (!/^\d{1,9}$/.test(digits)) fail(raw, `"${digits}" is not a file descriptor number`);
     return { kind: 'fd', fd: Number(digits) };
   }
   if (/^[a-z]+:\/\//i.test(text)) fail(raw, EXPECTED);
-  return parseTcp(text);
+  return parseTcp(fail, text);
 }
 
 /** The canonical string: parseBind(formatBind(b)) deep-equals b. */
@@ -87,7 +93,8 @@ export function formatBind(bind: BindSpec): string {
     case 'tcp':
       return `${bind.host.includes(':') ? `[${bind.host}]` : bind.host}:${bind.port}`;
     case 'unix':
-      return `unix:${bind.path}`;
+      // "unix://" + "//x" would read back as "//x" with the URL prefix stripped; keep it exact.
+      return bind.path.startsWith('//') ? `unix://${bind.path}` : `unix:${bind.path}`;
     case 'abstract':
       return `unix:@${bind.name}`;
     case 'fd':

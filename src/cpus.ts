@@ -34,9 +34,8 @@ function ownCgroup(procSelfCgroup: string | null): string | null {
  * not the cgroup quota, so a 1-CPU container on a 64-core host would start 64 workers. The
  * tightest cpu.max from our cgroup up to the root wins.
  */
-export function availableCpus(cgroupRoot = '/sys/fs/cgroup'): number {
+export function availableCpus(cgroupRoot = '/sys/fs/cgroup', own = ownCgroup(readOrNull('/proc/self/cgroup'))): number {
   const byAffinity = availableParallelism();
-  const own = ownCgroup(readOrNull('/proc/self/cgroup'));
   if (own === null) return byAffinity;
   let limit = byAffinity;
   for (let dir = join(cgroupRoot, own); dir.startsWith(cgroupRoot); dir = dirname(dir)) {

@@ -13,8 +13,9 @@ export function prettyLine(json: string): string {
   try {
     entry = JSON.parse(json) as Record<string, unknown>;
   } catch {
-    return json;
+    return `${json}\n`;
   }
+  if (entry === null || typeof entry !== 'object' || !Number.isFinite(Number(entry.time))) return `${json}\n`;
   const time = new Date(Number(entry.time)).toISOString().slice(11, 23);
   const level = (LEVEL_NAMES[Number(entry.level)] ?? String(entry.level)).padEnd(5);
   const who = entry.role === 'worker' ? `worker ${String(entry.worker)}` : String(entry.role ?? '');

@@ -92,7 +92,7 @@ const bindList: Parse<readonly BindSpec[]> = (raw, label) => {
   if (items.length === 0) bad(label, raw, 'at least one bind address');
   return items.map((item) => {
     if (typeof item !== 'string') bad(label, item, 'a bind address string');
-    return parseBind(item);
+    return parseBind(item, label);
   });
 };
 

@@ -189,7 +189,10 @@ export function startPrefork(t: TestContext, args: readonly string[], opts: Star
 /** Runs the CLI to completion (for bad-input and --check-config cases). */
 export async function runPrefork(t: TestContext, args: readonly string[], opts: StartOptions = {}): Promise<Exit & { stdout: string; stderr: string; logs: LogLine[] }> {
   const p = startPrefork(t, args, opts);
+  const timer = setTimeout(() => p.child.kill('SIGKILL'), 20_000);
   const exit = await p.exited;
+  clearTimeout(timer);
+  if (exit.signal === 'SIGKILL') throw new Error(`prefork ${args.join(' ')} did not exit by itself within 20 s`);
   return { ...exit, stdout: p.stdout, stderr: p.stderr, logs: p.logs };
 }
 

@@ -96,13 +96,13 @@ describe('availableCpus', () => {
   });
 
   test('the tightest cpu.max between our cgroup and the root wins', (t) => {
-    const own = ownCgroupPath();
-    if (own === null) return t.skip('no cgroup v2 line in /proc/self/cgroup');
-    if (own === '/') return t.skip('own cgroup is the root: no ancestors to walk');
+    const own = '/system.slice/app.service';
     const [root, leaf] = fakeCgroupTree(t, own);
     writeFileSync(join(leaf, 'cpu.max'), 'max 100000\n');
-    writeFileSync(join(root, 'cpu.max'), '100000 100000\n');
-    assert.equal(availableCpus(root), 1);
+    writeFileSync(join(root, 'system.slice', 'cpu.max'), '100000 100000\n');
+    assert.equal(availableCpus(root, own), 1);
+    writeFileSync(join(leaf, 'cpu.max'), '300000 100000\n');
+    assert.equal(availableCpus(root, own), 1, 'a looser leaf does not override a tighter parent');
   });
 
   test('a cpu.max outside the cgroup root is not read', (t) => {

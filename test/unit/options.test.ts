@@ -281,7 +281,7 @@ describe('bad values are exit 2 naming the value and its source', () => {
     await usage(resolveConfig(sources({}, { PREFORK_BIND: 'nope' })), '"nope"');
   });
 
-  test('a bad bind names its source', { todo: 'src gap: bind errors quote the value but not --bind / env PREFORK_BIND / the config file' }, async () => {
+  test('a bad bind names its source', async () => {
     await usage(resolveConfig(sources({}, { PREFORK_BIND: '8000' })), '"8000"', 'env PREFORK_BIND');
     const file = json({ bind: '8000' });
     await usage(resolveConfig(sources({ config: file })), '"8000"', `"bind" in ${file}`);
