@@ -66,14 +66,15 @@ function exitWith(code: number, message?: string): never {
 export async function main(argv: readonly string[]): Promise<never> {
   try {
     const cliValues = parseArgv(argv);
-    const config = await resolveConfig({ argv: cliValues, env: process.env, cwd: operatorCwd(), stdoutIsTTY: process.stdout.isTTY === true });
+    const sources = { argv: cliValues, env: process.env, cwd: operatorCwd(), stdoutIsTTY: process.stdout.isTTY === true };
+    const config = await resolveConfig(sources);
     if (cliValues.checkConfig === true) {
       process.stdout.write(`${JSON.stringify(configToJSON(config, formatBind), null, 2)}\n`);
       exitWith(ExitCode.ok);
     }
     const log = createLogger(config, { role: 'master' });
     process.title = `prefork master${config.name ? ` [${config.name}]` : ''}`;
-    exitWith(await runMaster(config, log));
+    exitWith(await runMaster(config, log, () => resolveConfig(sources)));
   } catch (err) {
     if (err instanceof PreforkError) exitWith(err.exitCode, err.message);
     exitWith(ExitCode.unexpected, `unexpected error: ${(err as Error)?.stack ?? String(err)}`);

@@ -1,5 +1,6 @@
 import cluster from 'node:cluster';
 import { ExitCode, type ExitCodeValue } from './exit-codes.js';
+import { HealthMonitor, heartbeatInterval } from './health.js';
 import { type RawHandle, refuseBindsFor } from './internals.js';
 import type { Listener } from './listeners.js';
 import type { Logger } from './log.js';
@@ -10,35 +11,64 @@ import { type Transition, WorkerHandle } from './worker-handle.js';
 
 type MasterState = 'starting' | 'running' | 'stopping';
 
+/** Why a worker is replaced; logged, and the label of prefork_worker_restarts_total later. */
+export type ReplaceReason = 'reload' | 'max-requests' | 'max-memory';
+
 export interface MasterDeps {
   config: Config;
   listeners: readonly Listener[];
   log: Logger;
-  settings: WorkerSettings;
+  /** Settings for new workers, derived from a config (called again after a reload). */
+  settingsFor: (config: Config) => WorkerSettings;
+  /** Reads the configuration afresh (config file, env, argv) for SIGHUP. */
+  reloadConfig: () => Promise<Config>;
   /** The compiled worker entry (dist/workers/main.js). */
   workerEntry: string;
 }
 
-/** Deaths sooner than this after spawn count as a crash loop and back off. */
-const MIN_UPTIME_MS = 1000;
 const MAX_BACKOFF_MS = 30_000;
+const HEALTH_CHECK_MS = 250;
+/** Options that need new sockets or privileges: a reload logs them as ignored. */
+const RESTART_ONLY: ReadonlyArray<keyof Config> = ['bind', 'socketMode', 'backlog', 'name', 'config'];
 
 /**
- * The master loop: owns the worker table, reacts to signals and worker messages, replaces
- * workers that die. It never touches a client connection and never binds.
+ * The master loop: owns the worker table, reacts to signals and worker messages, keeps every
+ * slot served. Planned replacements surge first: the new worker must be ready before the old one
+ * is told to drain, so capacity never dips. It never touches a client connection and never binds.
  */
 export class Master {
   readonly #workers = new Set<WorkerHandle>();
+  /** New worker -> the worker it replaces once ready. */
+  readonly #successors = new Map<WorkerHandle, { old: WorkerHandle; reason: ReplaceReason }>();
+  /** Workers waiting for a replacement slot in the batch, in order. */
+  readonly #retiring = new Map<WorkerHandle, ReplaceReason>();
   readonly #pendingSpawns = new Map<number, NodeJS.Timeout>();
   readonly #bootFailures = new Map<WorkerHandle, string>();
+  readonly #killReasons = new Map<WorkerHandle, string>();
+  readonly #generationOf = new WeakMap<WorkerHandle, number>();
+  readonly #health: HealthMonitor;
+  #config: Config;
+  #settings: WorkerSettings;
+  #desired: number;
+  #generation = 0;
   #state: MasterState = 'starting';
   #exitCode: ExitCodeValue = ExitCode.ok;
   #crashStreak = 0;
   #stopTimer: NodeJS.Timeout | null = null;
+  #healthTimer: NodeJS.Timeout | null = null;
   #removeSignalHandlers: () => void = () => {};
   #resolveStopped: (code: ExitCodeValue) => void = () => {};
 
-  constructor(private readonly deps: MasterDeps) {}
+  constructor(private readonly deps: MasterDeps) {
+    this.#config = deps.config;
+    this.#settings = deps.settingsFor(deps.config);
+    this.#desired = deps.config.workers;
+    this.#health = new HealthMonitor(this.#healthLimits());
+  }
+
+  get #log(): Logger {
+    return this.deps.log;
+  }
 
   /** Forks the workers; resolves with the exit code once the master has stopped. */
   run(): Promise<ExitCodeValue> {
@@ -46,17 +76,23 @@ export class Master {
     this.#removeSignalHandlers = installSignalHandlers({
       stop: () => this.stop('graceful', 'signal'),
       stopNow: () => this.stop('immediate', 'SIGQUIT'),
-      reopenLogs: () => this.deps.log.info({ event: 'reopen-logs' }, 'SIGUSR1: nothing to reopen (logging to stdout)'),
+      reload: () => void this.reload(),
+      scaleUp: () => this.scale(this.#desired + 1),
+      scaleDown: () => this.scale(this.#desired - 1),
+      reopenLogs: () => this.#log.info({ event: 'reopen-logs' }, 'SIGUSR1: nothing to reopen (logging to stdout)'),
     });
-    cluster.setupPrimary({ exec: this.deps.workerEntry, args: [], silent: false });
-    for (let slot = 0; slot < this.deps.config.workers; slot += 1) this.#spawn(slot);
+    cluster.setupPrimary({ exec: this.deps.workerEntry, args: [], silent: false, cwd: this.#settings.cwd });
+    for (let slot = 0; slot < this.#desired; slot += 1) this.#spawn(slot);
+    this.#healthTimer = setInterval(() => this.#checkHealth(), HEALTH_CHECK_MS);
     return stopped;
   }
+
+  // ── spawning ────────────────────────────────────────────────────────────────────────────
 
   #spawn(slot: number): WorkerHandle {
     const worker = cluster.fork({ PREFORK_WORKER_ID: String(slot) });
     refuseBindsFor(worker, (req) => {
-      this.deps.log.warn(
+      this.#log.warn(
         { event: 'bind-refused', worker: slot, pid: worker.process.pid, address: req.address, port: req.port },
         `refused worker ${slot}'s request to bind ${req.address ?? '*'}:${req.port}: the master binds only the configured addresses`,
       );
@@ -71,21 +107,34 @@ export class Master {
       (t) => this.#onTransition(t),
     );
     this.#workers.add(handle);
-    this.deps.log.info({ event: 'worker', worker: slot, pid: handle.pid, state: 'booting' }, `worker ${slot} (pid ${handle.pid}) booting`);
+    this.#generationOf.set(handle, this.#generation);
+    this.#log.info({ event: 'worker', worker: slot, pid: handle.pid, state: 'booting' }, `worker ${slot} (pid ${handle.pid}) booting`);
     worker.on('message', (message: unknown) => {
       if (isWorkerMessage(message)) this.#onMessage(handle, message);
     });
     worker.on('exit', (code: number | null, signal: NodeJS.Signals | null) => this.#onExit(handle, code, signal));
     // EPIPE when sending to a worker that just died: its exit event tells the rest.
-    worker.on('error', (err) => this.deps.log.debug({ event: 'worker-ipc-error', worker: slot, err: err.message }, 'worker IPC error'));
+    worker.on('error', (err) => this.#log.debug({ event: 'worker-ipc-error', worker: slot, err: err.message }, 'worker IPC error'));
+    const bootTimer = setTimeout(() => {
+      if (handle.state !== 'booting') return;
+      this.#bootFailures.set(handle, `not ready within --boot-timeout ${this.#config.bootTimeout} s`);
+      handle.kill();
+    }, this.#config.bootTimeout * 1000);
+    worker.once('exit', () => clearTimeout(bootTimer));
     return handle;
+  }
+
+  #settingsForNewWorker(): WorkerSettings {
+    const { maxRequests, maxRequestsJitter } = this.#config;
+    const jitter = maxRequests > 0 && maxRequestsJitter > 0 ? Math.floor(Math.random() * (maxRequestsJitter + 1)) : 0;
+    return { ...this.#settings, maxRequests: maxRequests > 0 ? maxRequests + jitter : 0 };
   }
 
   #onMessage(handle: WorkerHandle, message: WorkerMessage): void {
     switch (message.type) {
       case 'hello': {
-        const { listeners, settings } = this.deps;
-        handle.send({ type: 'start', settings, handles: listeners.length });
+        const { listeners } = this.deps;
+        handle.send({ type: 'start', settings: this.#settingsForNewWorker(), handles: listeners.length });
         listeners.forEach((listener, index) => handle.send({ type: 'handle', index }, listener.handle as RawHandle));
         break;
       }
@@ -95,36 +144,108 @@ export class Master {
       case 'boot-failed':
         this.#bootFailures.set(handle, message.reason);
         break;
+      case 'heartbeat': {
+        const verdict = this.#health.beat(handle, message.rss);
+        if (verdict !== null) {
+          this.#log.warn({ event: 'worker-bloated', worker: handle.slot, pid: handle.pid, rss: message.rss }, `worker ${handle.slot} (pid ${handle.pid}): ${verdict.detail}`);
+          this.#replace(handle, 'max-memory');
+        }
+        break;
+      }
+      case 'recycle-soon':
+        // The limit is the worker's to enforce; we only make sure its successor is on the way.
+        this.#startSuccessor(handle, message.reason);
+        break;
+      case 'draining':
+        if (handle.state === 'ready') handle.transition('draining', message.reason);
+        this.#startSuccessor(handle, message.reason);
+        break;
     }
   }
 
   #onTransition({ worker, from, to, reason }: Transition): void {
-    this.deps.log.info(
+    this.#log.info(
       { event: 'worker', worker: worker.slot, pid: worker.pid, state: to, from, reason },
       `worker ${worker.slot} (pid ${worker.pid}) ${to}: ${reason}`,
     );
-    if (to === 'ready' && this.#state === 'starting' && this.#allReady()) {
+    if (to !== 'ready') return;
+    this.#health.watch(worker);
+    const replaced = this.#successors.get(worker);
+    if (replaced !== undefined) {
+      this.#successors.delete(worker);
+      replaced.old.drain(`replaced by pid ${worker.pid} (${replaced.reason})`);
+      this.#pump();
+    } else if ((this.#generationOf.get(worker) ?? 0) < this.#generation) {
+      this.#replace(worker, 'reload');
+    }
+    if (this.#state === 'starting' && this.#readyCount() >= this.#desired) {
       this.#state = 'running';
-      this.deps.log.info(
-        { event: 'ready', workers: this.#workers.size, addresses: this.deps.listeners.map((l) => l.url) },
-        `ready: ${this.#workers.size} workers serving ${this.deps.listeners.map((l) => l.url).join(', ')}`,
-      );
+      const urls = this.deps.listeners.map((l) => l.url);
+      this.#log.info({ event: 'ready', workers: this.#readyCount(), addresses: urls }, `ready: ${this.#readyCount()} workers serving ${urls.join(', ')}`);
+    }
+    this.#reportReloadDone();
+  }
+
+  #readyCount(): number {
+    let ready = 0;
+    for (const w of this.#workers) if (w.state === 'ready') ready += 1;
+    return ready;
+  }
+
+  /** A worker that serves slot `slot` now or will: booting or ready, and not on its way out. */
+  #slotCovered(slot: number): boolean {
+    for (const w of this.#workers) {
+      if (w.slot !== slot || (w.state !== 'booting' && w.state !== 'ready')) continue;
+      if (!this.#retiring.has(w)) return true;
+    }
+    return false;
+  }
+
+  // ── replacement: surge, then drain ──────────────────────────────────────────────────────
+
+  /** Queues a planned replacement; at most --reload-batch run at once. */
+  #replace(old: WorkerHandle, reason: ReplaceReason): void {
+    if (old.state !== 'ready' || this.#retiring.has(old) || this.#hasSuccessor(old) || this.#state === 'stopping') return;
+    this.#retiring.set(old, reason);
+    this.#pump();
+  }
+
+  #hasSuccessor(old: WorkerHandle): boolean {
+    for (const { old: o } of this.#successors.values()) if (o === old) return true;
+    return false;
+  }
+
+  #pump(): void {
+    for (const [old, reason] of this.#retiring) {
+      if (this.#successors.size >= this.#config.reloadBatch) return;
+      this.#retiring.delete(old);
+      if (old.state === 'ready') this.#startSuccessor(old, reason);
     }
   }
 
-  #allReady(): boolean {
-    let ready = 0;
-    for (const w of this.#workers) if (w.state === 'ready') ready += 1;
-    return ready >= this.deps.config.workers;
+  /** Forks the worker that will take over `old`'s slot; `old` drains once it is ready. */
+  #startSuccessor(old: WorkerHandle, reason: ReplaceReason): void {
+    if (this.#hasSuccessor(old) || this.#state === 'stopping' || old.slot >= this.#desired) return;
+    this.#retiring.delete(old);
+    const successor = this.#spawn(old.slot);
+    this.#successors.set(successor, { old, reason });
   }
+
+  // ── exits ───────────────────────────────────────────────────────────────────────────────
 
   #onExit(handle: WorkerHandle, code: number | null, signal: NodeJS.Signals | null): void {
     const how = signal !== null ? `signal ${signal}` : `code ${code}`;
     const before = handle.state;
     const bootFailure = this.#bootFailures.get(handle);
+    const killReason = this.#killReasons.get(handle);
     this.#bootFailures.delete(handle);
+    this.#killReasons.delete(handle);
+    this.#retiring.delete(handle);
     const reason =
-      before === 'draining' ? `drained (${how})` : before === 'booting' ? `failed to boot (${bootFailure ?? how})` : `died unexpectedly (${how})`;
+      killReason !== undefined ? `${killReason} (${how})`
+      : before === 'draining' ? `drained (${how})`
+      : before === 'booting' ? `failed to boot (${bootFailure ?? how})`
+      : `died unexpectedly (${how})`;
     handle.transition('exited', reason);
     this.#workers.delete(handle);
 
@@ -134,32 +255,56 @@ export class Master {
     }
     if (before === 'booting' && this.#state === 'starting') {
       // The app cannot start: stop rather than fork the same failure forever.
-      const message = bootFailure ?? `worker ${handle.slot} exited with ${how} before it was ready`;
-      this.#fatal(message, ExitCode.appLoad);
+      this.#fatal(bootFailure ?? `app ${this.#config.app}: worker ${handle.slot} exited with ${how} while loading, before it was ready`, ExitCode.appLoad);
       return;
     }
-    if (before !== 'draining') this.#scheduleReplacement(handle);
+    const succession = this.#successors.get(handle);
+    if (succession !== undefined) {
+      this.#successors.delete(handle);
+      this.#abortReplacements(succession.reason, reason);
+    }
+    if (handle.slot < this.#desired && !this.#slotCovered(handle.slot)) {
+      const planned = before === 'draining' && killReason === undefined;
+      this.#respawn(handle.slot, planned ? 0 : this.#backoff(handle.uptime()));
+    }
+    this.#pump();
+    this.#reportReloadDone();
   }
 
-  #scheduleReplacement(dead: WorkerHandle): void {
-    const delay = this.#backoff(dead.uptime());
+  /** A new worker failed to boot: the workers it was to replace keep serving. */
+  #abortReplacements(reason: ReplaceReason, why: string): void {
+    let kept = 0;
+    for (const [old, r] of this.#retiring) {
+      if (r !== reason) continue;
+      this.#retiring.delete(old);
+      kept += 1;
+    }
+    this.#log.error(
+      { event: 'replace-failed', reason, why },
+      `a new worker failed to boot (${why}): ${reason} stopped, the current workers keep serving${kept > 0 ? ` (${kept} not replaced)` : ''}`,
+    );
+    if (reason === 'reload') this.#reloading = false;
+  }
+
+  #respawn(slot: number, delay: number): void {
+    if (this.#pendingSpawns.has(slot)) return;
     if (delay === 0) {
-      this.#spawn(dead.slot);
+      this.#spawn(slot);
       return;
     }
-    this.deps.log.warn({ event: 'backoff', worker: dead.slot, delayMs: delay }, `worker ${dead.slot} died within ${MIN_UPTIME_MS} ms of starting: next start in ${delay} ms`);
+    this.#log.warn({ event: 'backoff', worker: slot, delayMs: delay }, `worker ${slot} is crash-looping: next start in ${delay} ms`);
     this.#pendingSpawns.set(
-      dead.slot,
+      slot,
       setTimeout(() => {
-        this.#pendingSpawns.delete(dead.slot);
-        if (this.#state !== 'stopping') this.#spawn(dead.slot);
+        this.#pendingSpawns.delete(slot);
+        if (this.#state !== 'stopping' && slot < this.#desired && !this.#slotCovered(slot)) this.#spawn(slot);
       }, delay),
     );
   }
 
-  /** Exponential back-off for crash loops; a worker that lived MIN_UPTIME_MS resets it. */
+  /** Exponential back-off for crash loops; a worker that lived --min-uptime resets it. */
   #backoff(uptimeMs: number): number {
-    if (uptimeMs >= MIN_UPTIME_MS) {
+    if (uptimeMs >= this.#config.minUptime * 1000) {
       this.#crashStreak = 0;
       return 0;
     }
@@ -167,8 +312,86 @@ export class Master {
     return Math.min(MAX_BACKOFF_MS, 100 * 2 ** (this.#crashStreak - 1));
   }
 
+  // ── health ──────────────────────────────────────────────────────────────────────────────
+
+  #healthLimits(): ConstructorParameters<typeof HealthMonitor>[0] {
+    return {
+      timeoutMs: this.#config.timeout * 1000,
+      maxMemoryBytes: this.#config.maxMemory * 1048576,
+      heartbeatMs: this.#settings.heartbeatMs,
+    };
+  }
+
+  #checkHealth(): void {
+    for (const { worker, detail } of this.#health.hung(this.#workers)) {
+      this.#log.error({ event: 'worker-hung', worker: worker.slot, pid: worker.pid }, `worker ${worker.slot} (pid ${worker.pid}) hung: ${detail}; killing it`);
+      this.#killReasons.set(worker, `killed: hung, ${detail}`);
+      worker.kill();
+    }
+  }
+
+  // ── reload and scale ────────────────────────────────────────────────────────────────────
+
+  #reloading = false;
+
+  /** SIGHUP: read the config again, then replace every worker, surge first, batch by batch. */
+  async reload(): Promise<void> {
+    if (this.#state === 'stopping') return;
+    let next: Config;
+    try {
+      next = await this.deps.reloadConfig();
+    } catch (err) {
+      this.#log.error({ event: 'reload-failed', reason: (err as Error).message }, `reload aborted, the current workers keep serving: ${(err as Error).message}`);
+      return;
+    }
+    const ignored = RESTART_ONLY.filter((key) => JSON.stringify(next[key]) !== JSON.stringify(this.#config[key]));
+    if (ignored.length > 0) {
+      this.#log.warn({ event: 'reload-ignored', options: ignored }, `reload: ${ignored.join(', ')} changed; that needs a restart (or hot upgrade), ignored until then`);
+    }
+    const kept = Object.fromEntries(RESTART_ONLY.map((key) => [key, this.#config[key]]));
+    this.#config = Object.freeze({ ...next, ...kept }) as Config;
+    this.#settings = this.deps.settingsFor(this.#config);
+    this.#health.limits = this.#healthLimits();
+    this.#log.level = this.#config.logLevel;
+    this.#generation += 1;
+    this.#reloading = true;
+    this.#log.info({ event: 'reload', workers: this.#config.workers, app: this.#config.app }, `reloading: replacing every worker, ${this.#config.reloadBatch} at a time`);
+    this.scale(this.#config.workers);
+    for (const w of this.#workers) if (w.state === 'ready' && w.slot < this.#desired) this.#replace(w, 'reload');
+    this.#reportReloadDone();
+  }
+
+  #reportReloadDone(): void {
+    if (!this.#reloading) return;
+    for (const w of this.#workers) {
+      if (w.state !== 'booting' && w.state !== 'ready') continue;
+      if ((this.#generationOf.get(w) ?? 0) < this.#generation || w.state === 'booting') return;
+    }
+    this.#reloading = false;
+    this.#log.info({ event: 'reload-done', workers: this.#readyCount() }, `reload done: ${this.#readyCount()} workers serving`);
+  }
+
+  /** TTIN/TTOU and reloads: grow by forking new slots, shrink by draining the highest slots. */
+  scale(target: number): void {
+    if (this.#state === 'stopping') return;
+    const desired = Math.max(1, Math.min(1024, target));
+    if (desired === this.#desired && target === this.#desired) return;
+    const from = this.#desired;
+    this.#desired = desired;
+    if (desired !== from) this.#log.info({ event: 'scale', from, to: desired }, `scaling from ${from} to ${desired} workers`);
+    for (let slot = 0; slot < desired; slot += 1) if (!this.#slotCovered(slot) && !this.#pendingSpawns.has(slot)) this.#spawn(slot);
+    for (const w of this.#workers) if (w.slot >= desired) w.drain('scaled down');
+    for (const [slot, timer] of this.#pendingSpawns) {
+      if (slot < desired) continue;
+      clearTimeout(timer);
+      this.#pendingSpawns.delete(slot);
+    }
+  }
+
+  // ── stopping ────────────────────────────────────────────────────────────────────────────
+
   #fatal(message: string, code: ExitCodeValue): void {
-    this.deps.log.fatal({ event: 'fatal', reason: message }, message);
+    this.#log.fatal({ event: 'fatal', reason: message }, message);
     process.stderr.write(`prefork: ${message}\n`);
     this.#exitCode = code;
     this.stop('immediate', 'fatal error');
@@ -183,17 +406,17 @@ export class Master {
     this.#state = 'stopping';
     for (const timer of this.#pendingSpawns.values()) clearTimeout(timer);
     this.#pendingSpawns.clear();
-    this.deps.log.info({ event: 'stopping', mode, reason: why, workers: this.#workers.size }, `stopping (${mode}): ${why}`);
+    this.#retiring.clear();
+    if (this.#healthTimer !== null) clearInterval(this.#healthTimer);
+    this.#log.info({ event: 'stopping', mode, reason: why, workers: this.#workers.size }, `stopping (${mode}): ${why}`);
     if (mode === 'immediate') {
       for (const w of this.#workers) w.kill();
     } else {
       for (const w of this.#workers) w.drain('master stopping');
-      if (this.#stopTimer === null) {
-        this.#stopTimer = setTimeout(() => {
-          this.deps.log.warn({ event: 'graceful-timeout', workers: this.#workers.size }, 'graceful timeout: killing the workers still busy');
-          for (const w of this.#workers) w.kill();
-        }, this.deps.config.gracefulTimeout * 1000);
-      }
+      this.#stopTimer ??= setTimeout(() => {
+        this.#log.warn({ event: 'graceful-timeout', workers: this.#workers.size }, 'graceful timeout: killing the workers still busy');
+        for (const w of this.#workers) w.kill();
+      }, this.#config.gracefulTimeout * 1000);
     }
     if (this.#workers.size === 0) this.#finish();
   }

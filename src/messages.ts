@@ -20,6 +20,11 @@ export interface WorkerSettings {
   name: string | null;
   /** One per handle, for logs: http://127.0.0.1:8000, unix:/run/app.sock. */
   urls: string[];
+  /** This worker's own limit: --max-requests plus its share of jitter; 0 = none. */
+  maxRequests: number;
+  limitConcurrency: number;
+  /** How often to send a heartbeat from the event loop; 0 = never. */
+  heartbeatMs: number;
 }
 
 export type MasterMessage =
@@ -27,14 +32,23 @@ export type MasterMessage =
   | { type: 'handle'; index: number }
   | { type: 'drain' };
 
+/** Why a worker leaves on its own; the master logs it and counts restarts by it. */
+export type RecycleReason = 'max-requests';
+
 export type WorkerMessage =
   /** The worker's message listener is in place: it may now be sent the start message. */
   | { type: 'hello' }
   | { type: 'ready' }
-  /** The app could not load; the worker exits with code 4 right after. */
-  | { type: 'boot-failed'; reason: string };
+  /** The app could not load; the worker exits right after. */
+  | { type: 'boot-failed'; reason: string }
+  /** Sent from the event loop: its absence means the loop is blocked. */
+  | { type: 'heartbeat'; rss: number; requests: number; inflight: number }
+  /** Close to a self-imposed limit: the master starts the replacement ahead of time. */
+  | { type: 'recycle-soon'; reason: RecycleReason }
+  /** At the limit: the worker stopped accepting and drains itself. */
+  | { type: 'draining'; reason: RecycleReason };
 
-const WORKER_TYPES = new Set<string>(['hello', 'ready', 'boot-failed']);
+const WORKER_TYPES = new Set<string>(['hello', 'ready', 'boot-failed', 'heartbeat', 'recycle-soon', 'draining']);
 const MASTER_TYPES = new Set<string>(['start', 'handle', 'drain']);
 
 export const isWorkerMessage = (m: unknown): m is WorkerMessage =>

@@ -139,6 +139,46 @@ export const OPTIONS = {
     describe: 'permissions of unix socket files, applied at creation (never wider, not even briefly)',
     defaultDoc: '0660', default: () => 0o660, parse: octalMode,
   }),
+  maxRequests: def<number>({
+    name: 'max-requests', cli: 'string', group: 'Workers',
+    describe: 'recycle a worker after this many requests (0 = never); caps slow leaks',
+    defaultDoc: '0', default: () => 0, parse: wholeNumber(0),
+  }),
+  maxRequestsJitter: def<number>({
+    name: 'max-requests-jitter', cli: 'string', group: 'Workers',
+    describe: 'add a random 0..J to each worker\'s --max-requests so they do not all recycle together',
+    defaultDoc: '0', default: () => 0, parse: wholeNumber(0),
+  }),
+  timeout: def<number>({
+    name: 'timeout', cli: 'string', group: 'Workers',
+    describe: 'seconds a worker\'s event loop may stay blocked before it is killed and replaced (0 = off)',
+    defaultDoc: '30', default: () => 30, parse: seconds,
+  }),
+  maxMemory: def<number>({
+    name: 'max-memory', cli: 'string', group: 'Workers',
+    describe: 'recycle (gracefully) a worker whose RSS stays above this many MB (0 = off)',
+    defaultDoc: '0', default: () => 0, parse: wholeNumber(0),
+  }),
+  reloadBatch: def<number>({
+    name: 'reload-batch', cli: 'string', group: 'Workers',
+    describe: 'replacements running at once during a reload or recycle',
+    defaultDoc: '1', default: () => 1, parse: wholeNumber(1, 1024),
+  }),
+  minUptime: def<number>({
+    name: 'min-uptime', cli: 'string', group: 'Workers',
+    describe: 'seconds a worker must live; deaths sooner back off exponentially up to 30 s',
+    defaultDoc: '1', default: () => 1, parse: seconds,
+  }),
+  bootTimeout: def<number>({
+    name: 'boot-timeout', cli: 'string', group: 'Workers',
+    describe: 'seconds a new worker has to load the app and serve; later it is killed as a failed boot',
+    defaultDoc: '30', default: () => 30, parse: seconds,
+  }),
+  limitConcurrency: def<number>({
+    name: 'limit-concurrency', cli: 'string', group: 'Server',
+    describe: 'per-worker cap on requests in flight; beyond it answer 503 with Retry-After (0 = off)',
+    defaultDoc: '0', default: () => 0, parse: wholeNumber(0),
+  }),
   factory: def<boolean>({
     name: 'factory', cli: 'boolean', group: 'Server',
     describe: 'APP is a function (sync or async) that returns the app',

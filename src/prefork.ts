@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { ExitCode, type ExitCodeValue } from './exit-codes.js';
 import { type Listener, openListeners, releaseListeners } from './listeners.js';
 import type { Logger } from './log.js';
+import { heartbeatInterval } from './health.js';
 import { Master } from './master.js';
 import type { WorkerSettings } from './messages.js';
 import type { Config } from './options.js';
@@ -39,6 +40,9 @@ export function workerSettings(config: Config, cwd: string, listeners: readonly 
     logFormat: config.logFormat,
     name: config.name,
     urls: listeners.map((l) => l.url),
+    maxRequests: config.maxRequests,
+    limitConcurrency: config.limitConcurrency,
+    heartbeatMs: heartbeatInterval(config.timeout, config.maxMemory),
   };
 }
 
@@ -46,13 +50,20 @@ export function workerSettings(config: Config, cwd: string, listeners: readonly 
  * The master's whole life: bind everything once, run the workers, and on the way out remove
  * the socket files it created. Resolves with the process exit code.
  */
-export async function runMaster(config: Config, log: Logger): Promise<ExitCodeValue> {
+export async function runMaster(config: Config, log: Logger, reloadConfig: () => Promise<Config> = async () => config): Promise<ExitCodeValue> {
   const cwd = operatorCwd();
   // A missing app file fails before anything is bound: bad input creates nothing.
   resolveAppPath(config.app ?? '', cwd);
   const listeners = await openListeners(config.bind, { socketMode: config.socketMode, log });
   for (const l of listeners) log.info({ event: 'listening', address: l.url }, `listening on ${l.url}`);
-  const master = new Master({ config, listeners, log, settings: workerSettings(config, cwd, listeners), workerEntry: WORKER_ENTRY });
+  const master = new Master({
+    config,
+    listeners,
+    log,
+    settingsFor: (c) => workerSettings(c, cwd, listeners),
+    reloadConfig,
+    workerEntry: WORKER_ENTRY,
+  });
   let code: ExitCodeValue = ExitCode.unexpected;
   try {
     code = await master.run();

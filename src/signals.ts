@@ -3,7 +3,7 @@
  * the action; the master decides what it means in its current state (a second TERM while
  * stopping escalates to an immediate stop, for example).
  */
-export type MasterAction = 'stop' | 'stopNow' | 'reopenLogs';
+export type MasterAction = 'stop' | 'stopNow' | 'reload' | 'scaleUp' | 'scaleDown' | 'reopenLogs';
 
 export interface SignalEntry {
   readonly signal: NodeJS.Signals;
@@ -15,6 +15,9 @@ export const MASTER_SIGNALS: readonly SignalEntry[] = [
   { signal: 'SIGTERM', action: 'stop', doc: 'graceful stop: stop accepting, drain up to --graceful-timeout, remove socket files, exit 0; a second TERM/INT stops at once' },
   { signal: 'SIGINT', action: 'stop', doc: 'same as TERM (Ctrl-C)' },
   { signal: 'SIGQUIT', action: 'stopNow', doc: 'immediate stop: kill the workers, remove socket files, exit 0' },
+  { signal: 'SIGHUP', action: 'reload', doc: 'rolling restart: reread the config, new workers load the app again, old ones drain once the new are ready' },
+  { signal: 'SIGTTIN', action: 'scaleUp', doc: 'one worker more' },
+  { signal: 'SIGTTOU', action: 'scaleDown', doc: 'one worker fewer (never below 1); the removed one drains' },
   // Without a handler Node opens its inspector on 127.0.0.1:9229 on SIGUSR1: anyone local
   // could then run code in the master.
   { signal: 'SIGUSR1', action: 'reopenLogs', doc: 'reopen log files (and never open the Node inspector)' },

@@ -9,6 +9,14 @@ import type { Servable } from './app-loader.js';
  * The worker's HTTP side: one http.Server per handle from the master, all serving the same app,
  * and the drain that lets a worker leave without a client seeing a reset.
  */
+/** What the worker wants to hear about from the request path. */
+export interface ServingHooks {
+  /** 3/4 of the way to --max-requests: time to fork the successor. */
+  nearLimit(): void;
+  /** --max-requests reached: stop accepting now. */
+  atLimit(): void;
+}
+
 export class Serving {
   readonly #servers: http.Server[] = [];
   readonly #inflight = new Set<ServerResponse>();
@@ -20,6 +28,7 @@ export class Serving {
     private readonly settings: WorkerSettings,
     private readonly log: Logger,
     private readonly slot: number,
+    private readonly hooks: ServingHooks,
   ) {}
 
   get draining(): boolean {
@@ -28,6 +37,10 @@ export class Serving {
 
   get requests(): number {
     return this.#requests;
+  }
+
+  get inflight(): number {
+    return this.#inflight.size;
   }
 
   async listen(handles: readonly RawHandle[]): Promise<void> {
@@ -55,7 +68,17 @@ export class Serving {
   }
 
   readonly #onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const { limitConcurrency, maxRequests } = this.settings;
+    if (limitConcurrency > 0 && this.#inflight.size >= limitConcurrency) {
+      // Shed load at once: a queue here would only add latency the client cannot see coming.
+      res.writeHead(503, { 'retry-after': '1', 'content-type': 'text/plain' }).end('Service Unavailable: too many requests in flight\n');
+      return;
+    }
     this.#requests += 1;
+    if (maxRequests > 0) {
+      if (this.#requests === Math.max(1, Math.floor(maxRequests * 0.75))) this.hooks.nearLimit();
+      if (this.#requests === maxRequests) this.hooks.atLimit();
+    }
     this.#inflight.add(res);
     const started = process.hrtime.bigint();
     res.once('close', () => {

@@ -26,7 +26,13 @@ async function boot(s: WorkerSettings): Promise<void> {
   const onAppError = (err: unknown): void => serving?.onAppError(err);
   try {
     const app = await loadApp(s.app, s.cwd, s.factory, onAppError);
-    serving = new Serving(app, s, log, slot);
+    serving = new Serving(app, s, log, slot, {
+      nearLimit: () => send({ type: 'recycle-soon', reason: 'max-requests' }),
+      atLimit: () => {
+        send({ type: 'draining', reason: 'max-requests' });
+        void drain(`served --max-requests ${s.maxRequests}`);
+      },
+    });
     await serving.listen(handles);
   } catch (err) {
     const reason = err instanceof PreforkError ? err.message : `worker failed to start: ${(err as Error)?.stack ?? String(err)}`;
@@ -39,6 +45,15 @@ async function boot(s: WorkerSettings): Promise<void> {
     return;
   }
   send({ type: 'ready' });
+  if (s.heartbeatMs > 0) startHeartbeat(s.heartbeatMs);
+}
+
+/** Beats from the main thread: a blocked event loop falls silent, which is the point. */
+function startHeartbeat(intervalMs: number): void {
+  setInterval(() => {
+    if (serving === null) return;
+    send({ type: 'heartbeat', rss: process.memoryUsage.rss(), requests: serving.requests, inflight: serving.inflight });
+  }, intervalMs).unref();
 }
 
 let draining = false;

@@ -64,7 +64,7 @@ const FAILURES: Array<[string, string, string[], RegExp]> = [
   ['an export of the wrong shape', 'wrong-shape.cjs', [], /app .*wrong-shape\.cjs: the export is a number; expected a request listener/],
   ['a missing named export', 'named.mjs:nope', [], /app .*named\.mjs:nope has no export "nope"/],
   ['a module with no default export', 'no-default.mjs', [], /app .*no-default\.mjs has no default export/],
-  ['a module that exits while loading', 'exits.cjs', [], /worker 0 exited with code 9 before it was ready/],
+  ['a module that exits while loading', 'exits.cjs', [], /app .*exits\.cjs: worker \d exited with code 9 while loading/],
   ['--factory on a non-function', 'wrong-shape.cjs', ['--factory'], /--factory needs a function export, got a number/],
 ];
 

@@ -1,0 +1,79 @@
+import type { WorkerHandle } from './worker-handle.js';
+
+/**
+ * Judges workers from their heartbeats: a worker whose event loop has not beaten for longer
+ * than --timeout is hung; one whose RSS stayed above --max-memory for several beats in a row is
+ * bloated. Pure bookkeeping: the master decides what to do about a verdict.
+ */
+export interface HealthLimits {
+  /** 0 = hang detection off. */
+  timeoutMs: number;
+  /** 0 = memory limit off. */
+  maxMemoryBytes: number;
+  heartbeatMs: number;
+}
+
+/** RSS must stay above the limit this many beats in a row: one allocation spike is not a leak. */
+export const MEMORY_SAMPLES = 3;
+
+export type Verdict = { worker: WorkerHandle; problem: 'hung' | 'bloated'; detail: string };
+
+interface Vitals {
+  lastBeat: number;
+  rss: number;
+  overLimit: number;
+}
+
+/** How often a worker beats for a given --timeout / --max-memory; 0 = no heartbeat needed. */
+export function heartbeatInterval(timeoutS: number, maxMemoryMb: number): number {
+  if (timeoutS > 0) return Math.max(50, Math.min(1000, (timeoutS * 1000) / 4));
+  return maxMemoryMb > 0 ? 1000 : 0;
+}
+
+export class HealthMonitor {
+  readonly #vitals = new WeakMap<WorkerHandle, Vitals>();
+
+  constructor(public limits: HealthLimits) {}
+
+  /** Starts the clock for a worker that just became ready. */
+  watch(worker: WorkerHandle, now = Date.now()): void {
+    this.#vitals.set(worker, { lastBeat: now, rss: 0, overLimit: 0 });
+  }
+
+  beat(worker: WorkerHandle, rss: number, now = Date.now()): Verdict | null {
+    const v = this.#vitals.get(worker);
+    if (v === undefined) return null;
+    v.lastBeat = now;
+    v.rss = rss;
+    const { maxMemoryBytes } = this.limits;
+    v.overLimit = maxMemoryBytes > 0 && rss > maxMemoryBytes ? v.overLimit + 1 : 0;
+    if (v.overLimit === MEMORY_SAMPLES) {
+      return { worker, problem: 'bloated', detail: `RSS ${Math.round(rss / 1048576)} MB above --max-memory ${Math.round(maxMemoryBytes / 1048576)} MB for ${MEMORY_SAMPLES} beats` };
+    }
+    return null;
+  }
+
+  rss(worker: WorkerHandle): number {
+    return this.#vitals.get(worker)?.rss ?? 0;
+  }
+
+  /**
+   * Hung workers. A beat may be up to one interval late without the loop being blocked, so
+   * the allowance is timeout + interval: a worker is never killed for less than --timeout.
+   */
+  hung(workers: Iterable<WorkerHandle>, now = Date.now()): Verdict[] {
+    const { timeoutMs, heartbeatMs } = this.limits;
+    if (timeoutMs <= 0) return [];
+    const verdicts: Verdict[] = [];
+    for (const worker of workers) {
+      const v = this.#vitals.get(worker);
+      if (v === undefined || (worker.state !== 'ready' && worker.state !== 'draining')) continue;
+      const silent = now - v.lastBeat;
+      if (silent > timeoutMs + heartbeatMs) {
+        verdicts.push({ worker, problem: 'hung', detail: `event loop blocked for ${(silent / 1000).toFixed(1)} s (--timeout ${timeoutMs / 1000} s)` });
+        v.lastBeat = Number.POSITIVE_INFINITY; // one verdict per worker
+      }
+    }
+    return verdicts;
+  }
+}
