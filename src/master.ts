@@ -1,4 +1,5 @@
 import cluster from 'node:cluster';
+import { CrashBackoff } from './backoff.js';
 import { ExitCode, type ExitCodeValue } from './exit-codes.js';
 import { HealthMonitor, heartbeatInterval } from './health.js';
 import { type RawHandle, refuseBindsFor } from './internals.js';
@@ -26,7 +27,6 @@ export interface MasterDeps {
   workerEntry: string;
 }
 
-const MAX_BACKOFF_MS = 30_000;
 const HEALTH_CHECK_MS = 250;
 /** Options that need new sockets or privileges: a reload logs them as ignored. */
 const RESTART_ONLY: ReadonlyArray<keyof Config> = ['bind', 'socketMode', 'backlog', 'name', 'config'];
@@ -53,7 +53,7 @@ export class Master {
   #generation = 0;
   #state: MasterState = 'starting';
   #exitCode: ExitCodeValue = ExitCode.ok;
-  #crashStreak = 0;
+  readonly #backoff = new CrashBackoff(() => this.#config.minUptime * 1000);
   #stopTimer: NodeJS.Timeout | null = null;
   #healthTimer: NodeJS.Timeout | null = null;
   #removeSignalHandlers: () => void = () => {};
@@ -265,7 +265,7 @@ export class Master {
     }
     if (handle.slot < this.#desired && !this.#slotCovered(handle.slot)) {
       const planned = before === 'draining' && killReason === undefined;
-      this.#respawn(handle.slot, planned ? 0 : this.#backoff(handle.uptime()));
+      this.#respawn(handle.slot, planned ? 0 : this.#backoff.next(handle.uptime()));
     }
     this.#pump();
     this.#reportReloadDone();
@@ -300,16 +300,6 @@ export class Master {
         if (this.#state !== 'stopping' && slot < this.#desired && !this.#slotCovered(slot)) this.#spawn(slot);
       }, delay),
     );
-  }
-
-  /** Exponential back-off for crash loops; a worker that lived --min-uptime resets it. */
-  #backoff(uptimeMs: number): number {
-    if (uptimeMs >= this.#config.minUptime * 1000) {
-      this.#crashStreak = 0;
-      return 0;
-    }
-    this.#crashStreak += 1;
-    return Math.min(MAX_BACKOFF_MS, 100 * 2 ** (this.#crashStreak - 1));
   }
 
   // ── health ──────────────────────────────────────────────────────────────────────────────

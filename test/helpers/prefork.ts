@@ -265,3 +265,78 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
+
+export interface LoadResult {
+  ok: number;
+  failed: number;
+  /** Failures by error code or HTTP status. */
+  failures: Map<string, number>;
+  /** Requests answered per worker pid (the app must answer JSON with a pid). */
+  pids: Map<number, number>;
+}
+
+export interface LoadOptions {
+  /** Stop after this many requests... */
+  total?: number;
+  /** ...or when this resolves, whichever comes first. */
+  until?: Promise<unknown>;
+  concurrency?: number;
+  keepAlive?: boolean;
+  path?: string;
+  /** Hard bound so a load can never run away. */
+  maxMs?: number;
+}
+
+/**
+ * A bounded loopback load: `concurrency` clients send requests back to back (keep-alive by
+ * default) until `total` were sent, `until` resolved, or `maxMs` passed.
+ */
+export async function load(target: Target, opts: LoadOptions): Promise<LoadResult> {
+  const { total = 100_000, concurrency = 8, keepAlive = true, path = '/', maxMs = 30_000 } = opts;
+  const agent = keepAlive ? new http.Agent({ keepAlive: true, maxSockets: concurrency }) : false;
+  const result: LoadResult = { ok: 0, failed: 0, failures: new Map(), pids: new Map() };
+  const bump = <K>(m: Map<K, number>, k: K): void => void m.set(k, (m.get(k) ?? 0) + 1);
+  let stop = false;
+  void opts.until?.then(() => (stop = true));
+  const deadline = setTimeout(() => (stop = true), maxMs);
+  let sent = 0;
+  const client = async (): Promise<void> => {
+    while (!stop && sent < total) {
+      sent += 1;
+      try {
+        const reply = await request(target, { path, agent, headers: keepAlive ? {} : { connection: 'close' } });
+        if (reply.status !== 200) {
+          result.failed += 1;
+          bump(result.failures, `HTTP ${reply.status}`);
+          continue;
+        }
+        result.ok += 1;
+        bump(result.pids, reply.json<{ pid: number }>().pid);
+      } catch (err) {
+        result.failed += 1;
+        bump(result.failures, (err as NodeJS.ErrnoException).code ?? (err as Error).message);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, client));
+  clearTimeout(deadline);
+  if (agent) agent.destroy();
+  return result;
+}
+
+/** Replays the master's worker transitions: the fewest workers ready at once after `ready`. */
+export function minReadyAfterStart(logs: readonly LogLine[]): number {
+  const ready = new Set<number>();
+  let started = false;
+  let min = Number.POSITIVE_INFINITY;
+  for (const l of logs) {
+    if (l.role !== 'master') continue;
+    if (l.event === 'ready') started = true;
+    if (l.event === 'stopping') break;
+    if (l.event !== 'worker') continue;
+    if (l.state === 'ready') ready.add(Number(l.pid));
+    else ready.delete(Number(l.pid));
+    if (started) min = Math.min(min, ready.size);
+  }
+  return min;
+}
