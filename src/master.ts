@@ -168,6 +168,7 @@ export class Master {
       { event: 'worker', worker: worker.slot, pid: worker.pid, state: to, from, reason },
       `worker ${worker.slot} (pid ${worker.pid}) ${to}: ${reason}`,
     );
+    if (to === 'draining' && this.#state !== 'stopping') this.#limitDrain(worker);
     if (to !== 'ready') return;
     this.#health.watch(worker);
     const replaced = this.#successors.get(worker);
@@ -184,6 +185,16 @@ export class Master {
       this.#log.info({ event: 'ready', workers: this.#readyCount(), addresses: urls }, `ready: ${this.#readyCount()} workers serving ${urls.join(', ')}`);
     }
     this.#reportReloadDone();
+  }
+
+  /** A worker drains for at most --graceful-timeout (it enforces that itself; this is the backstop). */
+  #limitDrain(worker: WorkerHandle): void {
+    const grace = this.#config.gracefulTimeout * 1000 + 1000;
+    setTimeout(() => {
+      if (worker.state !== 'draining') return;
+      this.#killReasons.set(worker, `killed: still draining after --graceful-timeout ${this.#config.gracefulTimeout} s`);
+      worker.kill();
+    }, grace).unref();
   }
 
   #readyCount(): number {

@@ -3,7 +3,7 @@ import { copyFileSync, mkdirSync, renameSync, symlinkSync, writeFileSync } from 
 import http from 'node:http';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { app, eventually, isAlive, load, minReadyAfterStart, request, runPrefork, sleep, startPrefork, tempDir } from '../helpers/prefork.js';
+import { app, eventually, isAlive, load, maxBootingAfterStart, minReadyAfterStart, request, runPrefork, sleep, startPrefork, tempDir } from '../helpers/prefork.js';
 
 const versionApp = (version: string): string =>
   `module.exports = (req, res) => res.end(JSON.stringify({ pid: process.pid, version: ${JSON.stringify(version)}, cwd: process.cwd() }));\n`;
@@ -38,6 +38,17 @@ test('SIGHUP under load: 0 failed requests, every worker replaced, never fewer t
   for (const pid of after) assert.ok(!before.has(pid), `worker ${pid} survived the reload`);
   for (const pid of before) await eventually(() => !isAlive(pid), 5000, `old worker ${pid} to exit`);
   assert.ok(minReadyAfterStart(p.logs) >= 2, 'capacity dipped below --workers during the reload');
+  assert.equal(maxBootingAfterStart(p.logs), 1, 'default --reload-batch 1: one replacement at a time');
+});
+
+test('--reload-batch 2 replaces two workers at a time', async (t) => {
+  const p = startPrefork(t, ['-w', '4', '-b', '127.0.0.1:0', '--reload-batch', '2', app('pid.cjs')]);
+  await p.ready();
+  p.signal('SIGHUP');
+  await p.waitForEvent('reload-done', () => true, 20_000);
+  assert.equal(maxBootingAfterStart(p.logs), 2);
+  assert.ok(minReadyAfterStart(p.logs) >= 4);
+  await eventually(() => p.workerEvents('exited').length === 4, 5000, 'the 4 old workers to exit');
 });
 
 test('a bad deploy (the app throws at import) on SIGHUP: the old workers keep serving, 0 failed', async (t) => {

@@ -340,3 +340,19 @@ export function minReadyAfterStart(logs: readonly LogLine[]): number {
   }
   return min;
 }
+
+/** Replays the master's log: the most workers booting at once after the pool first became ready. */
+export function maxBootingAfterStart(logs: readonly LogLine[]): number {
+  const booting = new Set<number>();
+  let started = false;
+  let max = 0;
+  for (const l of logs) {
+    if (l.role !== 'master') continue;
+    if (l.event === 'ready') started = true;
+    if (l.event !== 'worker') continue;
+    if (l.state === 'booting') booting.add(Number(l.pid));
+    else booting.delete(Number(l.pid));
+    if (started) max = Math.max(max, booting.size);
+  }
+  return max;
+}
