@@ -154,10 +154,12 @@ export class Master {
       }
       case 'recycle-soon':
         // The limit is the worker's to enforce; we only make sure its successor is on the way.
-        this.#startSuccessor(handle, message.reason);
+        if (handle.state === 'ready') this.#startSuccessor(handle, message.reason);
         break;
       case 'draining':
-        if (handle.state === 'ready') handle.transition('draining', message.reason);
+        // Already draining means we asked first (its successor is ready): nothing to add.
+        if (handle.state !== 'ready') break;
+        handle.transition('draining', message.reason);
         this.#startSuccessor(handle, message.reason);
         break;
     }
