@@ -8,6 +8,7 @@ import type { Logger } from './log.js';
 import { type WorkerMessage, type WorkerSettings, isWorkerMessage } from './messages.js';
 import type { Config } from './options.js';
 import { installSignalHandlers } from './signals.js';
+import type { SystemdNotifier } from './systemd.js';
 import { type Transition, WorkerHandle } from './worker-handle.js';
 
 type MasterState = 'starting' | 'running' | 'stopping';
@@ -25,6 +26,8 @@ export interface MasterDeps {
   reloadConfig: () => Promise<Config>;
   /** The compiled worker entry (dist/workers/main.js). */
   workerEntry: string;
+  /** systemd readiness notifications, when NOTIFY_SOCKET is set. */
+  notifier: SystemdNotifier | null;
 }
 
 const HEALTH_CHECK_MS = 250;
@@ -90,7 +93,9 @@ export class Master {
   // ── spawning ────────────────────────────────────────────────────────────────────────────
 
   #spawn(slot: number): WorkerHandle {
-    const worker = cluster.fork({ PREFORK_WORKER_ID: String(slot) });
+    // systemd's variables are the master's: a worker that notified or fed the watchdog would
+    // speak for the whole service.
+    const worker = cluster.fork({ PREFORK_WORKER_ID: String(slot), NOTIFY_SOCKET: undefined, WATCHDOG_USEC: undefined, WATCHDOG_PID: undefined });
     refuseBindsFor(worker, (req) => {
       this.#log.warn(
         { event: 'bind-refused', worker: slot, pid: worker.process.pid, address: req.address, port: req.port },
@@ -185,6 +190,7 @@ export class Master {
       this.#state = 'running';
       const urls = this.deps.listeners.map((l) => l.url);
       this.#log.info({ event: 'ready', workers: this.#readyCount(), addresses: urls }, `ready: ${this.#readyCount()} workers serving ${urls.join(', ')}`);
+      void this.deps.notifier?.ready(this.#status());
     }
     this.#reportReloadDone();
   }
@@ -197,6 +203,11 @@ export class Master {
       this.#killReasons.set(worker, `killed: still draining after --graceful-timeout ${this.#config.gracefulTimeout} s`);
       worker.kill();
     }, grace).unref();
+  }
+
+  /** One line for systemd's STATUS= (shown by systemctl status). */
+  #status(): string {
+    return `${this.#readyCount()} workers serving ${this.deps.listeners.map((l) => l.url).join(', ')}`;
   }
 
   #readyCount(): number {
@@ -296,7 +307,10 @@ export class Master {
       { event: 'replace-failed', reason, why },
       `a new worker failed to boot (${why}): ${reason} stopped, the current workers keep serving${kept > 0 ? ` (${kept} not replaced)` : ''}`,
     );
-    if (reason === 'reload') this.#reloading = false;
+    if (reason === 'reload' && this.#reloading) {
+      this.#reloading = false;
+      void this.deps.notifier?.ready(this.#status());
+    }
   }
 
   #respawn(slot: number, delay: number): void {
@@ -358,6 +372,7 @@ export class Master {
     this.#log.level = this.#config.logLevel;
     this.#generation += 1;
     this.#reloading = true;
+    void this.deps.notifier?.reloading();
     this.#log.info({ event: 'reload', workers: this.#config.workers, app: this.#config.app }, `reloading: replacing every worker, ${this.#config.reloadBatch} at a time`);
     this.scale(this.#config.workers);
     for (const w of this.#workers) if (w.state === 'ready' && w.slot < this.#desired) this.#replace(w, 'reload');
@@ -372,6 +387,7 @@ export class Master {
     }
     this.#reloading = false;
     this.#log.info({ event: 'reload-done', workers: this.#readyCount() }, `reload done: ${this.#readyCount()} workers serving`);
+    void this.deps.notifier?.ready(this.#status());
   }
 
   /** TTIN/TTOU and reloads: grow by forking new slots, shrink by draining the highest slots. */
@@ -412,6 +428,7 @@ export class Master {
     this.#retiring.clear();
     if (this.#healthTimer !== null) clearInterval(this.#healthTimer);
     this.#log.info({ event: 'stopping', mode, reason: why, workers: this.#workers.size }, `stopping (${mode}): ${why}`);
+    void this.deps.notifier?.stopping();
     if (mode === 'immediate') {
       for (const w of this.#workers) w.kill();
     } else {

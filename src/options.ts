@@ -1,6 +1,7 @@
 import { type BindSpec, parseBind } from './bind.js';
 import { usageError } from './exit-codes.js';
 import { availableCpus } from './cpus.js';
+import { socketActivated } from './systemd.js';
 
 /**
  * THE option table. Each entry is the single definition of one option: its flag, alias, env
@@ -108,8 +109,12 @@ export const OPTIONS = {
   bind: def<readonly BindSpec[]>({
     name: 'bind', alias: 'b', cli: 'array', group: 'Server',
     describe: 'address to listen on (repeatable): HOST:PORT, [IPv6]:PORT, :PORT, unix:PATH, unix://PATH, unix:@NAME (abstract), fd://N',
-    defaultDoc: '127.0.0.1:8000, or 0.0.0.0:$PORT when env PORT is set',
-    default: ({ env }) => (env.PORT !== undefined ? [parseBind(`0.0.0.0:${wholeNumber(0, 65535)(env.PORT, 'env PORT')}`)] : [parseBind('127.0.0.1:8000')]),
+    defaultDoc: '127.0.0.1:8000, or 0.0.0.0:$PORT when env PORT is set, or none under systemd socket activation',
+    // Under systemd socket activation the passed sockets replace the default bind.
+    default: ({ env }) =>
+      socketActivated(env) ? []
+      : env.PORT !== undefined ? [parseBind(`0.0.0.0:${wholeNumber(0, 65535)(env.PORT, 'env PORT')}`)]
+      : [parseBind('127.0.0.1:8000')],
     parse: bindList,
   }),
   workers: def<number>({

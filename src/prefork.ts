@@ -1,12 +1,13 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ExitCode, type ExitCodeValue } from './exit-codes.js';
+import { ExitCode, type ExitCodeValue, usageError } from './exit-codes.js';
 import { type Listener, openListeners, releaseListeners } from './listeners.js';
 import type { Logger } from './log.js';
 import { heartbeatInterval } from './health.js';
 import { Master } from './master.js';
 import type { WorkerSettings } from './messages.js';
 import type { Config } from './options.js';
+import { SystemdNotifier, takeActivatedSockets } from './systemd.js';
 import { resolveAppPath } from '../workers/app-loader.js';
 
 const WORKER_ENTRY = fileURLToPath(new URL('../workers/main.js', import.meta.url));
@@ -54,8 +55,16 @@ export async function runMaster(config: Config, log: Logger, reloadConfig: () =>
   const cwd = operatorCwd();
   // A missing app file fails before anything is bound: bad input creates nothing.
   resolveAppPath(config.app ?? '', cwd);
-  const listeners = await openListeners(config.bind, { socketMode: config.socketMode, log });
-  for (const l of listeners) log.info({ event: 'listening', address: l.url }, `listening on ${l.url}`);
+  const activated = takeActivatedSockets(process.env);
+  const binds = [...activated.map((a) => a.bind), ...config.bind];
+  if (binds.length === 0) throw usageError('nothing to listen on: give --bind (or let systemd pass sockets)');
+  const listeners = await openListeners(binds, { socketMode: config.socketMode, log });
+  for (const [i, l] of listeners.entries()) {
+    const systemd = activated[i] ? `systemd socket ${activated[i]!.name ?? `#${i}`}` : undefined;
+    log.info({ event: 'listening', address: l.url, systemd }, `listening on ${l.url}${systemd ? ` (${systemd})` : ''}`);
+  }
+  const notifier = SystemdNotifier.fromEnv(process.env, log);
+  notifier?.startWatchdog(process.env);
   const master = new Master({
     config,
     listeners,
@@ -63,11 +72,13 @@ export async function runMaster(config: Config, log: Logger, reloadConfig: () =>
     settingsFor: (c) => workerSettings(c, cwd, listeners),
     reloadConfig,
     workerEntry: WORKER_ENTRY,
+    notifier,
   });
   let code: ExitCodeValue = ExitCode.unexpected;
   try {
     code = await master.run();
   } finally {
+    await notifier?.close();
     releaseListeners(listeners, log);
     log.info({ event: 'stopped', code }, `stopped (exit ${code})`);
   }
