@@ -1,0 +1,286 @@
+#!/usr/bin/env node
+// npm run bench: prefork against a single Node process, bare node:cluster (round robin and
+// SCHED_NONE) and PM2 cluster mode, same handler, same load generator (wrk), interleaved rounds
+// so drift hits every configuration alike. Loopback only; every load is bounded in time.
+// See bench/README.md for what each figure means. Options (env): BENCH_SECONDS (5), BENCH_ROUNDS (2),
+// BENCH_WORKERS (2), BENCH_CONNECTIONS (64).
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 2);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
+const PM2 = join(ROOT, 'node_modules/pm2/bin/pm2');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function need(cmd, pkg) {
+  if (spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0) {
+    console.error(`bench needs ${cmd}: apt-get install ${pkg}`);
+    process.exit(2);
+  }
+}
+
+async function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function get(port) {
+  return new Promise((resolve) => {
+    http.get({ host: '127.0.0.1', port, agent: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    }).on('error', () => resolve(false));
+  });
+}
+
+async function waitReady(port, limitMs = 20_000) {
+  const deadline = Date.now() + limitMs;
+  while (Date.now() < deadline) {
+    if (await get(port)) return;
+    await sleep(5);
+  }
+  throw new Error(`nothing answered on port ${port}`);
+}
+
+/** utime+stime of a process in seconds. */
+function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+function rssMb(pid) {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function children(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const CONFIGS = {
+  single: {
+    label: 'single node process',
+    async start(port) {
+      const child = spawn(process.execPath, [join(ROOT, 'bench/servers/single.cjs')], { env: { ...process.env, PORT: String(port) }, stdio: 'ignore' });
+      return { master: child.pid, workers: () => [child.pid], stop: () => stopChild(child) };
+    },
+  },
+  'cluster-rr': {
+    label: 'node:cluster round robin',
+    async start(port) {
+      const child = spawn(process.execPath, [join(ROOT, 'bench/servers/cluster.cjs')], { env: { ...process.env, PORT: String(port), WORKERS: String(WORKERS), NODE_CLUSTER_SCHED_POLICY: 'rr' }, stdio: 'ignore' });
+      return { master: child.pid, workers: () => children(child.pid), stop: () => stopChild(child) };
+    },
+  },
+  'cluster-none': {
+    label: 'node:cluster SCHED_NONE',
+    async start(port) {
+      const child = spawn(process.execPath, [join(ROOT, 'bench/servers/cluster.cjs')], { env: { ...process.env, PORT: String(port), WORKERS: String(WORKERS), NODE_CLUSTER_SCHED_POLICY: 'none' }, stdio: 'ignore' });
+      return { master: child.pid, workers: () => children(child.pid), stop: () => stopChild(child) };
+    },
+  },
+  prefork: {
+    label: 'prefork',
+    async start(port, extra = []) {
+      const child = spawn(process.execPath, [join(ROOT, 'dist/src/cli.js'), '-w', String(WORKERS), '-b', `127.0.0.1:${port}`, '--log-level', 'warn', ...extra, join(ROOT, 'bench/hello.cjs')], { stdio: 'ignore' });
+      return { master: child.pid, workers: () => children(child.pid), stop: () => stopChild(child), child };
+    },
+  },
+  pm2: {
+    label: 'PM2 cluster mode',
+    async start(port) {
+      const home = mkdtempSync(join(tmpdir(), 'prefork-bench-pm2-'));
+      const env = { ...process.env, PM2_HOME: home, PORT: String(port) };
+      execFileSync(process.execPath, [PM2, 'start', join(ROOT, 'bench/servers/pm2-app.cjs'), '-i', String(WORKERS), '--name', 'bench'], { env, stdio: 'ignore' });
+      const daemon = Number(readFileSync(join(home, 'pm2.pid'), 'utf8'));
+      return {
+        master: daemon,
+        workers: () => children(daemon),
+        reload: () => execFileSync(process.execPath, [PM2, 'reload', 'bench'], { env, stdio: 'ignore' }),
+        async stop() {
+          execFileSync(process.execPath, [PM2, 'kill'], { env, stdio: 'ignore' });
+          rmSync(home, { recursive: true, force: true });
+        },
+      };
+    },
+  },
+};
+
+async function stopChild(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function parseLatency(text, label) {
+  const m = new RegExp(`^\\s+${label}\\s+([\\d.]+)(us|ms|s)`, 'm').exec(text);
+  if (!m) return NaN;
+  return Number(m[1]) * { us: 0.001, ms: 1, s: 1000 }[m[2]];
+}
+
+/** One wrk run: bounded by its duration; returns req/s, p50/p99 (ms), errors. */
+function wrk(port, { seconds = SECONDS, close = false, connections = CONNECTIONS } = {}) {
+  return new Promise((resolve, reject) => {
+    const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '--timeout', '5s'];
+    if (close) args.push('-H', 'Connection: close');
+    const child = spawn('wrk', [...args, `http://127.0.0.1:${port}/`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('error', reject);
+    child.on('exit', () => {
+      const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+      const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+      const errors = (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0) + (non2xx ? Number(non2xx[1]) : 0);
+      resolve({
+        rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN),
+        requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? 0),
+        p50: parseLatency(out, '50%'),
+        p99: parseLatency(out, '99%'),
+        errors,
+        raw: out,
+      });
+    });
+  });
+}
+
+async function measure(name, scenario) {
+  const port = await freePort();
+  const started = performance.now();
+  const server = await CONFIGS[name].start(port);
+  await waitReady(port);
+  const coldMs = performance.now() - started;
+  await wrk(port, { seconds: 1, close: scenario === 'close' }); // warm-up
+  const workers = server.workers();
+  const cpuBefore = cpuSeconds(server.master);
+  const workerCpuBefore = workers.map(cpuSeconds);
+  const r = await wrk(port, { close: scenario === 'close' });
+  const masterCpu = (cpuSeconds(server.master) - cpuBefore) / SECONDS;
+  const workerCpu = workers.map((pid, i) => cpuSeconds(pid) - workerCpuBefore[i]);
+  const totalWorkerCpu = workerCpu.reduce((a, b) => a + b, 0);
+  const busiest = name === 'single' || totalWorkerCpu === 0 ? 1 : Math.max(...workerCpu) / totalWorkerCpu;
+  const masterRss = rssMb(server.master);
+  await server.stop();
+  return { config: name, scenario, rps: r.rps, p50: r.p50, p99: r.p99, errors: r.errors, masterCpu, masterRss, busiest, coldMs };
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/** Failed requests and p99 while workers are replaced under keep-alive load. */
+async function underChange(label, start, change, changeAtMs = 2000) {
+  const port = await freePort();
+  const server = await start(port);
+  await waitReady(port);
+  await wrk(port, { seconds: 1 });
+  const steady = await wrk(port, { seconds: 3 });
+  const running = wrk(port, { seconds: 6 });
+  await sleep(changeAtMs);
+  await change(server);
+  const r = await running;
+  await server.stop();
+  return { label, requests: r.requests, errors: r.errors, p99: r.p99, steadyP99: steady.p99, p99Ratio: r.p99 / steady.p99 };
+}
+
+async function main() {
+  need('wrk', 'wrk');
+  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+  const names = Object.keys(CONFIGS);
+  const runs = [];
+  for (let round = 1; round <= ROUNDS; round += 1) {
+    for (const scenario of ['keep-alive', 'close']) {
+      for (const name of names) {
+        const r = await measure(name, scenario);
+        runs.push({ round, ...r });
+        console.error(`round ${round} ${scenario.padEnd(10)} ${name.padEnd(13)} ${r.rps.toFixed(0).padStart(7)} req/s  p99 ${r.p99.toFixed(2)} ms  errors ${r.errors}`);
+      }
+    }
+  }
+  const table = [];
+  for (const scenario of ['keep-alive', 'close']) {
+    const base = median(runs.filter((r) => r.config === 'cluster-rr' && r.scenario === scenario).map((r) => r.rps));
+    for (const name of names) {
+      const mine = runs.filter((r) => r.config === name && r.scenario === scenario);
+      const rps = median(mine.map((r) => r.rps));
+      table.push({
+        scenario,
+        config: name,
+        rps: Math.round(rps),
+        p50: median(mine.map((r) => r.p50)),
+        p99: median(mine.map((r) => r.p99)),
+        vsCluster: rps / base,
+        errors: mine.reduce((a, r) => a + r.errors, 0),
+        masterCpu: median(mine.map((r) => r.masterCpu)),
+        masterRssMb: median(mine.map((r) => r.masterRss)),
+        busiestWorker: median(mine.map((r) => r.busiest)),
+        coldStartMs: median(mine.map((r) => r.coldMs)),
+      });
+    }
+  }
+  const pm2Rps = (scenario) => table.find((r) => r.config === 'pm2' && r.scenario === scenario).rps;
+  for (const row of table) row.vsPm2 = row.rps / pm2Rps(row.scenario);
+
+  console.error('replacement under keep-alive load ...');
+  const changes = [
+    await underChange('prefork --max-requests 100', (port) => CONFIGS.prefork.start(port, ['--max-requests', '100']), async () => {}),
+    await underChange('prefork SIGHUP reload', (port) => CONFIGS.prefork.start(port), async (s) => {
+      process.kill(s.master, 'SIGHUP');
+    }),
+    await underChange('PM2 reload', (port) => CONFIGS.pm2.start(port), async (s) => s.reload()),
+  ];
+
+  console.log(`\nprefork bench: ${WORKERS} workers, wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, median of ${ROUNDS} interleaved rounds, Node ${process.version}\n`);
+  console.log('scenario    config          req/s     p50 ms   p99 ms   ×cluster  ×PM2   errors  master CPU  master RSS  busiest worker  cold start');
+  for (const r of table) {
+    console.log(
+      `${r.scenario.padEnd(11)} ${r.config.padEnd(14)} ${String(r.rps).padStart(7)}  ${r.p50.toFixed(2).padStart(7)}  ${r.p99.toFixed(2).padStart(7)}   ${r.vsCluster.toFixed(2).padStart(6)}  ${r.vsPm2.toFixed(2).padStart(5)}  ${String(r.errors).padStart(6)}  ${(r.masterCpu * 100).toFixed(1).padStart(8)} %  ${r.masterRssMb.toFixed(1).padStart(7)} MB  ${(r.busiestWorker * 100).toFixed(0).padStart(12)} %  ${r.coldStartMs.toFixed(0).padStart(7)} ms`,
+    );
+  }
+  console.log('\nreplacing workers under keep-alive load (6 s run, change at 2 s):');
+  for (const c of changes) {
+    console.log(`${c.label.padEnd(28)} requests ${String(c.requests).padStart(7)}  failed ${String(c.errors).padStart(4)}  p99 ${c.p99.toFixed(2)} ms (steady ${c.steadyP99.toFixed(2)} ms, ×${c.p99Ratio.toFixed(2)})`);
+  }
+  const file = join(ROOT, 'bench/results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify({ node: process.version, workers: WORKERS, seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, table, changes, runs }, null, 2));
+  console.log(`\nsaved ${file}`);
+}
+
+await main();

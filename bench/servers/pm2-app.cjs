@@ -1,0 +1,4 @@
+// What PM2 cluster mode runs: the app listens itself; PM2's daemon (the cluster primary) shares
+// the port with round robin.
+const http = require('node:http');
+http.createServer(require('../hello.cjs')).listen(Number(process.env.PORT), '127.0.0.1');
