@@ -22,7 +22,8 @@ type Fail = (raw: string, why: string) => never;
 const failFor =
   (source: string): Fail =>
   (raw, why) => {
-    throw usageError(`invalid ${source} "${raw}": ${why}`);
+    // JSON quoting keeps a value with control characters on one line.
+    throw usageError(`invalid ${source} ${JSON.stringify(raw)}: ${why}`);
   };
 
 function parsePort(fail: Fail, raw: string, text: string): number {

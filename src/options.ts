@@ -36,7 +36,7 @@ export interface OptionDef<T> {
 const def = <T>(d: OptionDef<T>): OptionDef<T> => d;
 
 function bad(label: string, raw: unknown, expected: string): never {
-  const shown = typeof raw === 'string' ? `"${raw}"` : JSON.stringify(raw);
+  const shown = JSON.stringify(raw) ?? String(raw);
   throw usageError(`invalid ${label} ${shown}: expected ${expected}`);
 }
 
