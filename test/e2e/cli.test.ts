@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { OPTIONS, envName } from '../../src/options.js';
@@ -77,58 +77,6 @@ test('--log-format pretty writes human lines', async (t) => {
   assert.equal(p.logs.filter((l) => l.event !== 'non-json').length, 0, 'no JSON lines in pretty mode');
   const port = Number(/127\.0\.0\.1:(\d+)/.exec(p.stdout)?.[1]);
   assert.equal((await request({ host: '127.0.0.1', port })).status, 200);
-});
-
-const BAD: Array<[string[], NodeJS.ProcessEnv, RegExp, string?]> = [
-  [['-b', '8000'], {}, /invalid --bind "8000".*did you mean ":8000"/],
-  [['-b', '127.0.0.1:99999'], {}, /invalid --bind "127.0.0.1:99999": port 99999 is out of range/],
-  [['-b', '[::1:80'], {}, /invalid --bind "\[::1:80": missing "\]"/],
-  [['-b', '::1:80'], {}, /invalid --bind "::1:80": an IPv6 address needs brackets/],
-  [['-b', 'unix:'], {}, /invalid --bind "unix:": the socket path is empty/],
-  [['-b', 'fd://three'], {}, /invalid --bind "fd:\/\/three"/],
-  [['-b', 'tcp://1.2.3.4:5'], {}, /invalid --bind "tcp:\/\/1.2.3.4:5"/],
-  [['-w', '0'], {}, /invalid --workers "0": expected a whole number from 1 to 1024/],
-  [['-w', '-1'], {}, /--workers/],
-  [['-w', 'abc'], {}, /invalid --workers "abc"/],
-  [['-w', '2.5'], {}, /invalid --workers "2.5"/],
-  [['--socket-mode', '0999'], {}, /invalid --socket-mode "0999": expected an octal file mode/],
-  [['--socket-mode', 'rw'], {}, /invalid --socket-mode "rw"/],
-  [['--graceful-timeout', 'soon'], {}, /invalid --graceful-timeout "soon": expected a number of seconds/],
-  [['--keep-alive-timeout', '-5'], {}, /--keep-alive-timeout/],
-  [['--backlog', '0'], {}, /invalid --backlog "0"/],
-  [['--log-level', 'loud'], {}, /invalid --log-level "loud": expected one of fatal, error, warn, info, debug, trace, silent/],
-  [['--log-format', 'xml'], {}, /invalid --log-format "xml"/],
-  [['--frobnicate'], {}, /Unknown argument: frobnicate/],
-  [['--config', '/nonexistent/prefork.json'], {}, /cannot read config file \/nonexistent\/prefork.json: file not found/],
-  [['--config', 'prefork.yaml'], {}, /invalid config file "prefork.yaml": expected a .json, .js, .mjs or .cjs file/],
-  [[], { PREFORK_WORKERS: 'zero' }, /invalid env PREFORK_WORKERS "zero"/],
-  [[], { PORT: 'http' }, /invalid env PORT "http"/],
-  [[], { WEB_CONCURRENCY: '0' }, /invalid env WEB_CONCURRENCY "0"/],
-  [[], { PREFORK_BIND: 'nowhere' }, /invalid env PREFORK_BIND "nowhere"/],
-  [[], { PREFORK_ACCESS_LOG: 'maybe' }, /invalid env PREFORK_ACCESS_LOG "maybe": expected true or false/],
-  [['--config', 'CONFIG'], {}, /unknown option "threadz" in config file/, '{"threadz": 4}'],
-  [['--config', 'CONFIG'], {}, /invalid "workers" in .*bad.json "many"/, '{"workers": "many"}'],
-  [['--config', 'CONFIG'], {}, /config file .*bad.json is not valid JSON/, '{workers: 2'],
-  [['--config', 'CONFIG'], {}, /config file .*bad.json must hold an object of options, got an array/, '[1, 2]'],
-];
-
-test('bad input: exit 2, one line naming the bad value, nothing created', async (t) => {
-  for (const [args, env, message, configText] of BAD) {
-    const dir = tempDir(t);
-    const config = join(dir, 'bad.json');
-    if (configText !== undefined) writeFileSync(config, configText);
-    const argv = args.map((a) => (a === 'CONFIG' ? config : a));
-    const hasBind = argv.includes('-b') || env.PREFORK_BIND !== undefined || env.PORT !== undefined;
-    const full = [...argv, ...(hasBind ? [] : ['-b', `unix:${join(dir, 'app.sock')}`]), app('pid.cjs')];
-    const r = await runPrefork(t, full, { env: { PORT: undefined, WEB_CONCURRENCY: undefined, ...env }, cwd: dir });
-    const what = `${argv.join(' ')} ${JSON.stringify(env)}`;
-    assert.equal(r.code, 2, `${what}: exit ${r.code}, stderr ${r.stderr}`);
-    const lines = r.stderr.trim().split('\n');
-    assert.equal(lines.length, 1, `${what}: ${r.stderr}`);
-    assert.match(lines[0]!, message, what);
-    assert.deepEqual(readdirSync(dir).filter((f) => f !== 'bad.json'), [], `${what} created files`);
-    assert.equal(r.stdout, '', `${what} started logging`);
-  }
 });
 
 test('missing APP is exit 2', async (t) => {
