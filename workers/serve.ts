@@ -94,8 +94,10 @@ export class Serving {
       // Only the HTTP parser's complaints get an HTTP answer. Resets, and TLS failures (a
       // handshake timeout, plain HTTP sent to the HTTPS port), end the connection: text written
       // to a TLS socket before its handshake would wait for one forever and pin the connection.
+      // As Node itself does, answer only on a connection that has not sent anything yet: a
+      // status line after (or inside) an earlier response would be read as garbage.
       const code = err.code ?? '';
-      if (!(code.startsWith('HPE_') || code.startsWith('ERR_HTTP_')) || !socket.writable) return socket.destroy();
+      if (!(code.startsWith('HPE_') || code.startsWith('ERR_HTTP_')) || !socket.writable || socket.bytesWritten > 0) return socket.destroy();
       const status = CLIENT_ERROR_REPLIES[code] ?? '400 Bad Request';
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
     });
