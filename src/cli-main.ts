@@ -7,6 +7,7 @@ import { createLogger } from './log.js';
 import { type OptionDef, type OptionKey, OPTIONS, envName, optionKeys } from './options.js';
 import { operatorCwd, runMaster } from './prefork.js';
 import { MASTER_SIGNALS } from './signals.js';
+import { loadTls } from './tls.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -69,6 +70,7 @@ export async function main(argv: readonly string[]): Promise<never> {
     const sources = { argv: cliValues, env: process.env, cwd: operatorCwd(), stdoutIsTTY: process.stdout.isTTY === true };
     const config = await resolveConfig(sources);
     if (cliValues.checkConfig === true) {
+      loadTls(config, sources.cwd);
       process.stdout.write(`${JSON.stringify(configToJSON(config, formatBind), null, 2)}\n`);
       exitWith(ExitCode.ok);
     }

@@ -86,7 +86,23 @@ export async function resolveConfig(src: ConfigSources): Promise<Config> {
   for (const key of optionKeys) resolved[key] = valueFor(key, src, file, fileName ?? null);
   const config = resolved as Config;
   if (config.app === null) throw usageError('missing APP: expected path/to/module[:export], e.g. prefork server.js or prefork app.mjs:handler');
+  checkCombinations(config);
   return Object.freeze({ ...config, bind: Object.freeze([...config.bind]) });
+}
+
+/** Options that are valid one by one but not together. */
+function checkCombinations(config: Config): void {
+  const { certfile, keyfile, headersTimeout, requestTimeout } = config;
+  if ((certfile === null) !== (keyfile === null)) {
+    const [given, missing] = certfile !== null ? [`--certfile ${certfile}`, '--keyfile'] : [`--keyfile ${keyfile}`, '--certfile'];
+    throw usageError(`${given} is set but ${missing} is not: HTTPS needs both a certificate and its private key`);
+  }
+  // Node refuses this pair: the headers are part of the request, so they cannot be given longer.
+  if (requestTimeout > 0 && headersTimeout > requestTimeout) {
+    throw usageError(
+      `invalid --headers-timeout ${headersTimeout}: expected at most --request-timeout ${requestTimeout} (the headers are part of the request), or --request-timeout 0 (off)`,
+    );
+  }
 }
 
 /** The config as --check-config prints it: JSON with binds in their canonical string form. */

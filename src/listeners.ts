@@ -21,6 +21,8 @@ export interface Listener {
 export interface ListenOptions {
   socketMode: number;
   log: Logger;
+  /** TCP binds serve HTTPS (shown as https:// in logs); unix binds stay plain HTTP. */
+  tls?: boolean;
 }
 
 const errName = (errno: number): string => {
@@ -39,7 +41,7 @@ function describeBindFailure(what: string, errno: number): string {
   return `cannot bind ${what}: ${name}`;
 }
 
-async function openTcp(bind: Extract<BindSpec, { kind: 'tcp' }>): Promise<Listener> {
+async function openTcp(bind: Extract<BindSpec, { kind: 'tcp' }>, scheme: string): Promise<Listener> {
   const what = formatBind(bind);
   let host: string | null = bind.host === '' ? null : bind.host;
   if (host !== null && isIP(host) === 0) {
@@ -53,7 +55,7 @@ async function openTcp(bind: Extract<BindSpec, { kind: 'tcp' }>): Promise<Listen
   if (typeof handle === 'number') throw bindError(describeBindFailure(what, handle));
   const addr = tcpAddress(handle);
   const shown = addr === null ? what : addr.family === 'IPv6' ? `[${addr.address}]:${addr.port}` : `${addr.address}:${addr.port}`;
-  return { bind, handle, url: `http://${shown}`, owned: null };
+  return { bind, handle, url: `${scheme}://${shown}`, owned: null };
 }
 
 function lstatOrNull(path: string): Stats | null {
@@ -145,24 +147,25 @@ function openAbstract(bind: Extract<BindSpec, { kind: 'abstract' }>): Listener {
   return { bind, handle, url: what, owned: null };
 }
 
-function openInheritedFd(bind: Extract<BindSpec, { kind: 'fd' }>): Listener {
+function openInheritedFd(bind: Extract<BindSpec, { kind: 'fd' }>, scheme: string): Listener {
   const handle = openFd(bind.fd);
   if (typeof handle === 'number') throw bindError(`cannot use fd://${bind.fd}: it is not an open socket (${errName(handle)})`);
   const addr = handleKind(handle) === 'tcp' ? tcpAddress(handle) : null;
-  const url = addr === null ? formatBind(bind) : `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port} (fd://${bind.fd})`;
+  const url = addr === null ? formatBind(bind) : `${scheme}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port} (fd://${bind.fd})`;
   return { bind, handle, url, owned: null };
 }
 
 function openOne(bind: BindSpec, opts: ListenOptions): Promise<Listener> | Listener {
+  const scheme = opts.tls === true ? 'https' : 'http';
   switch (bind.kind) {
     case 'tcp':
-      return openTcp(bind);
+      return openTcp(bind, scheme);
     case 'unix':
       return openUnix(bind, opts);
     case 'abstract':
       return openAbstract(bind);
     case 'fd':
-      return openInheritedFd(bind);
+      return openInheritedFd(bind, scheme);
   }
 }
 

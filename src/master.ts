@@ -32,7 +32,7 @@ export interface MasterDeps {
 
 const HEALTH_CHECK_MS = 250;
 /** Options that need new sockets or privileges: a reload logs them as ignored. */
-const RESTART_ONLY: ReadonlyArray<keyof Config> = ['bind', 'socketMode', 'backlog', 'name', 'config'];
+const RESTART_ONLY: ReadonlyArray<keyof Config> = ['bind', 'socketMode', 'backlog', 'name', 'config', 'certfile', 'keyfile'];
 
 /**
  * The master loop: owns the worker table, reacts to signals and worker messages, keeps every
@@ -58,6 +58,8 @@ export class Master {
   #exitCode: ExitCodeValue = ExitCode.ok;
   readonly #backoff = new CrashBackoff(() => this.#config.minUptime * 1000);
   #stopTimer: NodeJS.Timeout | null = null;
+  /** Pending start of the drain while --shutdown-delay runs. */
+  #delayTimer: NodeJS.Timeout | null = null;
   #healthTimer: NodeJS.Timeout | null = null;
   #removeSignalHandlers: () => void = () => {};
   #resolveStopped: (code: ExitCodeValue) => void = () => {};
@@ -417,8 +419,10 @@ export class Master {
   }
 
   /**
-   * graceful: every worker drains (up to --graceful-timeout, then it is killed).
-   * immediate: every worker is killed now. A graceful stop asked for twice becomes immediate.
+   * graceful: after --shutdown-delay (workers keep accepting meanwhile, so load balancers and
+   * Kubernetes endpoints can stop sending first), every worker drains (up to --graceful-timeout,
+   * then it is killed). immediate: every worker is killed now. A graceful stop asked for twice,
+   * even during the delay, becomes immediate.
    */
   stop(mode: 'graceful' | 'immediate', why: string): void {
     if (this.#state === 'stopping' && mode === 'graceful') mode = 'immediate';
@@ -427,22 +431,39 @@ export class Master {
     this.#pendingSpawns.clear();
     this.#retiring.clear();
     if (this.#healthTimer !== null) clearInterval(this.#healthTimer);
-    this.#log.info({ event: 'stopping', mode, reason: why, workers: this.#workers.size }, `stopping (${mode}): ${why}`);
+    if (this.#delayTimer !== null) clearTimeout(this.#delayTimer);
+    this.#delayTimer = null;
+    const delay = mode === 'graceful' ? this.#config.shutdownDelay : 0;
+    this.#log.info(
+      { event: 'stopping', mode, reason: why, workers: this.#workers.size, delay },
+      `stopping (${mode}): ${why}${delay > 0 ? `; serving ${delay} s more (--shutdown-delay) before draining` : ''}`,
+    );
     void this.deps.notifier?.stopping();
     if (mode === 'immediate') {
       for (const w of this.#workers) w.kill();
+    } else if (delay > 0) {
+      this.#delayTimer = setTimeout(() => {
+        this.#delayTimer = null;
+        this.#log.info({ event: 'shutdown-delay-over', workers: this.#workers.size }, `--shutdown-delay ${delay} s over: draining`);
+        this.#drainAll();
+      }, delay * 1000);
     } else {
-      for (const w of this.#workers) w.drain('master stopping');
-      this.#stopTimer ??= setTimeout(() => {
-        this.#log.warn({ event: 'graceful-timeout', workers: this.#workers.size }, 'graceful timeout: killing the workers still busy');
-        for (const w of this.#workers) w.kill();
-      }, this.#config.gracefulTimeout * 1000);
+      this.#drainAll();
     }
     if (this.#workers.size === 0) this.#finish();
   }
 
+  #drainAll(): void {
+    for (const w of this.#workers) w.drain('master stopping');
+    this.#stopTimer ??= setTimeout(() => {
+      this.#log.warn({ event: 'graceful-timeout', workers: this.#workers.size }, 'graceful timeout: killing the workers still busy');
+      for (const w of this.#workers) w.kill();
+    }, this.#config.gracefulTimeout * 1000);
+  }
+
   #finish(): void {
     if (this.#stopTimer !== null) clearTimeout(this.#stopTimer);
+    if (this.#delayTimer !== null) clearTimeout(this.#delayTimer);
     this.#removeSignalHandlers();
     this.#resolveStopped(this.#exitCode);
   }

@@ -1,4 +1,5 @@
 import type { Config } from './options.js';
+import type { TlsMaterial } from './tls.js';
 
 /**
  * The master <-> worker protocol: every message either side sends is one member of these unions.
@@ -25,6 +26,14 @@ export interface WorkerSettings {
   limitConcurrency: number;
   /** How often to send a heartbeat from the event loop; 0 = never. */
   heartbeatMs: number;
+  /** Seconds to keep serving after a TERM/INT sent to the worker itself, before draining. */
+  shutdownDelay: number;
+  /** Slow-client limits, in Node's units (ms, bytes); 0 ms = off. */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  maxHeaderSize: number;
+  /** PEM contents read by the master (workers never open key files); null = plain HTTP. */
+  tls: TlsMaterial | null;
 }
 
 export type MasterMessage =

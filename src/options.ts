@@ -129,6 +129,11 @@ export const OPTIONS = {
     describe: 'seconds a stopping worker may take to finish its requests before it is killed',
     defaultDoc: '30', default: () => 30, parse: seconds,
   }),
+  shutdownDelay: def<number>({
+    name: 'shutdown-delay', cli: 'string', group: 'Workers',
+    describe: 'seconds to keep serving after TERM/INT before the graceful drain starts, so load balancers stop sending first',
+    defaultDoc: '0', default: () => 0, parse: seconds,
+  }),
   keepAliveTimeout: def<number>({
     name: 'keep-alive-timeout', cli: 'string', group: 'Server',
     describe: 'seconds an idle keep-alive connection stays open',
@@ -183,6 +188,31 @@ export const OPTIONS = {
     name: 'limit-concurrency', cli: 'string', group: 'Server',
     describe: 'per-worker cap on requests in flight; beyond it answer 503 with Retry-After (0 = off)',
     defaultDoc: '0', default: () => 0, parse: wholeNumber(0),
+  }),
+  headersTimeout: def<number>({
+    name: 'headers-timeout', cli: 'string', group: 'Server',
+    describe: 'seconds a client has to send the request headers (and, on HTTPS, finish the TLS handshake); later: 408 and close (0 = off)',
+    defaultDoc: '10', default: () => 10, parse: seconds,
+  }),
+  requestTimeout: def<number>({
+    name: 'request-timeout', cli: 'string', group: 'Server',
+    describe: 'seconds a client has to send the whole request, body included; later: 408 and close (0 = off)',
+    defaultDoc: '300', default: () => 300, parse: seconds,
+  }),
+  maxHeaderSize: def<number>({
+    name: 'max-header-size', cli: 'string', group: 'Server',
+    describe: 'largest request head (request line and headers) in bytes; larger: 431',
+    defaultDoc: '16384', default: () => 16384, parse: wholeNumber(1024),
+  }),
+  certfile: def<string | null>({
+    name: 'certfile', cli: 'string', group: 'Server',
+    describe: 'PEM certificate (chain) file: serve HTTPS on TCP binds (needs --keyfile; unix binds stay HTTP)',
+    defaultDoc: 'none', default: () => null, parse: optionalString,
+  }),
+  keyfile: def<string | null>({
+    name: 'keyfile', cli: 'string', group: 'Server',
+    describe: 'PEM private key file for --certfile (read by the master only, before binding)',
+    defaultDoc: 'none', default: () => null, parse: optionalString,
   }),
   factory: def<boolean>({
     name: 'factory', cli: 'boolean', group: 'Server',

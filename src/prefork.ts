@@ -8,6 +8,7 @@ import { Master } from './master.js';
 import type { WorkerSettings } from './messages.js';
 import type { Config } from './options.js';
 import { SystemdNotifier, takeActivatedSockets } from './systemd.js';
+import { type TlsMaterial, loadTls } from './tls.js';
 import { resolveAppPath } from '../workers/app-loader.js';
 
 const WORKER_ENTRY = fileURLToPath(new URL('../workers/main.js', import.meta.url));
@@ -28,7 +29,7 @@ export function operatorCwd(env: NodeJS.ProcessEnv = process.env): string {
   }
 }
 
-export function workerSettings(config: Config, cwd: string, listeners: readonly Listener[]): WorkerSettings {
+export function workerSettings(config: Config, cwd: string, listeners: readonly Listener[], tls: TlsMaterial | null = null): WorkerSettings {
   return {
     app: config.app ?? '',
     cwd,
@@ -44,6 +45,11 @@ export function workerSettings(config: Config, cwd: string, listeners: readonly 
     maxRequests: config.maxRequests,
     limitConcurrency: config.limitConcurrency,
     heartbeatMs: heartbeatInterval(config.timeout, config.maxMemory),
+    shutdownDelay: config.shutdownDelay,
+    headersTimeoutMs: Math.round(config.headersTimeout * 1000),
+    requestTimeoutMs: Math.round(config.requestTimeout * 1000),
+    maxHeaderSize: config.maxHeaderSize,
+    tls,
   };
 }
 
@@ -55,10 +61,12 @@ export async function runMaster(config: Config, log: Logger, reloadConfig: () =>
   const cwd = operatorCwd();
   // A missing app file fails before anything is bound: bad input creates nothing.
   resolveAppPath(config.app ?? '', cwd);
+  // Read while we still can (key files are often root-only) and before anything is bound.
+  let tls = loadTls(config, cwd);
   const activated = takeActivatedSockets(process.env);
   const binds = [...activated.map((a) => a.bind), ...config.bind];
   if (binds.length === 0) throw usageError('nothing to listen on: give --bind (or let systemd pass sockets)');
-  const listeners = await openListeners(binds, { socketMode: config.socketMode, log });
+  const listeners = await openListeners(binds, { socketMode: config.socketMode, log, tls: tls !== null });
   for (const [i, l] of listeners.entries()) {
     const systemd = activated[i] ? `systemd socket ${activated[i]!.name ?? `#${i}`}` : undefined;
     log.info({ event: 'listening', address: l.url, systemd }, `listening on ${l.url}${systemd ? ` (${systemd})` : ''}`);
@@ -69,8 +77,14 @@ export async function runMaster(config: Config, log: Logger, reloadConfig: () =>
     config,
     listeners,
     log,
-    settingsFor: (c) => workerSettings(c, cwd, listeners),
-    reloadConfig,
+    settingsFor: (c) => workerSettings(c, cwd, listeners, tls),
+    reloadConfig: async () => {
+      const next = await reloadConfig();
+      // The paths are restart-only (the master logs a change as ignored), but their contents
+      // are read again: a renewed certificate goes live with a SIGHUP. A bad one aborts the reload.
+      if (tls !== null) tls = loadTls(config, cwd);
+      return next;
+    },
     workerEntry: WORKER_ENTRY,
     notifier,
   });

@@ -1,6 +1,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
-import { type RawHandle, listenOnHandle } from '../src/internals.js';
+import { type RawHandle, handleKind, listenOnHandle } from '../src/internals.js';
 import type { Logger } from '../src/log.js';
 import type { WorkerSettings } from '../src/messages.js';
 import type { Servable } from './app-loader.js';
@@ -17,8 +18,27 @@ export interface ServingHooks {
   atLimit(): void;
 }
 
+type Server = http.Server | https.Server;
+
+/** What the client gets when Node's parser gives up on a request; anything else is a 400. */
+const CLIENT_ERROR_REPLIES: Record<string, string> = {
+  HPE_HEADER_OVERFLOW: '431 Request Header Fields Too Large',
+  ERR_HTTP_REQUEST_TIMEOUT: '408 Request Timeout',
+};
+
+/**
+ * Node checks headersTimeout and requestTimeout only when its connection sweep runs, every 30 s
+ * by default, so a 10 s limit would really be 10 to 40 s. Sweeping at half the shortest limit
+ * (at most every second) keeps each limit within 50% (or 1 s) of what the operator set.
+ */
+export function connectionsCheckingInterval(headersTimeoutMs: number, requestTimeoutMs: number): number {
+  const limits = [headersTimeoutMs, requestTimeoutMs].filter((ms) => ms > 0);
+  if (limits.length === 0) return 30_000;
+  return Math.max(10, Math.min(1000, Math.floor(Math.min(...limits) / 2)));
+}
+
 export class Serving {
-  readonly #servers: http.Server[] = [];
+  readonly #servers: Server[] = [];
   readonly #inflight = new Set<ServerResponse>();
   #drained: Promise<void> | null = null;
   #requests = 0;
@@ -47,14 +67,39 @@ export class Serving {
     await Promise.all(handles.map((handle) => this.#listenOne(handle)));
   }
 
+  /**
+   * HTTPS on TCP handles when the master sent a certificate; unix sockets stay plain HTTP: they
+   * are local, reached through a proxy on the same machine, where TLS only costs CPU.
+   */
+  #createServer(handle: RawHandle): Server {
+    const { headersTimeoutMs, requestTimeoutMs, maxHeaderSize, tls } = this.settings;
+    const options: http.ServerOptions = {
+      headersTimeout: headersTimeoutMs,
+      requestTimeout: requestTimeoutMs,
+      maxHeaderSize,
+      connectionsCheckingInterval: connectionsCheckingInterval(headersTimeoutMs, requestTimeoutMs),
+    };
+    if (tls === null || handleKind(handle) !== 'tcp') return http.createServer(options);
+    // The HTTP limits start only after the handshake: a client stalling in it is held by
+    // handshakeTimeout (Node's default 120 s), which takes the headers limit too.
+    return https.createServer({ ...options, cert: tls.cert, key: tls.key, handshakeTimeout: headersTimeoutMs > 0 ? headersTimeoutMs : 120_000 });
+  }
+
   #listenOne(handle: RawHandle): Promise<void> {
-    const server = http.createServer();
+    const server = this.#createServer(handle);
     server.keepAliveTimeout = this.settings.keepAliveTimeout * 1000;
     server.on('request', this.#onRequest);
     if (this.app.upgrade) server.on('upgrade', this.app.upgrade);
-    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-      if (err.code === 'ECONNRESET' || !socket.writable) return socket.destroy();
-      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
+      // Only the HTTP parser's complaints get an HTTP answer. Resets, and TLS failures (a
+      // handshake timeout, plain HTTP sent to the HTTPS port), end the connection: text written
+      // to a TLS socket before its handshake would wait for one forever and pin the connection.
+      // As Node itself does, answer only on a connection that has not sent anything yet: a
+      // status line after (or inside) an earlier response would be read as garbage.
+      const code = err.code ?? '';
+      if (!(code.startsWith('HPE_') || code.startsWith('ERR_HTTP_')) || !socket.writable || socket.bytesWritten > 0) return socket.destroy();
+      const status = CLIENT_ERROR_REPLIES[code] ?? '400 Bad Request';
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
     });
     this.#servers.push(server);
     return new Promise((resolve, reject) => {

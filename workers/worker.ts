@@ -97,7 +97,23 @@ process.on('disconnect', () => {
   log?.warn({ event: 'master-gone' }, 'the master is gone: finishing requests, then exiting');
   void drain('master gone');
 });
-for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => void drain(signal));
+/**
+ * Ctrl-C and systemd's default KillMode signal the whole process group, so a worker may get the
+ * master's TERM itself: it keeps serving for --shutdown-delay too, as the master does, instead
+ * of defeating the delay by draining at once. A second signal drains now.
+ */
+let signalledAt: NodeJS.Signals | null = null;
+function onStopSignal(signal: NodeJS.Signals): void {
+  const delay = settings?.shutdownDelay ?? 0;
+  if (signalledAt !== null || delay === 0 || serving === null || draining) {
+    void drain(signal);
+    return;
+  }
+  signalledAt = signal;
+  log?.info({ event: 'shutdown-delay', signal, delay }, `${signal}: serving ${delay} s more (--shutdown-delay) before draining`);
+  setTimeout(() => void drain(`${signal}, after --shutdown-delay ${delay} s`), delay * 1000);
+}
+for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => onStopSignal(signal));
 process.on('uncaughtException', (err) => {
   (log ?? console).error({ event: 'uncaught-exception', err }, `uncaught exception: ${err.message}`);
   process.exit(1);
