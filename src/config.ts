@@ -86,7 +86,9 @@ export async function resolveConfig(src: ConfigSources): Promise<Config> {
   for (const key of optionKeys) resolved[key] = valueFor(key, src, file, fileName ?? null);
   const config = resolved as Config;
   if (config.app === null) throw usageError('missing APP: expected path/to/module[:export], e.g. prefork server.js or prefork app.mjs:handler');
-  return Object.freeze({ ...config, bind: Object.freeze([...config.bind]) });
+  // The master and every worker open the log file themselves, each from its own cwd: resolve it once.
+  const logFile = config.logFile === null ? null : resolve(src.cwd, config.logFile);
+  return Object.freeze({ ...config, logFile, bind: Object.freeze([...config.bind]) });
 }
 
 /** The config as --check-config prints it: JSON with binds in their canonical string form. */

@@ -200,6 +200,11 @@ export const OPTIONS = {
     defaultDoc: 'pretty on a TTY, json otherwise',
     default: ({ stdoutIsTTY }) => (stdoutIsTTY ? 'pretty' : 'json'), parse: oneOf(LOG_FORMATS),
   }),
+  logFile: def<string | null>({
+    name: 'log-file', cli: 'string', group: 'Logging',
+    describe: 'append every log line (master, workers, access log, the app\'s own output) to this file; SIGUSR1 reopens it',
+    defaultDoc: 'stdout', default: () => null, parse: optionalString,
+  }),
   accessLog: def<boolean>({
     name: 'access-log', cli: 'boolean', group: 'Logging',
     describe: 'log one JSON line per request (method, path, status, duration, worker)',
