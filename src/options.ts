@@ -197,7 +197,7 @@ export const OPTIONS = {
   logFormat: def<(typeof LOG_FORMATS)[number]>({
     name: 'log-format', cli: 'string', group: 'Logging',
     describe: 'json (one object per line) or pretty (for humans)',
-    defaultDoc: 'pretty on a TTY, json otherwise',
+    defaultDoc: 'pretty when logging to a TTY, json otherwise (always json into --log-file)',
     default: ({ stdoutIsTTY }) => (stdoutIsTTY ? 'pretty' : 'json'), parse: oneOf(LOG_FORMATS),
   }),
   logFile: def<string | null>({

@@ -228,7 +228,7 @@ test('SIGHUP: a changed log-file is logged as ignored; new workers keep writing 
   assert.equal(existsSync(second), false);
 });
 
-test('a reopen that fails (the directory is gone) is logged to the old file; nobody dies, requests are served', async (t) => {
+test('the log directory vanishes: a failed reopen is logged to the old file, a new worker logs to stdout; all keep serving', async (t) => {
   const dir = tempDir(t);
   mkdirSync(join(dir, 'logs'));
   const file = join(dir, 'logs', 'app.log');
@@ -245,6 +245,12 @@ test('a reopen that fails (the directory is gone) is logged to the old file; nob
   const reply = await request(target, { path: '/log?m=after-failure' });
   assert.equal(reply.json<{ pid: number }>().pid, worker);
   await eventually(() => entries(moved).some((l) => consoleLine(l, 'stdout after-failure')), 5000, 'app output in the old file');
+  // A worker started now cannot open the file at all: it logs to stdout, says why, and serves.
+  p.signal('SIGTTIN');
+  const fallback = await p.waitForEvent('log-file-failed');
+  assert.equal(fallback.worker, 1);
+  assert.match(String(fallback.msg), /^invalid --log-file ".*logs\/app\.log": directory .*logs does not exist; .*; logging to stdout$/);
+  await eventually(() => entries(moved).some((l) => l.role === 'master' && l.event === 'worker' && l.state === 'ready' && l.worker === 1), 10_000, 'worker 1 ready');
   assert.equal((await p.stop()).code, 0);
   assert.equal(existsSync(join(dir, 'logs')), false, 'no directory created');
 });
