@@ -28,7 +28,7 @@ export interface MasterDeps {
 }
 
 const HEALTH_CHECK_MS = 250;
-/** Options that need new sockets or privileges: a reload logs them as ignored. */
+/** Options a reload cannot apply (new sockets, privileges, the one log file every process shares): logged as ignored. */
 const RESTART_ONLY: ReadonlyArray<keyof Config> = ['bind', 'socketMode', 'backlog', 'name', 'config', 'logFile'];
 
 /**
