@@ -3,7 +3,7 @@ import yargs from 'yargs';
 import { formatBind } from './bind.js';
 import { configToJSON, resolveConfig } from './config.js';
 import { ExitCode, PreforkError, usageError } from './exit-codes.js';
-import { createLogger } from './log.js';
+import { checkLogFile, createLogger } from './log.js';
 import { type OptionDef, type OptionKey, OPTIONS, envName, optionKeys } from './options.js';
 import { operatorCwd, runMaster } from './prefork.js';
 import { MASTER_SIGNALS } from './signals.js';
@@ -71,6 +71,7 @@ export async function main(argv: readonly string[]): Promise<never> {
     const config = await resolveConfig(sources);
     if (cliValues.checkConfig === true) {
       loadTls(config, sources.cwd);
+      if (config.logFile !== null) checkLogFile(config.logFile);
       process.stdout.write(`${JSON.stringify(configToJSON(config, formatBind), null, 2)}\n`);
       exitWith(ExitCode.ok);
     }

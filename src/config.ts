@@ -83,11 +83,15 @@ export async function resolveConfig(src: ConfigSources): Promise<Config> {
   const fileName = (src.argv.config ?? (src.env[envName(configOption)] || undefined)) as string | undefined;
   const file = fileName === undefined ? {} : await loadConfigFile(configOption.parse(fileName, '--config') ?? '', src.cwd);
   const resolved: Record<string, unknown> = {};
-  for (const key of optionKeys) resolved[key] = valueFor(key, src, file, fileName ?? null);
+  // Logs reach a TTY only when they go to stdout: with a log file the default format is json.
+  const logsToTTY = src.stdoutIsTTY && valueFor('logFile', src, file, fileName ?? null) === null;
+  for (const key of optionKeys) resolved[key] = valueFor(key, { ...src, stdoutIsTTY: logsToTTY }, file, fileName ?? null);
   const config = resolved as Config;
   if (config.app === null) throw usageError('missing APP: expected path/to/module[:export], e.g. prefork server.js or prefork app.mjs:handler');
   checkCombinations(config);
-  return Object.freeze({ ...config, bind: Object.freeze([...config.bind]) });
+  // The master and every worker open the log file themselves, each from its own cwd: resolve it once.
+  const logFile = config.logFile === null ? null : resolve(src.cwd, config.logFile);
+  return Object.freeze({ ...config, logFile, bind: Object.freeze([...config.bind]) });
 }
 
 /** Options that are valid one by one but not together. */

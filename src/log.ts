@@ -1,5 +1,8 @@
+import { accessSync, closeSync, constants as fsConstants, openSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { usageError } from './exit-codes.js';
 import type { Config } from './options.js';
 
 export type { Logger };
@@ -40,15 +43,133 @@ export interface LogIdentity {
   worker?: number;
 }
 
+export type LogSettings = Pick<Config, 'logLevel' | 'logFormat' | 'name'> & {
+  /** An absolute path (config.ts resolves it once, so every process opens the same file); null = stdout. */
+  logFile?: string | null;
+};
+
+type Destination = ReturnType<typeof pino.destination>;
+
+/** What a logger writes to, kept so the access log and the app's output can share it and SIGUSR1 can reopen it. */
+interface Sink {
+  readonly destination: Destination;
+  readonly file: string | null;
+  readonly settings: LogSettings;
+  readonly base: Record<string, unknown>;
+}
+
+/** This module is the one place that knows where lines go: loggers map to their sink here. */
+const sinks = new WeakMap<Logger, Sink>();
+
+function describeOpenError(err: unknown, file: string): string {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOENT') return `directory ${dirname(file)} does not exist`;
+  if (code === 'ENOTDIR') return `a component of ${dirname(file)} is not a directory`;
+  if (code === 'EISDIR') return 'it is a directory';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'EROFS') return 'read-only file system';
+  return code ?? ((err as Error)?.message ?? String(err)).split('\n')[0] ?? 'unknown error';
+}
+
+const logFileError = (err: unknown, file: string): Error =>
+  usageError(`invalid --log-file "${file}": ${describeOpenError(err, file)}; expected a writable file in an existing directory`);
+
+/**
+ * Every process opens the file itself with O_APPEND: each pino line is one small write(2), so
+ * lines from the master and the workers never interleave mid-line, and no process has to carry
+ * another's output. An unwritable path throws a usage error before anything is created.
+ */
+function openDestination(file: string | null): Destination {
+  if (file === null) return pino.destination({ dest: 1, sync: true });
+  let destination: Destination;
+  try {
+    destination = pino.destination({ dest: file, sync: true, append: true, mkdir: false });
+  } catch (err) {
+    throw logFileError(err, file);
+  }
+  // Synchronous writes and reopens throw where they are called; the stream also echoes a failed
+  // reopen as an 'error' event, which pino re-emits and which, unheard, would kill the process.
+  destination.on('error', () => {});
+  return destination;
+}
+
+const errno = (code: string): NodeJS.ErrnoException => Object.assign(new Error(code), { code });
+
+/** --check-config: would the file open? Answers without creating it. */
+export function checkLogFile(file: string): void {
+  try {
+    const stat = statSync(file, { throwIfNoEntry: false });
+    if (stat?.isDirectory()) throw errno('EISDIR');
+    // statSync throws ENOENT when the directory is missing.
+    if (stat === undefined && !statSync(dirname(file)).isDirectory()) throw errno('ENOTDIR');
+    accessSync(stat === undefined ? dirname(file) : file, fsConstants.W_OK);
+  } catch (err) {
+    throw logFileError(err, file);
+  }
+}
+
 /**
  * Writes synchronously: lifecycle lines are few, and a line that a crash or process.exit()
  * swallows is the one an operator needs most.
  */
-export function createLogger(config: Pick<Config, 'logLevel' | 'logFormat' | 'name'>, who: LogIdentity): Logger {
-  const destination = pino.destination({ dest: 1, sync: true });
+export function createLogger(settings: LogSettings, who: LogIdentity): Logger {
+  const file = settings.logFile ?? null;
+  const destination = openDestination(file);
   const base: Record<string, unknown> = { pid: process.pid, role: who.role };
   if (who.worker !== undefined) base.worker = who.worker;
-  if (config.name !== null) base.name = config.name;
-  const options = { level: config.logLevel, base, timestamp: pino.stdTimeFunctions.epochTime };
-  return config.logFormat === 'pretty' ? pino(options, prettyStream(destination)) : pino(options, destination);
+  if (settings.name !== null) base.name = settings.name;
+  const log = build(settings.logLevel, settings.logFormat, base, destination);
+  sinks.set(log, { destination, file, settings, base });
+  return log;
+}
+
+function build(level: string, format: LogSettings['logFormat'], base: Record<string, unknown>, destination: Destination): Logger {
+  const options = { level, base, timestamp: pino.stdTimeFunctions.epochTime };
+  return format === 'pretty' ? pino(options, prettyStream(destination)) : pino(options, destination);
+}
+
+/** The file `log` appends to, or null when it writes to stdout. */
+export function logFileOf(log: Logger): string | null {
+  return sinks.get(log)?.file ?? null;
+}
+
+/**
+ * SIGUSR1: open the log file again by its name (logrotate has renamed the old one) and write
+ * there from now on; every logger sharing the sink follows. Returns the file, or null when
+ * logging to stdout. When the file cannot be opened it throws a one-line error and the old
+ * file stays in use, so no line is lost.
+ */
+export function reopenLogFile(log: Logger): string | null {
+  const sink = sinks.get(log);
+  if (sink === undefined || sink.file === null) return null;
+  try {
+    // Opened here first: a reopen that fails inside the stream leaves a close of the current
+    // descriptor queued for its next reopen, which would then close it twice.
+    closeSync(openSync(sink.file, 'a'));
+  } catch (err) {
+    throw new Error(`cannot reopen ${sink.file}: ${describeOpenError(err, sink.file)}; still writing to the file it replaced`);
+  }
+  sink.destination.reopen();
+  return sink.file;
+}
+
+/**
+ * The access log: one JSON line per request whatever --log-format says (log shippers parse
+ * it), to the same destination as `log`. Switched on by --access-log alone, so --log-level
+ * does not filter it.
+ */
+export function accessLogger(log: Logger): Logger {
+  const sink = sinks.get(log);
+  if (sink === undefined) return log;
+  return build('info', 'json', sink.base, sink.destination);
+}
+
+/**
+ * The app's own output (console.*, process.stdout/stderr): same destination and format as
+ * `log`, tagged like it. It is the app's, so prefork's --log-level does not filter it.
+ */
+export function appOutputLogger(log: Logger): Logger {
+  const sink = sinks.get(log);
+  if (sink === undefined) return log;
+  return build('info', sink.settings.logFormat, sink.base, sink.destination);
 }

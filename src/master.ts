@@ -4,7 +4,7 @@ import { ExitCode, type ExitCodeValue } from './exit-codes.js';
 import { HealthMonitor, heartbeatInterval } from './health.js';
 import { type RawHandle, refuseBindsFor } from './internals.js';
 import type { Listener } from './listeners.js';
-import type { Logger } from './log.js';
+import { type Logger, logFileOf, reopenLogFile } from './log.js';
 import { type WorkerMessage, type WorkerSettings, isWorkerMessage } from './messages.js';
 import type { Config } from './options.js';
 import { installSignalHandlers } from './signals.js';
@@ -31,8 +31,8 @@ export interface MasterDeps {
 }
 
 const HEALTH_CHECK_MS = 250;
-/** Options that need new sockets or privileges: a reload logs them as ignored. */
-const RESTART_ONLY: ReadonlyArray<keyof Config> = ['bind', 'socketMode', 'backlog', 'name', 'config', 'certfile', 'keyfile'];
+/** Options a reload cannot apply (new sockets, privileges, the one log file every process shares): logged as ignored. */
+const RESTART_ONLY: ReadonlyArray<keyof Config> = ['bind', 'socketMode', 'backlog', 'name', 'config', 'certfile', 'keyfile', 'logFile'];
 
 /**
  * The master loop: owns the worker table, reacts to signals and worker messages, keeps every
@@ -84,7 +84,7 @@ export class Master {
       reload: () => void this.reload(),
       scaleUp: () => this.scale(this.#desired + 1),
       scaleDown: () => this.scale(this.#desired - 1),
-      reopenLogs: () => this.#log.info({ event: 'reopen-logs' }, 'SIGUSR1: nothing to reopen (logging to stdout)'),
+      reopenLogs: () => this.reopenLogs(),
     });
     cluster.setupPrimary({ exec: this.deps.workerEntry, args: [], silent: false, cwd: this.#settings.cwd });
     for (let slot = 0; slot < this.#desired; slot += 1) this.#spawn(slot);
@@ -407,6 +407,28 @@ export class Master {
       clearTimeout(timer);
       this.#pendingSpawns.delete(slot);
     }
+  }
+
+  // ── logs ────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * SIGUSR1 (logrotate renamed the file): reopen ours by name, then have every worker do the
+   * same: each process owns its own descriptor.
+   */
+  reopenLogs(): void {
+    const file = logFileOf(this.#log);
+    if (file === null) {
+      this.#log.info({ event: 'reopen-logs' }, 'SIGUSR1: nothing to reopen (logging to stdout)');
+      return;
+    }
+    try {
+      reopenLogFile(this.#log);
+      this.#log.info({ event: 'reopen-logs', file }, `reopened log file ${file}`);
+    } catch (err) {
+      this.#log.error({ event: 'reopen-failed', file, reason: (err as Error).message }, (err as Error).message);
+    }
+    // Even when ours failed: a worker's may not (and each says so in the log either way).
+    for (const w of this.#workers) w.send({ type: 'reopen-logs' });
   }
 
   // ── stopping ────────────────────────────────────────────────────────────────────────────

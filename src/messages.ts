@@ -18,6 +18,8 @@ export interface WorkerSettings {
   accessLog: boolean;
   logLevel: Config['logLevel'];
   logFormat: Config['logFormat'];
+  /** Absolute; null = stdout. The worker opens it itself (O_APPEND) and reopens it on SIGUSR1. */
+  logFile: string | null;
   name: string | null;
   /** One per handle, for logs: http://127.0.0.1:8000, unix:/run/app.sock. */
   urls: string[];
@@ -39,7 +41,9 @@ export interface WorkerSettings {
 export type MasterMessage =
   | { type: 'start'; settings: WorkerSettings; handles: number }
   | { type: 'handle'; index: number }
-  | { type: 'drain' };
+  | { type: 'drain' }
+  /** SIGUSR1 reached the master: open the log file again by its name (logrotate renamed it). */
+  | { type: 'reopen-logs' };
 
 /** Why a worker leaves on its own; the master logs it and counts restarts by it. */
 export type RecycleReason = 'max-requests';
@@ -58,7 +62,7 @@ export type WorkerMessage =
   | { type: 'draining'; reason: RecycleReason };
 
 const WORKER_TYPES = new Set<string>(['hello', 'ready', 'boot-failed', 'heartbeat', 'recycle-soon', 'draining']);
-const MASTER_TYPES = new Set<string>(['start', 'handle', 'drain']);
+const MASTER_TYPES = new Set<string>(['start', 'handle', 'drain', 'reopen-logs']);
 
 export const isWorkerMessage = (m: unknown): m is WorkerMessage =>
   typeof m === 'object' && m !== null && WORKER_TYPES.has((m as { type?: string }).type ?? '');

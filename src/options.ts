@@ -232,8 +232,13 @@ export const OPTIONS = {
   logFormat: def<(typeof LOG_FORMATS)[number]>({
     name: 'log-format', cli: 'string', group: 'Logging',
     describe: 'json (one object per line) or pretty (for humans)',
-    defaultDoc: 'pretty on a TTY, json otherwise',
+    defaultDoc: 'pretty when logging to a TTY, json otherwise (always json into --log-file)',
     default: ({ stdoutIsTTY }) => (stdoutIsTTY ? 'pretty' : 'json'), parse: oneOf(LOG_FORMATS),
+  }),
+  logFile: def<string | null>({
+    name: 'log-file', cli: 'string', group: 'Logging',
+    describe: 'append every log line (master, workers, access log, the app\'s own output) to this file; SIGUSR1 reopens it',
+    defaultDoc: 'stdout', default: () => null, parse: optionalString,
   }),
   accessLog: def<boolean>({
     name: 'access-log', cli: 'boolean', group: 'Logging',

@@ -40,6 +40,7 @@ export function workerSettings(config: Config, cwd: string, listeners: readonly 
     accessLog: config.accessLog,
     logLevel: config.logLevel,
     logFormat: config.logFormat,
+    logFile: config.logFile,
     name: config.name,
     urls: listeners.map((l) => l.url),
     maxRequests: config.maxRequests,

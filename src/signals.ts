@@ -20,7 +20,7 @@ export const MASTER_SIGNALS: readonly SignalEntry[] = [
   { signal: 'SIGTTOU', action: 'scaleDown', doc: 'one worker fewer (never below 1); the removed one drains' },
   // Without a handler Node opens its inspector on 127.0.0.1:9229 on SIGUSR1: anyone local
   // could then run code in the master.
-  { signal: 'SIGUSR1', action: 'reopenLogs', doc: 'reopen log files (and never open the Node inspector)' },
+  { signal: 'SIGUSR1', action: 'reopenLogs', doc: 'reopen --log-file by its name in the master and every worker (and never open the Node inspector)' },
 ];
 
 /** Installs the table's handlers; returns a function that removes them. */

@@ -2,7 +2,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import { type RawHandle, handleKind, listenOnHandle } from '../src/internals.js';
-import type { Logger } from '../src/log.js';
+import { type Logger, accessLogger } from '../src/log.js';
 import type { WorkerSettings } from '../src/messages.js';
 import type { Servable } from './app-loader.js';
 
@@ -42,6 +42,7 @@ export class Serving {
   readonly #inflight = new Set<ServerResponse>();
   #drained: Promise<void> | null = null;
   #requests = 0;
+  #access: Logger | null = null;
 
   constructor(
     private readonly app: Servable,
@@ -149,10 +150,13 @@ export class Serving {
     this.log.error({ event: 'app-error', err }, 'the app failed a request');
   };
 
+  /** Written here, by the worker that served the request: the master stays off the request path. */
   #accessLog(req: IncomingMessage, res: ServerResponse, started: bigint): void {
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
-    this.log.info(
-      { event: 'access', method: req.method, path: req.url, status: res.statusCode, ms: Math.round(ms * 1000) / 1000, worker: this.slot },
+    // JSON even under --log-format pretty; the worker id comes with the logger's base fields.
+    this.#access ??= accessLogger(this.log);
+    this.#access.info(
+      { event: 'access', method: req.method, path: req.url, status: res.statusCode, ms: Math.round(ms * 1000) / 1000 },
       `${req.method} ${req.url} ${res.statusCode}`,
     );
   }

@@ -1,8 +1,9 @@
 import { PreforkError } from '../src/exit-codes.js';
 import { type RawHandle, surviveMasterLoss } from '../src/internals.js';
-import { createLogger, type Logger } from '../src/log.js';
+import { createLogger, type Logger, reopenLogFile } from '../src/log.js';
 import { type MasterMessage, type WorkerMessage, type WorkerSettings, isMasterMessage } from '../src/messages.js';
 import { loadApp } from './app-loader.js';
+import { captureAppOutput } from './app-output.js';
 import { Serving } from './serve.js';
 
 /**
@@ -20,8 +21,37 @@ function send(message: WorkerMessage): void {
   if (process.connected) process.send?.(message);
 }
 
+/**
+ * The worker opens the log file itself. If it cannot (the directory went away since the master
+ * checked it), serving beats logging: it logs to stdout and says why.
+ */
+function openLog(s: WorkerSettings): Logger {
+  const who = { role: 'worker', worker: slot } as const;
+  try {
+    return createLogger(s, who);
+  } catch (err) {
+    const fallback = createLogger({ ...s, logFile: null }, who);
+    fallback.error({ event: 'log-file-failed', file: s.logFile, reason: (err as Error).message }, `${(err as Error).message}; logging to stdout`);
+    return fallback;
+  }
+}
+
+/** SIGUSR1, from the master or sent to this worker directly: open the log file again by name. */
+function reopenLogs(why: string): void {
+  // Not booted yet: the logger opens the file by its name when it is created.
+  if (log === null) return;
+  try {
+    const file = reopenLogFile(log);
+    if (file !== null) log.info({ event: 'reopen-logs', file, reason: why }, `reopened log file ${file}`);
+  } catch (err) {
+    log.error({ event: 'reopen-failed', file: settings?.logFile, reason: (err as Error).message }, (err as Error).message);
+  }
+}
+
 async function boot(s: WorkerSettings): Promise<void> {
-  log = createLogger(s, { role: 'worker', worker: slot });
+  log = openLog(s);
+  // Before the app loads: what it prints at import time is its output too.
+  captureAppOutput(log);
   process.title = `prefork worker ${slot}${s.name ? ` [${s.name}]` : ''}`;
   const onAppError = (err: unknown): void => serving?.onAppError(err);
   try {
@@ -86,6 +116,9 @@ function onMessage(message: MasterMessage, handle: unknown): void {
     case 'drain':
       void drain('asked by the master');
       break;
+    case 'reopen-logs':
+      reopenLogs('asked by the master');
+      break;
   }
 }
 
@@ -114,6 +147,8 @@ function onStopSignal(signal: NodeJS.Signals): void {
   setTimeout(() => void drain(`${signal}, after --shutdown-delay ${delay} s`), delay * 1000);
 }
 for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => onStopSignal(signal));
+// main.ts's no-op SIGUSR1 handler stays installed (it keeps the inspector closed even before this runs).
+process.on('SIGUSR1', () => reopenLogs('SIGUSR1'));
 process.on('uncaughtException', (err) => {
   (log ?? console).error({ event: 'uncaught-exception', err }, `uncaught exception: ${err.message}`);
   process.exit(1);

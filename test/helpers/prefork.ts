@@ -3,7 +3,7 @@
  * to it over real sockets, and kills what it started (by pid) when the test ends, pass or fail.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -33,6 +33,8 @@ export interface StartOptions {
   cwd?: string;
   /** Extra stdio entries after stdin/stdout/stderr: inherited descriptors for fd:// binds. */
   extraFds?: number[];
+  /** Read log lines from this file (by name, like `tail -F`) as well as from stdout: for --log-file. */
+  logFile?: string;
 }
 
 const started = new Set<ChildProcess>();
@@ -70,7 +72,10 @@ export class Prefork {
   readonly exited: Promise<Exit>;
   #waiters: Array<{ pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }> = [];
 
-  constructor(readonly child: ChildProcess) {
+  constructor(
+    readonly child: ChildProcess,
+    logFile?: string,
+  ) {
     started.add(child);
     let pending = '';
     child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
@@ -83,6 +88,39 @@ export class Prefork {
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (this.stderr += chunk));
     this.exited = new Promise((done) => child.once('exit', (code, signal) => done({ code, signal })));
     void this.exited.then(() => started.delete(child));
+    if (logFile !== undefined) this.#follow(logFile);
+  }
+
+  /**
+   * Tails a log file by name, starting over when the name points to a new file (a rotation).
+   * Lines written to a file after it was renamed away are not seen here: tests read those files.
+   */
+  #follow(file: string): void {
+    let inode = -1;
+    let offset = 0;
+    let pending = '';
+    const poll = (): void => {
+      const stat = statSync(file, { throwIfNoEntry: false });
+      if (stat === undefined) return;
+      if (stat.ino !== inode) [inode, offset, pending] = [stat.ino, 0, ''];
+      if (stat.size <= offset) return;
+      const buffer = Buffer.alloc(stat.size - offset);
+      const fd = openSync(file, 'r');
+      try {
+        offset += readSync(fd, buffer, 0, buffer.length, offset);
+      } finally {
+        closeSync(fd);
+      }
+      const lines = (pending + buffer.toString('utf8')).split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) this.#onLine(line);
+    };
+    const timer = setInterval(poll, 20);
+    // Registered before any waiter's: the last lines are read before a waiter gives up on exit.
+    void this.exited.then(() => {
+      clearInterval(timer);
+      poll();
+    });
   }
 
   get pid(): number {
@@ -175,7 +213,7 @@ export function startPrefork(t: TestContext, args: readonly string[], opts: Star
     env: { ...process.env, PREFORK_LOG_FORMAT: 'json', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe', ...(opts.extraFds ?? [])],
   });
-  const p = new Prefork(child);
+  const p = new Prefork(child, opts.logFile);
   t.after(async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGKILL');

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
-import { prettyLine } from '../../src/log.js';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { PreforkError } from '../../src/exit-codes.js';
+import { type LogSettings, accessLogger, appOutputLogger, checkLogFile, createLogger, logFileOf, prettyLine, reopenLogFile } from '../../src/log.js';
 
 // 2024-05-06T07:08:09.123Z
 const TIME = Date.UTC(2024, 4, 6, 7, 8, 9, 123);
@@ -72,3 +76,93 @@ describe('prettyLine', () => {
     }
   });
 });
+
+describe('log destinations', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'prefork-log-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  const settings = (logFile: string, more: Partial<LogSettings> = {}): LogSettings => ({ logLevel: 'info', logFormat: 'json', name: null, logFile, ...more });
+  const read = (file: string): string[] => readFileSync(file, 'utf8').split('\n').filter(Boolean);
+
+  test('appends to the file (never truncates it), one JSON line per entry', () => {
+    const file = join(dir, 'append.log');
+    writeFileSync(file, 'kept\n');
+    const log = createLogger(settings(file), { role: 'worker', worker: 2 });
+    log.info({ event: 'x' }, 'hello');
+    const [kept, line] = read(file);
+    assert.equal(kept, 'kept');
+    assert.deepEqual(pick(JSON.parse(line ?? '') as Record<string, unknown>, 'role', 'worker', 'event', 'msg'), { role: 'worker', worker: 2, event: 'x', msg: 'hello' });
+    assert.equal(logFileOf(log), file);
+  });
+
+  test('reopenLogFile follows a rename: later lines go to a new file by the same name', () => {
+    const file = join(dir, 'rotate.log');
+    const log = createLogger(settings(file), { role: 'master' });
+    log.info('one');
+    renameSync(file, `${file}.1`);
+    assert.equal(reopenLogFile(log), file);
+    log.info('two');
+    assert.deepEqual(read(`${file}.1`).map((l) => JSON.parse(l).msg), ['one']);
+    assert.deepEqual(read(file).map((l) => JSON.parse(l).msg), ['two']);
+  });
+
+  test('a reopen that fails throws one line and keeps writing to the old file', () => {
+    mkdirSync(join(dir, 'a'));
+    const log = createLogger(settings(join(dir, 'a', 'app.log')), { role: 'master' });
+    renameSync(join(dir, 'a'), join(dir, 'b'));
+    assert.throws(() => reopenLogFile(log), /^Error: cannot reopen .*a\/app\.log: directory .*a does not exist; still writing to the file it replaced$/);
+    log.info('still here');
+    assert.deepEqual(read(join(dir, 'b', 'app.log')).map((l) => JSON.parse(l).msg), ['still here']);
+  });
+
+  test('logging to stdout: nothing to reopen', () => {
+    const log = createLogger({ logLevel: 'silent', logFormat: 'json', name: null }, { role: 'master' });
+    assert.equal(logFileOf(log), null);
+    assert.equal(reopenLogFile(log), null);
+  });
+
+  test('the access log stays JSON under pretty and ignores --log-level; the app\'s output is pretty and unfiltered', () => {
+    const file = join(dir, 'pretty.log');
+    const log = createLogger(settings(file, { logFormat: 'pretty', logLevel: 'silent' }), { role: 'worker', worker: 1 });
+    log.info('filtered out');
+    accessLogger(log).info({ event: 'access', method: 'GET', path: '/', status: 200, ms: 1.5 }, 'GET / 200');
+    appOutputLogger(log).info({ event: 'console', stream: 'stdout' }, 'from the app');
+    const [access, output, ...rest] = read(file);
+    assert.deepEqual(rest, []);
+    assert.deepEqual(pick(JSON.parse(access ?? '') as Record<string, unknown>, 'event', 'method', 'path', 'status', 'ms', 'worker'), {
+      event: 'access', method: 'GET', path: '/', status: 200, ms: 1.5, worker: 1,
+    });
+    assert.match(output ?? '', /^\d\d:\d\d:\d\d\.\d{3} INFO {2}worker 1 \(\d+\) from the app {2}stream=stdout$/);
+  });
+
+  test('an unwritable file is a usage error (exit 2) naming the path and why; nothing is created', () => {
+    const cases: Array<[string, RegExp]> = [
+      [join(dir, 'missing', 'x.log'), /directory .*missing does not exist/],
+      [dir, /it is a directory/],
+    ];
+    for (const [file, why] of cases) {
+      for (const attempt of [() => createLogger(settings(file), { role: 'master' }), () => checkLogFile(file)]) {
+        assert.throws(attempt, (err: unknown) => {
+          assert.ok(err instanceof PreforkError);
+          assert.equal(err.exitCode, 2);
+          assert.ok(err.message.startsWith(`invalid --log-file "${file}": `), err.message);
+          assert.match(err.message, why);
+          return true;
+        });
+      }
+    }
+    assert.equal(existsSync(join(dir, 'missing')), false);
+  });
+
+  test('checkLogFile accepts a new file in a writable directory without creating it', () => {
+    checkLogFile(join(dir, 'later.log'));
+    assert.equal(existsSync(join(dir, 'later.log')), false);
+  });
+});
+
+function pick(o: Record<string, unknown>, ...keys: string[]): Record<string, unknown> {
+  return Object.fromEntries(keys.map((k) => [k, o[k]]));
+}

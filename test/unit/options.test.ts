@@ -72,6 +72,12 @@ describe('defaults', () => {
     assert.equal((await resolveConfig(sources({ 'logFormat': 'json' }, {}, true))).logFormat, 'json');
   });
 
+  test('log format is json into a log file even with a TTY, unless asked for', async () => {
+    assert.equal((await resolveConfig(sources({ logFile: 'x.log' }, {}, true))).logFormat, 'json');
+    assert.equal((await resolveConfig(sources({}, { PREFORK_LOG_FILE: 'x.log' }, true))).logFormat, 'json');
+    assert.equal((await resolveConfig(sources({ logFile: 'x.log', logFormat: 'pretty' }, {}, true))).logFormat, 'pretty');
+  });
+
   test('env names are PREFORK_ + the flag name', () => {
     assert.equal(envName(OPTIONS.workers), 'PREFORK_WORKERS');
     assert.equal(envName(OPTIONS.gracefulTimeout), 'PREFORK_GRACEFUL_TIMEOUT');
@@ -141,6 +147,13 @@ describe('precedence: CLI > env > config file > defaults', () => {
     const file = json({ workers: 7 });
     const name = file.slice(dir.length + 1);
     assert.equal((await resolveConfig(sources({ config: name }))).workers, 7);
+  });
+
+  test('log-file: null (stdout) by default; from any layer, resolved once against cwd', async () => {
+    assert.equal((await resolveConfig(sources())).logFile, null);
+    assert.equal((await resolveConfig(sources({ logFile: 'logs/app.log' }))).logFile, join(dir, 'logs', 'app.log'));
+    assert.equal((await resolveConfig(sources({}, { PREFORK_LOG_FILE: '/var/log/app.log' }))).logFile, '/var/log/app.log');
+    assert.equal((await resolveConfig(sources({ config: json({ 'log-file': 'from-file.log' }) }))).logFile, join(dir, 'from-file.log'));
   });
 
   test('.mjs config: default export object', async () => {
