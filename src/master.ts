@@ -29,7 +29,7 @@ export interface MasterDeps {
 
 const HEALTH_CHECK_MS = 250;
 /** Options that need new sockets or privileges: a reload logs them as ignored. */
-const RESTART_ONLY: ReadonlyArray<keyof Config> = ['bind', 'socketMode', 'backlog', 'name', 'config'];
+const RESTART_ONLY: ReadonlyArray<keyof Config> = ['bind', 'socketMode', 'backlog', 'name', 'config', 'pidfile', 'user', 'group', 'socketOwner'];
 
 /**
  * The master loop: owns the worker table, reacts to signals and worker messages, keeps every

@@ -1,4 +1,5 @@
 import type { Config } from './options.js';
+import type { WorkerIdentity } from './privileges.js';
 
 /**
  * The master <-> worker protocol: every message either side sends is one member of these unions.
@@ -25,6 +26,8 @@ export interface WorkerSettings {
   limitConcurrency: number;
   /** How often to send a heartbeat from the event loop; 0 = never. */
   heartbeatMs: number;
+  /** --user/--group: who the worker becomes before it loads the app; null = stay as started. */
+  user: WorkerIdentity | null;
 }
 
 export type MasterMessage =

@@ -1,4 +1,5 @@
 import { realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ExitCode, type ExitCodeValue } from './exit-codes.js';
 import { type Listener, openListeners, releaseListeners } from './listeners.js';
@@ -7,6 +8,8 @@ import { heartbeatInterval } from './health.js';
 import { Master } from './master.js';
 import type { WorkerSettings } from './messages.js';
 import type { Config } from './options.js';
+import { lockPidfile } from './pidfile.js';
+import { type WorkerIdentity, chownSockets, resolvePrivileges } from './privileges.js';
 import { resolveAppPath } from '../workers/app-loader.js';
 
 const WORKER_ENTRY = fileURLToPath(new URL('../workers/main.js', import.meta.url));
@@ -27,7 +30,7 @@ export function operatorCwd(env: NodeJS.ProcessEnv = process.env): string {
   }
 }
 
-export function workerSettings(config: Config, cwd: string, listeners: readonly Listener[]): WorkerSettings {
+export function workerSettings(config: Config, cwd: string, listeners: readonly Listener[], user: WorkerIdentity | null = null): WorkerSettings {
   return {
     app: config.app ?? '',
     cwd,
@@ -43,6 +46,7 @@ export function workerSettings(config: Config, cwd: string, listeners: readonly 
     maxRequests: config.maxRequests,
     limitConcurrency: config.limitConcurrency,
     heartbeatMs: heartbeatInterval(config.timeout, config.maxMemory),
+    user,
   };
 }
 
@@ -54,13 +58,26 @@ export async function runMaster(config: Config, log: Logger, reloadConfig: () =>
   const cwd = operatorCwd();
   // A missing app file fails before anything is bound: bad input creates nothing.
   resolveAppPath(config.app ?? '', cwd);
-  const listeners = await openListeners(config.bind, { socketMode: config.socketMode, log });
+  const privileges = resolvePrivileges(config);
+  if (process.pid === 1) warnAboutPid1(log);
+  // Locked before binding, so a second master refuses before it creates anything.
+  const pidfile = config.pidfile === null ? null : await lockPidfile(resolve(cwd, config.pidfile), config.pidfile, log);
+  let listeners: Listener[] = [];
+  try {
+    listeners = await openListeners(config.bind, { socketMode: config.socketMode, log });
+    chownSockets(listeners, privileges.socketOwner, log);
+    pidfile?.publish();
+  } catch (err) {
+    releaseListeners(listeners, log);
+    await pidfile?.release();
+    throw err;
+  }
   for (const l of listeners) log.info({ event: 'listening', address: l.url }, `listening on ${l.url}`);
   const master = new Master({
     config,
     listeners,
     log,
-    settingsFor: (c) => workerSettings(c, cwd, listeners),
+    settingsFor: (c) => workerSettings(c, cwd, listeners, privileges.worker),
     reloadConfig,
     workerEntry: WORKER_ENTRY,
   });
@@ -69,7 +86,20 @@ export async function runMaster(config: Config, log: Logger, reloadConfig: () =>
     code = await master.run();
   } finally {
     releaseListeners(listeners, log);
+    await pidfile?.release();
     log.info({ event: 'stopped', code }, `stopped (exit ${code})`);
   }
   return code;
+}
+
+/**
+ * As a container's entrypoint prefork is PID 1. Its signal handlers make TERM and INT work there
+ * (the kernel drops signals PID 1 has no handler for), but Node cannot reap processes it did not
+ * start: an orphan reparented to PID 1 stays a zombie. `docker run --init` or tini fixes that.
+ */
+function warnAboutPid1(log: Logger): void {
+  log.warn(
+    { event: 'pid1' },
+    'running as PID 1: orphaned processes (an app\'s detached children) will not be reaped; run under an init such as `docker run --init` or tini',
+  );
 }
