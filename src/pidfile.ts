@@ -212,6 +212,9 @@ function pidfileHandle(abs: string, given: string, pid: number, unlock: () => Pr
     publish(): void {
       const temp = join(dirname(abs), `.${basename(abs)}.${pid}.tmp`);
       try {
+        // Named by our pid while we hold the lock: one left there is from an earlier holder with
+        // our pid (PID 1 in a restarted container). 'wx' never follows a symlink put in its place.
+        fs.rmSync(temp, { force: true });
         fs.writeFileSync(temp, `${pid}\n`, { flag: 'wx', mode: 0o644 });
         fs.renameSync(temp, abs);
       } catch (err) {

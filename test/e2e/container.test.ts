@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { app, request, sleep } from '../helpers/prefork.js';
+import { ROOT, app, request, sleep, startPrefork } from '../helpers/prefork.js';
 import { isRoot, onlyChildOf, startWrapped } from '../helpers/wrapped.js';
 
 /**
@@ -11,7 +13,8 @@ import { isRoot, onlyChildOf, startWrapped } from '../helpers/wrapped.js';
  * prefork handles them. unshare --kill-child tears the namespace down if a test fails.
  */
 const UNSHARE = ['unshare', '--pid', '--fork', '--kill-child', '--mount-proc'];
-const skip = !isRoot ? 'needs root to create a PID namespace' : !existsSync('/usr/bin/unshare') ? 'needs util-linux unshare' : false;
+const canUnshare = (): boolean => spawnSync(UNSHARE[0]!, [...UNSHARE.slice(1), 'true']).status === 0;
+const skip = !isRoot ? 'needs root to create a PID namespace' : !canUnshare() ? 'needs util-linux unshare and a kernel that lets us create a PID namespace' : false;
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   test(`as PID 1, ${signal} drains the in-flight request and exits 0`, { skip }, async (t) => {
@@ -39,4 +42,34 @@ test('as PID 1, an app that cannot load still exits 4', { skip }, async (t) => {
   const exit = await p.exited;
   assert.equal(exit.code, 4);
   assert.match(p.stderr.trim(), /^prefork: app .*throws\.cjs threw while loading: boom at import$/);
+});
+
+const DOCKERFILE = readFileSync(join(ROOT, 'examples/Dockerfile'), 'utf8');
+
+test('README shows examples/Dockerfile as it is, comments left out', () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const shown = /```dockerfile\n([\s\S]*?)```/.exec(readme)?.[1];
+  const code = DOCKERFILE.split('\n').filter((line) => line !== '' && !line.startsWith('#')).join('\n');
+  assert.equal(shown?.trim(), code.trim());
+});
+
+test('the Dockerfile runs prefork in exec form on node:22-slim, with STOPSIGNAL SIGTERM and the built CLI', () => {
+  assert.match(DOCKERFILE, /^FROM node:22-slim$/m);
+  assert.match(DOCKERFILE, /^STOPSIGNAL SIGTERM$/m);
+  const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(DOCKERFILE)?.[1] ?? 'null') as string[];
+  assert.equal(entrypoint[0], 'node');
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string; bin: Record<string, string> };
+  assert.equal(entrypoint[1], `node_modules/${pkg.name}/${pkg.bin.prefork}`);
+  assert.match(DOCKERFILE, /--init/, 'says how to get zombies reaped');
+});
+
+test('the Dockerfile\'s HEALTHCHECK command passes while prefork serves and fails once it is gone', async (t) => {
+  const command = JSON.parse(/^\s+CMD (\[.*\])$/m.exec(DOCKERFILE)?.[1] ?? 'null') as string[];
+  assert.equal(command[0], 'node');
+  const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', app('pid.cjs')]);
+  const { port } = await p.ready();
+  const check = (): number | null => spawnSync(process.execPath, command.slice(1), { env: { ...process.env, PORT: String(port) }, timeout: 10_000 }).status;
+  assert.equal(check(), 0);
+  assert.equal((await p.stop()).code, 0);
+  assert.equal(check(), 1);
 });
