@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { app, request, runPrefork, startPrefork, tempDir } from '../helpers/prefork.js';
@@ -176,4 +176,17 @@ test('a lock directory that names no holder is left to proper-lockfile: taken on
   const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', '--pidfile', pidfile, app('pid.cjs')]);
   await p.ready();
   assert.equal(readFileSync(pidfile, 'utf8'), `${p.pid}\n`);
+});
+
+test('a lock removed from under a running master is logged as compromised; the master keeps serving and stops cleanly', async (t) => {
+  const pidfile = join(tempDir(t), 'app.pid');
+  const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', '--pidfile', pidfile, app('pid.cjs')]);
+  const target = await p.ready();
+  rmSync(`${pidfile}.lock`, { recursive: true });
+  // proper-lockfile's default would throw from its refresh timer and take the master down.
+  const logged = await p.waitForEvent('pidfile-lock-compromised');
+  assert.equal(logged.level, 50);
+  assert.equal((await request(target)).status, 200);
+  assert.deepEqual(await p.stop(), { code: 0, signal: null });
+  assert.equal(existsSync(pidfile), false, 'the pidfile still held our pid: removed');
 });
