@@ -38,8 +38,13 @@ export type HolderState =
   | { state: 'running' }
   | { state: 'stale'; why: string };
 
-/** Our master's process title (cli-main.ts): `prefork master` or `prefork master [NAME]`. */
-export const isMasterTitle = (title: string): boolean => /^prefork master( |$)/.test(title);
+/**
+ * Our master's process title (cli-main.ts): `prefork master` or `prefork master [NAME]`. Node
+ * writes the title over the original argv, so a short command line (`node cli.js app.js`) cuts
+ * it: `prefork ma` is still a master (a worker is `prefork worker N`).
+ */
+export const isMasterTitle = (title: string): boolean =>
+  /^prefork master( |$)/.test(title) || (title.length >= 'prefork m'.length && 'prefork master'.startsWith(title));
 
 /**
  * Is `pid` a live prefork master other than us? A pid that is gone, a zombie, our own pid (a

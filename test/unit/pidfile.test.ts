@@ -9,7 +9,10 @@ test('our master titles, with or without a name, and nothing else', () => {
   assert.equal(isMasterTitle('prefork master'), true);
   assert.equal(isMasterTitle('prefork master [web]'), true);
   assert.equal(isMasterTitle('prefork master [a-very-long-name-cut-sh'), true, 'a title cut short by argv space');
+  assert.equal(isMasterTitle('prefork ma'), true, 'a title cut to a short argv (node cli.js)');
   assert.equal(isMasterTitle('prefork masterful'), false);
+  assert.equal(isMasterTitle('prefork '), false);
+  assert.equal(isMasterTitle('prefork w'), false);
   assert.equal(isMasterTitle('prefork worker 0 [web]'), false);
   assert.equal(isMasterTitle('node'), false);
   assert.equal(isMasterTitle(''), false);
