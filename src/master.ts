@@ -32,7 +32,7 @@ export interface MasterDeps {
 
 const HEALTH_CHECK_MS = 250;
 /** Options a reload cannot apply (new sockets, privileges, the one log file every process shares): logged as ignored. */
-const RESTART_ONLY: ReadonlyArray<keyof Config> = ['bind', 'socketMode', 'backlog', 'name', 'config', 'certfile', 'keyfile', 'logFile'];
+const RESTART_ONLY: ReadonlyArray<keyof Config> = ['bind', 'socketMode', 'backlog', 'name', 'config', 'certfile', 'keyfile', 'logFile', 'pidfile', 'user', 'group', 'socketOwner'];
 
 /**
  * The master loop: owns the worker table, reacts to signals and worker messages, keeps every

@@ -1,5 +1,6 @@
 import type { Config } from './options.js';
 import type { TlsMaterial } from './tls.js';
+import type { WorkerIdentity } from './privileges.js';
 
 /**
  * The master <-> worker protocol: every message either side sends is one member of these unions.
@@ -36,6 +37,8 @@ export interface WorkerSettings {
   maxHeaderSize: number;
   /** PEM contents read by the master (workers never open key files); null = plain HTTP. */
   tls: TlsMaterial | null;
+  /** --user/--group: who the worker becomes before it loads the app; null = stay as started. */
+  user: WorkerIdentity | null;
 }
 
 export type MasterMessage =

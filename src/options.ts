@@ -97,6 +97,28 @@ const bindList: Parse<readonly BindSpec[]> = (raw, label) => {
   });
 };
 
+/** What useradd and groupadd accept (plus numeric ids); names are resolved when prefork starts. */
+const ACCOUNT = /^[A-Za-z0-9_.][A-Za-z0-9_.$-]*$/;
+
+/** A user or group as the system knows it: a name, or a numeric id. */
+const account = (what: 'user' | 'group'): Parse<string | null> => (raw, label) => {
+  if (raw === null) return null;
+  const text = typeof raw === 'number' ? String(raw) : raw;
+  if (typeof text !== 'string' || !ACCOUNT.test(text)) bad(label, raw, `a ${what} name or a numeric id`);
+  return text;
+};
+
+/** USER, USER:GROUP or :GROUP, like chown's argument. */
+const ownerSpec: Parse<string | null> = (raw, label) => {
+  if (raw === null) return null;
+  const expected = 'USER, USER:GROUP or :GROUP (names or numeric ids)';
+  if (typeof raw !== 'string') bad(label, raw, expected);
+  const parts = raw.split(':');
+  const [user = '', group = ''] = parts;
+  if (parts.length > 2 || (user === '' && group === '') || (user !== '' && !ACCOUNT.test(user)) || (parts.length === 2 && !ACCOUNT.test(group))) bad(label, raw, expected);
+  return raw;
+};
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const LOG_FORMATS = ['json', 'pretty'] as const;
 
@@ -148,6 +170,26 @@ export const OPTIONS = {
     name: 'socket-mode', cli: 'string', group: 'Server',
     describe: 'permissions of unix socket files, applied at creation (never wider, not even briefly)',
     defaultDoc: '0660', default: () => 0o660, parse: octalMode,
+  }),
+  pidfile: def<string | null>({
+    name: 'pidfile', cli: 'string', group: 'Server',
+    describe: 'write the master pid here once the sockets are bound; locked, so a second master refuses to start; removed on a clean stop',
+    defaultDoc: 'none', default: () => null, parse: optionalString,
+  }),
+  user: def<string | null>({
+    name: 'user', cli: 'string', group: 'Workers',
+    describe: 'workers drop to this user (name or uid) before loading the app; prefork must start as root, the master stays root',
+    defaultDoc: 'none', default: () => null, parse: account('user'),
+  }),
+  group: def<string | null>({
+    name: 'group', cli: 'string', group: 'Workers',
+    describe: 'workers drop to this group (name or gid); needs --user',
+    defaultDoc: "the --user's primary group", default: () => null, parse: account('group'),
+  }),
+  socketOwner: def<string | null>({
+    name: 'socket-owner', cli: 'string', group: 'Server',
+    describe: 'owner of the unix socket files prefork creates: USER, USER:GROUP or :GROUP (e.g. :www-data so nginx can connect)',
+    defaultDoc: '--user:--group when --user is given, else unchanged', default: () => null, parse: ownerSpec,
   }),
   maxRequests: def<number>({
     name: 'max-requests', cli: 'string', group: 'Workers',

@@ -1,4 +1,5 @@
 import { realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ExitCode, type ExitCodeValue, usageError } from './exit-codes.js';
 import { type Listener, openListeners, releaseListeners } from './listeners.js';
@@ -9,6 +10,8 @@ import type { WorkerSettings } from './messages.js';
 import type { Config } from './options.js';
 import { SystemdNotifier, takeActivatedSockets } from './systemd.js';
 import { type TlsMaterial, loadTls } from './tls.js';
+import { lockPidfile } from './pidfile.js';
+import { type WorkerIdentity, chownSockets, resolvePrivileges } from './privileges.js';
 import { resolveAppPath } from '../workers/app-loader.js';
 
 const WORKER_ENTRY = fileURLToPath(new URL('../workers/main.js', import.meta.url));
@@ -29,7 +32,7 @@ export function operatorCwd(env: NodeJS.ProcessEnv = process.env): string {
   }
 }
 
-export function workerSettings(config: Config, cwd: string, listeners: readonly Listener[], tls: TlsMaterial | null = null): WorkerSettings {
+export function workerSettings(config: Config, cwd: string, listeners: readonly Listener[], tls: TlsMaterial | null = null, user: WorkerIdentity | null = null): WorkerSettings {
   return {
     app: config.app ?? '',
     cwd,
@@ -51,6 +54,7 @@ export function workerSettings(config: Config, cwd: string, listeners: readonly 
     requestTimeoutMs: Math.round(config.requestTimeout * 1000),
     maxHeaderSize: config.maxHeaderSize,
     tls,
+    user,
   };
 }
 
@@ -64,10 +68,23 @@ export async function runMaster(config: Config, log: Logger, reloadConfig: () =>
   resolveAppPath(config.app ?? '', cwd);
   // Read while we still can (key files are often root-only) and before anything is bound.
   let tls = loadTls(config, cwd);
+  const privileges = resolvePrivileges(config);
+  if (process.pid === 1) warnAboutPid1(log);
+  // Locked before binding, so a second master refuses before it creates anything.
+  const pidfile = config.pidfile === null ? null : await lockPidfile(resolve(cwd, config.pidfile), config.pidfile, log);
   const activated = takeActivatedSockets(process.env);
   const binds = [...activated.map((a) => a.bind), ...config.bind];
-  if (binds.length === 0) throw usageError('nothing to listen on: give --bind (or let systemd pass sockets)');
-  const listeners = await openListeners(binds, { socketMode: config.socketMode, log, tls: tls !== null });
+  let listeners: Listener[] = [];
+  try {
+    if (binds.length === 0) throw usageError('nothing to listen on: give --bind (or let systemd pass sockets)');
+    listeners = await openListeners(binds, { socketMode: config.socketMode, log, tls: tls !== null });
+    chownSockets(listeners, privileges.socketOwner, log);
+    pidfile?.publish();
+  } catch (err) {
+    releaseListeners(listeners, log);
+    await pidfile?.release();
+    throw err;
+  }
   for (const [i, l] of listeners.entries()) {
     const systemd = activated[i] ? `systemd socket ${activated[i]!.name ?? `#${i}`}` : undefined;
     log.info({ event: 'listening', address: l.url, systemd }, `listening on ${l.url}${systemd ? ` (${systemd})` : ''}`);
@@ -78,7 +95,7 @@ export async function runMaster(config: Config, log: Logger, reloadConfig: () =>
     config,
     listeners,
     log,
-    settingsFor: (c) => workerSettings(c, cwd, listeners, tls),
+    settingsFor: (c) => workerSettings(c, cwd, listeners, tls, privileges.worker),
     reloadConfig: async () => {
       const next = await reloadConfig();
       // The paths are restart-only (the master logs a change as ignored), but their contents
@@ -95,7 +112,20 @@ export async function runMaster(config: Config, log: Logger, reloadConfig: () =>
   } finally {
     await notifier?.close();
     releaseListeners(listeners, log);
+    await pidfile?.release();
     log.info({ event: 'stopped', code }, `stopped (exit ${code})`);
   }
   return code;
+}
+
+/**
+ * As a container's entrypoint prefork is PID 1. Its signal handlers make TERM and INT work there
+ * (the kernel drops signals PID 1 has no handler for), but Node cannot reap processes it did not
+ * start: an orphan reparented to PID 1 stays a zombie. `docker run --init` or tini fixes that.
+ */
+function warnAboutPid1(log: Logger): void {
+  log.warn(
+    { event: 'pid1' },
+    'running as PID 1: orphaned processes (an app\'s detached children) will not be reaped; run under an init such as `docker run --init` or tini',
+  );
 }

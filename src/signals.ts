@@ -12,9 +12,9 @@ export interface SignalEntry {
 }
 
 export const MASTER_SIGNALS: readonly SignalEntry[] = [
-  { signal: 'SIGTERM', action: 'stop', doc: 'graceful stop: after --shutdown-delay, stop accepting, drain up to --graceful-timeout, remove socket files, exit 0; a second TERM/INT stops at once' },
+  { signal: 'SIGTERM', action: 'stop', doc: 'graceful stop: after --shutdown-delay, stop accepting, drain up to --graceful-timeout, remove socket files and the pidfile, exit 0; a second TERM/INT stops at once' },
   { signal: 'SIGINT', action: 'stop', doc: 'same as TERM (Ctrl-C)' },
-  { signal: 'SIGQUIT', action: 'stopNow', doc: 'immediate stop: kill the workers, remove socket files, exit 0' },
+  { signal: 'SIGQUIT', action: 'stopNow', doc: 'immediate stop: kill the workers, remove socket files and the pidfile, exit 0' },
   { signal: 'SIGHUP', action: 'reload', doc: 'rolling restart: reread the config, new workers load the app again, old ones drain once the new are ready' },
   { signal: 'SIGTTIN', action: 'scaleUp', doc: 'one worker more' },
   { signal: 'SIGTTOU', action: 'scaleDown', doc: 'one worker fewer (never below 1); the removed one drains' },

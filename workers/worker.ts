@@ -4,6 +4,7 @@ import { createLogger, type Logger, reopenLogFile } from '../src/log.js';
 import { type MasterMessage, type WorkerMessage, type WorkerSettings, isMasterMessage } from '../src/messages.js';
 import { loadApp } from './app-loader.js';
 import { captureAppOutput } from './app-output.js';
+import { dropPrivileges } from './drop-privileges.js';
 import { Serving } from './serve.js';
 
 /**
@@ -55,6 +56,8 @@ async function boot(s: WorkerSettings): Promise<void> {
   process.title = `prefork worker ${slot}${s.name ? ` [${s.name}]` : ''}`;
   const onAppError = (err: unknown): void => serving?.onAppError(err);
   try {
+    // Before the app's first line runs: it never executes with the master's privileges.
+    if (s.user !== null) dropPrivileges(s.user);
     const app = await loadApp(s.app, s.cwd, s.factory, onAppError);
     serving = new Serving(app, s, log, slot, {
       nearLimit: () => send({ type: 'recycle-soon', reason: 'max-requests' }),

@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ROOT, app, request, sleep, startPrefork } from '../helpers/prefork.js';
+import { isRoot, onlyChildOf, startWrapped } from '../helpers/wrapped.js';
+
+/**
+ * prefork as a container's entrypoint: PID 1 of its own PID namespace, as under `docker run`.
+ * The kernel drops every signal PID 1 has no handler for, so TERM and INT work only because
+ * prefork handles them. unshare --kill-child tears the namespace down if a test fails.
+ */
+const UNSHARE = ['unshare', '--pid', '--fork', '--kill-child', '--mount-proc'];
+const canUnshare = (): boolean => spawnSync(UNSHARE[0]!, [...UNSHARE.slice(1), 'true']).status === 0;
+const skip = !isRoot ? 'needs root to create a PID namespace' : !canUnshare() ? 'needs util-linux unshare and a kernel that lets us create a PID namespace' : false;
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  test(`as PID 1, ${signal} drains the in-flight request and exits 0`, { skip }, async (t) => {
+    const p = startWrapped(t, UNSHARE, ['-w', '2', '-b', '127.0.0.1:0', app('pid.cjs')]);
+    const target = await p.ready();
+    const master = p.logs.find((l) => l.role === 'master');
+    assert.equal(master?.pid, 1, 'prefork is PID 1 in its namespace');
+    assert.ok(p.logs.some((l) => l.event === 'pid1'), 'and warns that it cannot reap orphans');
+    const outer = await onlyChildOf(p.pid);
+    assert.match(readFileSync(`/proc/${outer}/cmdline`, 'utf8'), /^prefork master/);
+    const slow = request(target, { path: '/slow?ms=1000', agent: new http.Agent({ keepAlive: true }) });
+    await sleep(200);
+    process.kill(outer, signal);
+    const reply = await slow;
+    assert.equal(reply.status, 200);
+    assert.equal(reply.json<{ slept: number }>().slept, 1000);
+    assert.equal(reply.headers.connection, 'close');
+    assert.deepEqual(await p.exited, { code: 0, signal: null }, 'unshare passes on prefork\'s exit status');
+    assert.ok(p.logs.some((l) => l.event === 'stopped' && l.code === 0));
+  });
+}
+
+test('as PID 1, an app that cannot load still exits 4', { skip }, async (t) => {
+  const p = startWrapped(t, UNSHARE, ['-w', '2', '-b', '127.0.0.1:0', app('throws.cjs')]);
+  const exit = await p.exited;
+  assert.equal(exit.code, 4);
+  assert.match(p.stderr.trim(), /^prefork: app .*throws\.cjs threw while loading: boom at import$/);
+});
+
+const DOCKERFILE = readFileSync(join(ROOT, 'examples/Dockerfile'), 'utf8');
+
+test('README shows examples/Dockerfile as it is, comments left out', () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const shown = /```dockerfile\n([\s\S]*?)```/.exec(readme)?.[1];
+  const code = DOCKERFILE.split('\n').filter((line) => line !== '' && !line.startsWith('#')).join('\n');
+  assert.equal(shown?.trim(), code.trim());
+});
+
+test('the Dockerfile runs prefork in exec form on node:22-slim, with STOPSIGNAL SIGTERM and the built CLI', () => {
+  assert.match(DOCKERFILE, /^FROM node:22-slim$/m);
+  assert.match(DOCKERFILE, /^STOPSIGNAL SIGTERM$/m);
+  const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(DOCKERFILE)?.[1] ?? 'null') as string[];
+  assert.equal(entrypoint[0], 'node');
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string; bin: Record<string, string> };
+  assert.equal(entrypoint[1], `node_modules/${pkg.name}/${pkg.bin.prefork}`);
+  assert.match(DOCKERFILE, /--init/, 'says how to get zombies reaped');
+});
+
+test('the Dockerfile\'s HEALTHCHECK command passes while prefork serves and fails once it is gone', async (t) => {
+  const command = JSON.parse(/^\s+CMD (\[.*\])$/m.exec(DOCKERFILE)?.[1] ?? 'null') as string[];
+  assert.equal(command[0], 'node');
+  const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', app('pid.cjs')]);
+  const { port } = await p.ready();
+  const check = (): number | null => spawnSync(process.execPath, command.slice(1), { env: { ...process.env, PORT: String(port) }, timeout: 10_000 }).status;
+  assert.equal(check(), 0);
+  assert.equal((await p.stop()).code, 0);
+  assert.equal(check(), 1);
+});
