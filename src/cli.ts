@@ -1,9 +1,6 @@
 #!/usr/bin/env node
-// Before anything else loads: a Node process without a SIGUSR1 handler opens its inspector on
-// 127.0.0.1:9229 when it gets that signal, letting any local user run code as the master.
-process.on('SIGUSR1', () => {});
+// early-signals is evaluated before anything else loads: see why there.
+import './early-signals.js';
 
 const { main } = await import('./cli-main.js');
 await main(process.argv.slice(2));
-
-export {};

@@ -78,6 +78,10 @@ export class Master {
   /** Forks the workers; resolves with the exit code once the master has stopped. */
   run(): Promise<ExitCodeValue> {
     const stopped = new Promise<ExitCodeValue>((resolve) => (this.#resolveStopped = resolve));
+    cluster.setupPrimary({ exec: this.deps.workerEntry, args: [], silent: false, cwd: this.#settings.cwd });
+    for (let slot = 0; slot < this.#desired; slot += 1) this.#spawn(slot);
+    this.#healthTimer = setInterval(() => this.#checkHealth(), HEALTH_CHECK_MS);
+    // Last: a signal that arrived during start-up is replayed here and may stop us at once.
     this.#removeSignalHandlers = installSignalHandlers({
       stop: () => this.stop('graceful', 'signal'),
       stopNow: () => this.stop('immediate', 'SIGQUIT'),
@@ -85,10 +89,8 @@ export class Master {
       scaleUp: () => this.scale(this.#desired + 1),
       scaleDown: () => this.scale(this.#desired - 1),
       reopenLogs: () => this.reopenLogs(),
+      upgrade: () => this.#log.warn({ event: 'upgrade-unavailable' }, 'SIGUSR2: hot upgrade is not available yet; ignored (use SIGHUP for a rolling restart)'),
     });
-    cluster.setupPrimary({ exec: this.deps.workerEntry, args: [], silent: false, cwd: this.#settings.cwd });
-    for (let slot = 0; slot < this.#desired; slot += 1) this.#spawn(slot);
-    this.#healthTimer = setInterval(() => this.#checkHealth(), HEALTH_CHECK_MS);
     return stopped;
   }
 

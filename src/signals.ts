@@ -1,9 +1,11 @@
+import { takeEarlySignals } from './early-signals.js';
+
 /**
  * The one signal table of the master: each signal maps to one master action. Handlers only call
  * the action; the master decides what it means in its current state (a second TERM while
  * stopping escalates to an immediate stop, for example).
  */
-export type MasterAction = 'stop' | 'stopNow' | 'reload' | 'scaleUp' | 'scaleDown' | 'reopenLogs';
+export type MasterAction = 'stop' | 'stopNow' | 'reload' | 'scaleUp' | 'scaleDown' | 'reopenLogs' | 'upgrade';
 
 export interface SignalEntry {
   readonly signal: NodeJS.Signals;
@@ -21,6 +23,8 @@ export const MASTER_SIGNALS: readonly SignalEntry[] = [
   // Without a handler Node opens its inspector on 127.0.0.1:9229 on SIGUSR1: anyone local
   // could then run code in the master.
   { signal: 'SIGUSR1', action: 'reopenLogs', doc: 'reopen --log-file by its name in the master and every worker (and never open the Node inspector)' },
+  // gunicorn and unicorn users send USR2 for a hot upgrade; Node's default would kill the master.
+  { signal: 'SIGUSR2', action: 'upgrade', doc: 'hot upgrade: not available yet; logged and ignored (it never kills the master)' },
 ];
 
 /** Installs the table's handlers; returns a function that removes them. */
@@ -30,5 +34,10 @@ export function installSignalHandlers(actions: Record<MasterAction, () => void>)
     process.on(signal, handler);
     return () => process.off(signal, handler);
   });
+  // Signals that arrived while we were starting (see early-signals.ts) take effect now.
+  for (const signal of takeEarlySignals()) {
+    const entry = MASTER_SIGNALS.find((s) => s.signal === signal);
+    if (entry) actions[entry.action]();
+  }
   return () => installed.forEach((remove) => remove());
 }

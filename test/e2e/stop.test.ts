@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -138,4 +138,28 @@ test('master SIGKILL: workers finish in-flight requests, stop accepting, and exi
   await next.ready();
   await next.waitForEvent('stale-socket-removed');
   assert.equal((await request({ socketPath: sock })).status, 200);
+});
+
+test('a TERM that arrives while prefork is still starting is not lost: it stops cleanly once up', async (t) => {
+  const dir = tempDir(t);
+  const config = join(dir, 'slow.mjs');
+  // A config file that takes a second to load holds prefork in start-up, before its signal table.
+  writeFileSync(config, "export default async () => { await new Promise((r) => setTimeout(r, 1000)); return { workers: 1, bind: '127.0.0.1:0' }; };\n");
+  const p = startPrefork(t, ['--config', config, app('pid.cjs')]);
+  await sleep(500);
+  p.signal('SIGTERM');
+  const exit = await p.exited;
+  assert.deepEqual(exit, { code: 0, signal: null }, p.stderr);
+  assert.ok(p.logs.some((l) => l.event === 'stopping'));
+  assert.ok(p.logs.some((l) => l.event === 'stopped'));
+  for (const w of p.logs.filter((l) => l.event === 'worker')) assert.ok(!isAlive(Number(w.pid)));
+});
+
+test('SIGUSR2 (hot upgrade, not available yet) is logged and never kills the master', async (t) => {
+  const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', app('pid.cjs')]);
+  const target = await p.ready();
+  p.signal('SIGUSR2');
+  await p.waitForEvent('upgrade-unavailable');
+  assert.equal((await request(target)).status, 200);
+  assert.equal((await p.stop()).code, 0);
 });
