@@ -126,7 +126,8 @@ export class Master {
     worker.on('error', (err) => this.#log.debug({ event: 'worker-ipc-error', worker: slot, err: err.message }, 'worker IPC error'));
     const bootTimer = setTimeout(() => {
       if (handle.state !== 'booting') return;
-      this.#bootFailures.set(handle, `not ready within --boot-timeout ${this.#config.bootTimeout} s`);
+      // The worker's own reason, when it sent one, says more.
+      if (!this.#bootFailures.has(handle)) this.#bootFailures.set(handle, `not ready within --boot-timeout ${this.#config.bootTimeout} s`);
       handle.kill();
     }, this.#config.bootTimeout * 1000);
     worker.once('exit', () => clearTimeout(bootTimer));
@@ -479,10 +480,12 @@ export class Master {
 
   #drainAll(): void {
     for (const w of this.#workers) w.drain('master stopping');
+    // The backstop: each worker ends its own drain at --graceful-timeout (closing what is still
+    // open, then exiting); the second more lets it do so rather than be killed mid-way.
     this.#stopTimer ??= setTimeout(() => {
       this.#log.warn({ event: 'graceful-timeout', workers: this.#workers.size }, 'graceful timeout: killing the workers still busy');
       for (const w of this.#workers) w.kill();
-    }, this.#config.gracefulTimeout * 1000);
+    }, this.#config.gracefulTimeout * 1000 + 1000);
   }
 
   #finish(): void {

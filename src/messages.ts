@@ -39,6 +39,12 @@ export interface WorkerSettings {
   tls: TlsMaterial | null;
   /** --user/--group: who the worker becomes before it loads the app; null = stay as started. */
   user: WorkerIdentity | null;
+  /** Seconds: an app that exports nothing servable must call listen() (drop-in mode) within this. */
+  bootTimeout: number;
+  /** --threads: tinypool threads for runTask(); 0 = tasks run on the main thread. */
+  threads: number;
+  /** --task-timeout in ms; 0 = off. */
+  taskTimeoutMs: number;
 }
 
 export type MasterMessage =

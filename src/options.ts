@@ -256,6 +256,21 @@ export const OPTIONS = {
     describe: 'PEM private key file for --certfile (read by the master only, before binding)',
     defaultDoc: 'none', default: () => null, parse: optionalString,
   }),
+  threads: def<number>({
+    name: 'threads', cli: 'string', group: 'Workers',
+    describe: 'worker threads (tinypool) each worker starts for CPU-heavy work the app hands over with runTask() from prefork/worker (0 = none: tasks run on the main thread)',
+    defaultDoc: '0', default: () => 0, parse: wholeNumber(0, 256),
+  }),
+  taskTimeout: def<number>({
+    name: 'task-timeout', cli: 'string', group: 'Workers',
+    describe: 'seconds a runTask() task may take before it is cancelled (its thread is terminated and replaced) and the caller gets a rejection (0 = off)',
+    defaultDoc: '0', default: () => 0, parse: seconds,
+  }),
+  reload: def<boolean>({
+    name: 'reload', cli: 'boolean', group: 'Workers',
+    describe: "development: watch the app's directory (not node_modules) and do a rolling restart when a file changes",
+    defaultDoc: 'false', default: () => false, parse: boolean,
+  }),
   factory: def<boolean>({
     name: 'factory', cli: 'boolean', group: 'Server',
     describe: 'APP is a function (sync or async) that returns the app',
@@ -306,5 +321,22 @@ type ValueOf<D> = D extends OptionDef<infer T> ? T : never;
 export type Config = { readonly [K in OptionKey]: ValueOf<(typeof OPTIONS)[K]> };
 
 export const optionKeys = Object.keys(OPTIONS) as OptionKey[];
+
+/** Where a config file or serve() may give a looser form than the resolved value. */
+interface InputForms {
+  bind: string | readonly string[];
+  socketMode: number | string;
+}
+
+/** The options marked cliOnly above (test/unit/options checks the two agree). */
+export type CliOnlyKey = 'checkConfig';
+
+/**
+ * What a config file (`export default defineConfig({...})`) or `serve({...})` may give: every
+ * option but the CLI-only ones, by its camelCase name, all optional. Derived from the table.
+ */
+export type ConfigInput = {
+  readonly [K in Exclude<OptionKey, CliOnlyKey>]?: K extends keyof InputForms ? InputForms[K] : Exclude<Config[K], null>;
+};
 
 export const envName = (d: OptionDef<unknown>): string => `PREFORK_${d.name.toUpperCase().replace(/-/g, '_')}`;

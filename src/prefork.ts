@@ -55,6 +55,9 @@ export function workerSettings(config: Config, cwd: string, listeners: readonly 
     maxHeaderSize: config.maxHeaderSize,
     tls,
     user,
+    bootTimeout: config.bootTimeout,
+    threads: config.threads,
+    taskTimeoutMs: Math.round(config.taskTimeout * 1000),
   };
 }
 

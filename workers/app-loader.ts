@@ -16,8 +16,18 @@ export interface Servable {
   upgrade: UpgradeListener | null;
 }
 
-const EXPECTED =
-  'expected a request listener (req, res), an http.Server, an object with fetch(request), a Koa app, or with --factory a function returning one';
+/** What loading the app module gives the worker. */
+export interface LoadedApp {
+  /** null: the default export is nothing prefork serves; the app may still call listen() itself (drop-in mode). */
+  servable: Servable | null;
+  /** Why there is nothing to serve, for the boot failure if no listen() comes either. */
+  unservable: string;
+  /** The app's optional `shutdown()` export, awaited when the worker drains. */
+  shutdown: (() => unknown) | null;
+}
+
+const SHAPES = 'a request listener (req, res), an http.Server, an object with fetch(request), a Koa app, a Fastify instance';
+const EXPECTED = `expected ${SHAPES}, or with --factory a function returning one`;
 
 /** "path/to/module.js:export" -> path and export name; a Windows-free world has no drive letters. */
 export function parseAppSpec(spec: string): { path: string; exportName: string | null } {
@@ -63,10 +73,22 @@ function serverServable(server: net.Server): Servable {
   };
 }
 
+/** Fastify: the instance, with its http.Server in `.server` and plugins loaded by `ready()`. */
+const isFastify = (v: Record<string, unknown>): boolean => typeof v.ready === 'function' && v.server instanceof net.Server && typeof v.route === 'function';
+
 /** Turns an export into a Servable, or null when it has none of the supported shapes. */
-function asServable(value: unknown, onError: (err: unknown) => void): Servable | null {
+async function asServable(spec: string, value: unknown, onError: (err: unknown) => void): Promise<Servable | null> {
   if (value instanceof net.Server) return serverServable(value);
   if (!isObjectLike(value)) return null;
+  if (isFastify(value)) {
+    try {
+      // Loads its plugins and routes; requests before that would meet a half-built app.
+      await (value.ready as () => Promise<unknown>)();
+    } catch (err) {
+      throw appLoadError(`app ${spec}: Fastify's ready() failed: ${firstLine(err)}`);
+    }
+    return serverServable(value.server as net.Server);
+  }
   if (typeof value.callback === 'function' && typeof value.use === 'function' && typeof value !== 'function') {
     return { request: (value.callback as () => RequestListener)(), upgrade: null };
   }
@@ -95,12 +117,7 @@ async function importModule(spec: string, file: string): Promise<Record<string, 
 }
 
 function pickExport(spec: string, mod: Record<string, unknown>, exportName: string | null): unknown {
-  if (exportName === null) {
-    if (mod.default === undefined) {
-      throw appLoadError(`app ${spec} has no default export (or module.exports): name one as ${spec}:EXPORT`);
-    }
-    return mod.default;
-  }
+  if (exportName === null) return mod.default;
   if (exportName in mod) return mod[exportName];
   // CommonJS whose exports Node's lexer could not see statically are only on default.
   const fallback = mod.default;
@@ -108,11 +125,26 @@ function pickExport(spec: string, mod: Record<string, unknown>, exportName: stri
   throw appLoadError(`app ${spec} has no export "${exportName}"`);
 }
 
-/** Loads APP and returns what the worker serves; every failure is an exit-4 PreforkError. */
-export async function loadApp(spec: string, cwd: string, factory: boolean, onError: (err: unknown) => void): Promise<Servable> {
+/** `export async function shutdown()`, or a shutdown function on a CommonJS module.exports object. */
+function shutdownHook(mod: Record<string, unknown>): (() => unknown) | null {
+  if (typeof mod.shutdown === 'function') return mod.shutdown as () => unknown;
+  const cjs = mod.default;
+  if (isObjectLike(cjs) && !(cjs instanceof net.Server) && typeof cjs.shutdown === 'function') return (cjs.shutdown as () => unknown).bind(cjs);
+  return null;
+}
+
+/**
+ * Loads APP. A named export (APP:NAME) or a --factory must give something servable; the default
+ * export may be anything, because the app may call listen() itself (drop-in mode). Every failure
+ * is an exit-4 PreforkError.
+ */
+export async function loadApp(spec: string, cwd: string, factory: boolean, onError: (err: unknown) => void, imported: () => void = () => {}): Promise<LoadedApp> {
   const file = resolveAppPath(spec, cwd);
   const mod = await importModule(spec, file);
-  let value = pickExport(spec, mod, parseAppSpec(spec).exportName);
+  imported();
+  const { exportName } = parseAppSpec(spec);
+  let value = pickExport(spec, mod, exportName);
+  const shutdown = shutdownHook(mod);
   if (factory) {
     if (typeof value !== 'function') throw appLoadError(`app ${spec}: --factory needs a function export, got ${describe(value)}`);
     try {
@@ -121,8 +153,16 @@ export async function loadApp(spec: string, cwd: string, factory: boolean, onErr
       throw appLoadError(`app ${spec}: the factory threw: ${firstLine(err)}`);
     }
   }
-  const servable = asServable(value, onError);
-  if (servable === null) throw appLoadError(`app ${spec}: the ${factory ? "factory's result" : 'export'} is ${describe(value)}; ${EXPECTED}`);
-  return servable;
+  const servable = await asServable(spec, value, onError);
+  if (servable === null && (factory || exportName !== null)) {
+    throw appLoadError(`app ${spec}: the ${factory ? "factory's result" : 'export'} is ${describe(value)}; ${EXPECTED}`);
+  }
+  const unservable = value === undefined ? 'has no default export (or module.exports)' : `exports ${describe(value)}`;
+  return { servable, unservable, shutdown };
+}
+
+/** The boot failure of an app that neither exports something servable nor calls listen(). */
+export function nothingToServe(spec: string, unservable: string, bootTimeout: number): string {
+  return `app ${spec} ${unservable}, not ${SHAPES}, and called no listen() within --boot-timeout ${bootTimeout} s: export the app, or call listen() (drop-in mode)`;
 }
 

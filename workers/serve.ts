@@ -1,10 +1,12 @@
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import http, { type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
 import { type RawHandle, handleKind, listenOnHandle } from '../src/internals.js';
 import { type Logger, accessLogger } from '../src/log.js';
 import type { WorkerSettings } from '../src/messages.js';
-import type { Servable } from './app-loader.js';
+import type { Servable, UpgradeListener } from './app-loader.js';
 
 /**
  * The worker's HTTP side: one http.Server per handle from the master, all serving the same app,
@@ -19,6 +21,11 @@ export interface ServingHooks {
 }
 
 type Server = http.Server | https.Server;
+
+const NOT_SERVING: Servable = {
+  request: (_req, res) => void res.writeHead(503).end('Service Unavailable\n'),
+  upgrade: null,
+};
 
 /** What the client gets when Node's parser gives up on a request; anything else is a 400. */
 const CLIENT_ERROR_REPLIES: Record<string, string> = {
@@ -38,19 +45,26 @@ export function connectionsCheckingInterval(headersTimeoutMs: number, requestTim
 }
 
 export class Serving {
-  readonly #servers: Server[] = [];
+  readonly #servers: net.Server[] = [];
   readonly #inflight = new Set<ServerResponse>();
+  /** Every open client connection, and those of them that left HTTP (WebSockets). */
+  readonly #connections = new Set<Duplex>();
+  readonly #upgraded = new Set<Duplex>();
+  readonly #waiters = new Set<() => void>();
+  #app: Servable;
   #drained: Promise<void> | null = null;
   #requests = 0;
   #access: Logger | null = null;
 
   constructor(
-    private readonly app: Servable,
+    app: Servable | null,
     private readonly settings: WorkerSettings,
     private readonly log: Logger,
     private readonly slot: number,
     private readonly hooks: ServingHooks,
-  ) {}
+  ) {
+    this.#app = app ?? NOT_SERVING;
+  }
 
   get draining(): boolean {
     return this.#drained !== null;
@@ -90,7 +104,14 @@ export class Serving {
     const server = this.#createServer(handle);
     server.keepAliveTimeout = this.settings.keepAliveTimeout * 1000;
     server.on('request', this.#onRequest);
-    if (this.app.upgrade) server.on('upgrade', this.app.upgrade);
+    const { upgrade } = this.#app;
+    if (upgrade) {
+      server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        this.#markUpgraded(socket);
+        upgrade(req, socket, head);
+      });
+    }
+    this.#track(server);
     server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
       // Only the HTTP parser's complaints get an HTTP answer. Resets, and TLS failures (a
       // handshake timeout, plain HTTP sent to the HTTPS port), end the connection: text written
@@ -102,6 +123,10 @@ export class Serving {
       const status = CLIENT_ERROR_REPLIES[code] ?? '400 Bad Request';
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
     });
+    return this.#listenOn(server, handle);
+  }
+
+  #listenOn(server: net.Server, handle: RawHandle): Promise<void> {
     this.#servers.push(server);
     return new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -110,6 +135,86 @@ export class Serving {
         resolve();
       });
       listenOnHandle(server, handle, this.settings.backlog);
+    });
+  }
+
+  /**
+   * Drop-in mode: serve the app's own server (the one it called listen() on) on the master's
+   * handles. It listens on the first itself, so address(), close() and its 'listening' callback
+   * behave as the app expects; the other handles hand their connections to it. Its request
+   * listeners move behind ours, so limits, counting, the access log and the drain apply.
+   */
+  async adopt(server: net.Server, handles: readonly RawHandle[]): Promise<void> {
+    if (server instanceof http.Server || server instanceof https.Server) {
+      const listeners = server.listeners('request') as RequestListener[];
+      server.removeAllListeners('request');
+      this.#app = { request: (req, res) => listeners.forEach((l) => l.call(server, req, res)), upgrade: null };
+      server.on('request', this.#onRequest);
+      this.#watchUpgrades(server);
+    }
+    this.#track(server);
+    const [first, ...rest] = handles;
+    if (first === undefined) return;
+    await this.#listenOn(server, first);
+    await Promise.all(
+      rest.map((handle) => {
+        const forward = net.createServer({ pauseOnConnect: false }, (socket) => server.emit('connection', socket));
+        return this.#listenOn(forward, handle);
+      }),
+    );
+  }
+
+  /** Marks upgraded sockets without adding an 'upgrade' listener the app did not have (Node would then upgrade). */
+  #watchUpgrades(server: net.Server): void {
+    const mark: UpgradeListener = (_req, socket) => this.#markUpgraded(socket);
+    let marking = false;
+    const ensure = (): void => {
+      if (marking) return;
+      marking = true;
+      server.prependListener('upgrade', mark);
+    };
+    if (server.listenerCount('upgrade') > 0) ensure();
+    server.on('newListener', (event: string | symbol) => {
+      if (event === 'upgrade') ensure();
+    });
+  }
+
+  #track(server: net.Server): void {
+    // On TLS the socket requests and upgrades see is the TLSSocket, not the TCP one.
+    const event = server instanceof tls.Server ? 'secureConnection' : 'connection';
+    server.on(event, (socket: Duplex) => {
+      this.#connections.add(socket);
+      socket.once('close', () => {
+        this.#connections.delete(socket);
+        this.#upgraded.delete(socket);
+        this.#changed();
+      });
+    });
+  }
+
+  #markUpgraded(socket: Duplex): void {
+    if (this.#connections.has(socket)) this.#upgraded.add(socket);
+    this.#changed();
+  }
+
+  #changed(): void {
+    for (const waiter of this.#waiters) waiter();
+  }
+
+  /** Resolves true once done() holds, false at the deadline (ms since the epoch). */
+  #until(done: () => boolean, deadline: number): Promise<boolean> {
+    if (done()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const finish = (result: boolean): void => {
+        clearTimeout(timer);
+        this.#waiters.delete(check);
+        resolve(result);
+      };
+      const check = (): void => {
+        if (done()) finish(true);
+      };
+      const timer = setTimeout(() => finish(false), Math.max(0, deadline - Date.now()));
+      this.#waiters.add(check);
     });
   }
 
@@ -130,11 +235,12 @@ export class Serving {
     res.once('close', () => {
       this.#inflight.delete(res);
       if (this.settings.accessLog) this.#accessLog(req, res, started);
+      this.#changed();
     });
     // Draining: this response tells the client to take its next request elsewhere.
     if (this.draining) res.shouldKeepAlive = false;
     try {
-      this.app.request(req, res);
+      this.#app.request(req, res);
     } catch (err) {
       this.onAppError(err);
       if (!res.headersSent) {
@@ -162,25 +268,32 @@ export class Serving {
   }
 
   /**
-   * Stops accepting and resolves once every connection has ended, or after the graceful timeout.
-   * Only the listening side closes: http.Server#close() would also close idle keep-alive
-   * connections, racing requests their clients are already sending. Each connection instead
-   * gets `Connection: close` on its next response, and idle ones end at the keep-alive timeout.
+   * Stops accepting and resolves once no request can arrive any more: every connection has ended
+   * or left HTTP (an upgraded WebSocket), or the deadline passed. Only the listening side closes:
+   * http.Server#close() would also close idle keep-alive connections, racing requests their
+   * clients are already sending. Each connection instead gets `Connection: close` on its next
+   * response, and idle ones end at the keep-alive timeout.
    */
-  drain(): Promise<void> {
+  drain(deadline: number): Promise<void> {
     if (this.#drained !== null) return this.#drained;
     for (const res of this.#inflight) if (!res.headersSent) res.shouldKeepAlive = false;
-    const allClosed = Promise.all(
-      this.#servers.map((server) => new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()))),
-    ).then(() => undefined);
-    const deadline = new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.log.warn({ event: 'drain-timeout', inflight: this.#inflight.size }, `graceful timeout: cutting ${this.#inflight.size} request(s)`);
-        resolve();
-      }, this.settings.gracefulTimeout * 1000);
-      timer.unref();
+    for (const server of this.#servers) net.Server.prototype.close.call(server);
+    this.#drained = this.#until(() => this.#inflight.size === 0 && this.#connections.size === this.#upgraded.size, deadline).then((done) => {
+      if (done) return;
+      const cut = this.#inflight.size;
+      this.log.warn({ event: 'drain-timeout', inflight: cut }, `graceful timeout: cutting ${cut} request(s)`);
     });
-    this.#drained = Promise.race([allClosed, deadline]);
     return this.#drained;
+  }
+
+  /**
+   * Upgraded connections (WebSockets) are the app's: prefork cannot ask them to go away. They
+   * stay open until they close or the deadline passes; then they are closed.
+   */
+  async closeUpgraded(deadline: number): Promise<void> {
+    if (await this.#until(() => this.#upgraded.size === 0, deadline)) return;
+    const open = [...this.#upgraded];
+    this.log.warn({ event: 'drain-timeout', upgraded: open.length }, `graceful timeout: closing ${open.length} upgraded connection(s) (WebSockets)`);
+    for (const socket of open) socket.destroy();
   }
 }

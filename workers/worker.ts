@@ -1,11 +1,16 @@
-import { PreforkError } from '../src/exit-codes.js';
-import { type RawHandle, surviveMasterLoss } from '../src/internals.js';
+import type net from 'node:net';
+import tls from 'node:tls';
+import { PreforkError, appLoadError } from '../src/exit-codes.js';
+import { type RawHandle, handleKind, surviveMasterLoss, tcpAddress } from '../src/internals.js';
 import { createLogger, type Logger, reopenLogFile } from '../src/log.js';
 import { type MasterMessage, type WorkerMessage, type WorkerSettings, isMasterMessage } from '../src/messages.js';
-import { loadApp } from './app-loader.js';
+import { type LoadedApp, loadApp, nothingToServe } from './app-loader.js';
 import { captureAppOutput } from './app-output.js';
+import { DropIn } from './drop-in.js';
+import type { ListenCall } from './listen-hook.js';
 import { dropPrivileges } from './drop-privileges.js';
-import { Serving } from './serve.js';
+import { Serving, type ServingHooks } from './serve.js';
+import { Threads } from './threads.js';
 
 /**
  * Runs inside each cluster worker: receive settings and the master's sockets, load the app,
@@ -17,6 +22,10 @@ let expectedHandles = 0;
 const handles: RawHandle[] = [];
 let log: Logger | null = null;
 let serving: Serving | null = null;
+let app: LoadedApp | null = null;
+let threads: Threads | null = null;
+/** Drop-in mode, between loading the app and its listen() call. */
+let waitingForListen = false;
 
 function send(message: WorkerMessage): void {
   if (process.connected) process.send?.(message);
@@ -55,18 +64,30 @@ async function boot(s: WorkerSettings): Promise<void> {
   captureAppOutput(log);
   process.title = `prefork worker ${slot}${s.name ? ` [${s.name}]` : ''}`;
   const onAppError = (err: unknown): void => serving?.onAppError(err);
+  const hooks: ServingHooks = {
+    nearLimit: () => send({ type: 'recycle-soon', reason: 'max-requests' }),
+    atLimit: () => {
+      send({ type: 'draining', reason: 'max-requests' });
+      void drain(`served --max-requests ${s.maxRequests}`);
+    },
+  };
   try {
     // Before the app's first line runs: it never executes with the master's privileges.
     if (s.user !== null) dropPrivileges(s.user);
-    const app = await loadApp(s.app, s.cwd, s.factory, onAppError);
-    serving = new Serving(app, s, log, slot, {
-      nearLimit: () => send({ type: 'recycle-soon', reason: 'max-requests' }),
-      atLimit: () => {
-        send({ type: 'draining', reason: 'max-requests' });
-        void drain(`served --max-requests ${s.maxRequests}`);
-      },
-    });
-    await serving.listen(handles);
+    // Also before: the app may call listen() while it loads (drop-in mode), or runTask().
+    const dropIn = new DropIn(log, s.urls, (call) => serveAppServer(s, call, hooks));
+    if (s.threads > 0) threads = new Threads(s.threads, s.taskTimeoutMs, log);
+    app = await Promise.race([loadApp(s.app, s.cwd, s.factory, onAppError, () => dropIn.moduleLoaded()), dropIn.failed]);
+    // Fail (with the reason) a little before the master's own --boot-timeout would kill us blind.
+    const waitMs = s.bootTimeout * 1000 - process.uptime() * 1000 - 250;
+    waitingForListen = app.servable === null;
+    const outcome = await dropIn.settle(app.servable !== null, addressOf(handles[0], s.urls[0]), waitMs);
+    waitingForListen = false;
+    if (outcome === 'nothing') throw appLoadError(nothingToServe(s.app, app.unservable, s.bootTimeout));
+    if (outcome === 'export') {
+      serving = new Serving(app.servable, s, log, slot, hooks);
+      await serving.listen(handles);
+    }
   } catch (err) {
     const reason = err instanceof PreforkError ? err.message : `worker failed to start: ${(err as Error)?.stack ?? String(err)}`;
     log.error({ event: 'boot-failed', reason }, reason);
@@ -81,6 +102,24 @@ async function boot(s: WorkerSettings): Promise<void> {
   if (s.heartbeatMs > 0) startHeartbeat(s.heartbeatMs);
 }
 
+/** Drop-in mode: serve the server the app called listen() on, on the master's sockets. */
+async function serveAppServer(s: WorkerSettings, call: ListenCall, hooks: ServingHooks): Promise<void> {
+  if (s.tls !== null && handles.some((h) => handleKind(h) === 'tcp') && !(call.server instanceof tls.Server)) {
+    throw appLoadError(
+      `app ${s.app} serves itself with listen(${call.target}) (drop-in mode), and prefork cannot add --certfile's HTTPS to the app's own server: export the app (module.exports = app) instead`,
+    );
+  }
+  serving = new Serving(null, s, log!, slot, hooks);
+  await serving.adopt(call.server, handles);
+}
+
+/** Where the app is served, as net.Server#address() would say it: for apps whose own listen() is a no-op. */
+function addressOf(handle: RawHandle | undefined, url: string | undefined): net.AddressInfo | string | null {
+  if (handle === undefined) return null;
+  if (handleKind(handle) === 'tcp') return tcpAddress(handle);
+  return url?.replace(/^unix:/, '') ?? null;
+}
+
 /** Beats from the main thread: a blocked event loop falls silent, which is the point. */
 function startHeartbeat(intervalMs: number): void {
   setInterval(() => {
@@ -91,18 +130,42 @@ function startHeartbeat(intervalMs: number): void {
 
 let draining = false;
 
+/**
+ * Within --graceful-timeout: finish the requests (no new ones can come), then the app's
+ * shutdown(), then wait for upgraded connections (WebSockets) to close, then the threads.
+ */
 async function drain(why: string): Promise<void> {
   if (draining && serving?.draining) return;
   draining = true;
   if (serving === null) {
-    // Nothing served yet (or still loading): nothing to finish.
-    if (settings === null || log === null) process.exit(0);
+    // Nothing served yet: nothing to finish. Still loading: boot() drains when it is done.
+    if (settings === null || log === null || waitingForListen) process.exit(0);
     return;
   }
+  const deadline = Date.now() + (settings?.gracefulTimeout ?? 0) * 1000;
   log?.info({ event: 'draining', reason: why }, `draining: ${why}`);
-  await serving.drain();
+  await serving.drain(deadline);
+  if (app?.shutdown) await appShutdown(app.shutdown, deadline);
+  await serving.closeUpgraded(deadline);
+  await threads?.destroy();
   log?.info({ event: 'drained', requests: serving.requests }, 'drained, exiting');
   process.exit(0);
+}
+
+/** The app's shutdown() export (close database pools there), bounded by what is left of the drain. */
+async function appShutdown(shutdown: () => unknown, deadline: number): Promise<void> {
+  log?.info({ event: 'app-shutdown' }, "calling the app's shutdown()");
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), Math.max(0, deadline - Date.now()))));
+  try {
+    const result = await Promise.race([Promise.resolve().then(shutdown), timedOut]);
+    if (result === 'timeout') log?.warn({ event: 'app-shutdown-timeout' }, "graceful timeout: the app's shutdown() did not finish");
+    else log?.info({ event: 'app-shutdown-done' }, "the app's shutdown() finished");
+  } catch (err) {
+    log?.error({ event: 'app-shutdown-failed', err }, `the app's shutdown() failed: ${(err as Error)?.message ?? String(err)}`);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function onMessage(message: MasterMessage, handle: unknown): void {
