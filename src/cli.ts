@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // early-signals is evaluated before anything else loads: see why there.
-import './early-signals.js';
+import { catchEarlySignals } from './early-signals.js';
 
+catchEarlySignals();
 const { main } = await import('./cli-main.js');
 await main(process.argv.slice(2));

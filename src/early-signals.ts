@@ -1,14 +1,19 @@
 /**
- * The first module the CLI evaluates. Until the master installs its signal table, start-up takes
- * a few hundred ms (loading modules, binding), and a signal then would hit Node's defaults: USR1
- * opens the inspector (anyone local could run code as the master), TERM kills the master before
- * it can clean up, and as PID 1 in a container TERM is dropped. So: catch them now, replay later.
+ * Evaluated first by the CLI (src/cli.ts calls catchEarlySignals() before loading anything
+ * else). Until the master installs its signal table, start-up takes a few hundred ms (loading
+ * modules, binding), and a signal then would hit Node's defaults: USR1 opens the inspector (anyone
+ * local could run code as the master), TERM kills the master before it can clean up, and as PID 1
+ * in a container TERM is dropped. So: catch them now, replay later. Only the CLI does this: a
+ * program that imports prefork (the programmatic API) keeps its own signal handling until it
+ * calls serve().
  */
 const EARLY: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGTTIN', 'SIGTTOU'];
 const received: NodeJS.Signals[] = [];
 const record = (signal: NodeJS.Signals): void => void received.push(signal);
 
-for (const signal of EARLY) process.on(signal, record);
+export function catchEarlySignals(): void {
+  for (const signal of EARLY) process.on(signal, record);
+}
 
 /** Removes the early handlers and returns what arrived meanwhile, in order (USR1 stays ignored). */
 export function takeEarlySignals(): NodeJS.Signals[] {

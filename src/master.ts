@@ -28,11 +28,13 @@ export interface MasterDeps {
   workerEntry: string;
   /** systemd readiness notifications, when NOTIFY_SOCKET is set. */
   notifier: SystemdNotifier | null;
+  /** Called once every initial worker serves (the programmatic API's `ready`). */
+  onReady?: (addresses: string[]) => void;
 }
 
 const HEALTH_CHECK_MS = 250;
 /** Options a reload cannot apply (new sockets, privileges, the one log file every process shares): logged as ignored. */
-const RESTART_ONLY: ReadonlyArray<keyof Config> = ['bind', 'socketMode', 'backlog', 'name', 'config', 'certfile', 'keyfile', 'logFile', 'pidfile', 'user', 'group', 'socketOwner'];
+const RESTART_ONLY: ReadonlyArray<keyof Config> = ['bind', 'socketMode', 'backlog', 'name', 'config', 'certfile', 'keyfile', 'logFile', 'pidfile', 'user', 'group', 'socketOwner', 'reload'];
 
 /**
  * The master loop: owns the worker table, reacts to signals and worker messages, keeps every
@@ -196,6 +198,7 @@ export class Master {
       const urls = this.deps.listeners.map((l) => l.url);
       this.#log.info({ event: 'ready', workers: this.#readyCount(), addresses: urls }, `ready: ${this.#readyCount()} workers serving ${urls.join(', ')}`);
       void this.deps.notifier?.ready(this.#status());
+      this.deps.onReady?.(urls);
     }
     this.#reportReloadDone();
   }

@@ -13,6 +13,7 @@ import { type TlsMaterial, loadTls } from './tls.js';
 import { lockPidfile } from './pidfile.js';
 import { type WorkerIdentity, chownSockets, resolvePrivileges } from './privileges.js';
 import { resolveAppPath } from '../workers/app-loader.js';
+import { watchForReload } from './reload-watcher.js';
 
 const WORKER_ENTRY = fileURLToPath(new URL('../workers/main.js', import.meta.url));
 
@@ -61,11 +62,19 @@ export function workerSettings(config: Config, cwd: string, listeners: readonly 
   };
 }
 
+/** What the programmatic API (and --reload) need from a running master. */
+export interface MasterHooks {
+  /** The master is running: stop() and reload() may be called on it from now on. */
+  started?: (master: Master) => void;
+  /** Every initial worker serves. */
+  ready?: (addresses: string[]) => void;
+}
+
 /**
  * The master's whole life: bind everything once, run the workers, and on the way out remove
  * the socket files it created. Resolves with the process exit code.
  */
-export async function runMaster(config: Config, log: Logger, reloadConfig: () => Promise<Config> = async () => config): Promise<ExitCodeValue> {
+export async function runMaster(config: Config, log: Logger, reloadConfig: () => Promise<Config> = async () => config, hooks: MasterHooks = {}): Promise<ExitCodeValue> {
   const cwd = operatorCwd();
   // A missing app file fails before anything is bound: bad input creates nothing.
   resolveAppPath(config.app ?? '', cwd);
@@ -108,11 +117,16 @@ export async function runMaster(config: Config, log: Logger, reloadConfig: () =>
     },
     workerEntry: WORKER_ENTRY,
     notifier,
+    onReady: hooks.ready,
   });
+  const watcher = config.reload ? watchForReload(config, cwd, listeners, () => void master.reload(), log) : null;
   let code: ExitCodeValue = ExitCode.unexpected;
   try {
-    code = await master.run();
+    const stopped = master.run();
+    hooks.started?.(master);
+    code = await stopped;
   } finally {
+    watcher?.close();
     await notifier?.close();
     releaseListeners(listeners, log);
     await pidfile?.release();

@@ -163,6 +163,6 @@ export async function loadApp(spec: string, cwd: string, factory: boolean, onErr
 
 /** The boot failure of an app that neither exports something servable nor calls listen(). */
 export function nothingToServe(spec: string, unservable: string, bootTimeout: number): string {
-  return `app ${spec} ${unservable}, not ${SHAPES}, and called no listen() within --boot-timeout ${bootTimeout} s: export the app, or call listen() (drop-in mode)`;
+  return `app ${spec} ${unservable} and called no listen() within --boot-timeout ${bootTimeout} s: export ${SHAPES}, or call listen() (drop-in mode)`;
 }
 

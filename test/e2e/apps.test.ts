@@ -1,33 +1,53 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { app, distinctPids, request, runPrefork, startPrefork, tempDir } from '../helpers/prefork.js';
+import { ROOT, app, distinctPids, request, runPrefork, startPrefork, tempDir } from '../helpers/prefork.js';
 
-const SHAPES: Array<[string, string, string[]]> = [
-  ['a CommonJS request listener', 'pid.cjs', []],
-  ['an ESM default export', 'esm-default.mjs', []],
-  ['a named ESM export (module:export)', 'named.mjs:app', []],
-  ['a named CommonJS export', 'named.cjs:handler', []],
-  ['an http.Server', 'http-server.cjs', []],
-  ['a WHATWG fetch object', 'fetch.mjs', []],
-  ['a Koa app', 'koa.mjs', []],
-  ['an Express app', 'express.cjs', []],
-  ['a Hono app', 'hono.mjs', []],
-  ['an async --factory', 'factory.mjs', ['--factory']],
-  ['a sync --factory returning a fetch app', 'factory.mjs:syncFactory', ['--factory']],
+/** [what, APP, flags, the `shape` its JSON answer names (null: the fixture does not say)]. */
+const SHAPES: Array<[string, string, string[], string | null]> = [
+  ['a CommonJS request listener', app('pid.cjs'), [], null],
+  ['an ESM default export', app('esm-default.mjs'), [], 'esm-default'],
+  ['a named ESM export (module:export)', app('named.mjs:app'), [], 'named'],
+  ['a named CommonJS export', app('named.cjs:handler'), [], null],
+  ['an http.Server', app('http-server.cjs'), [], 'http.Server'],
+  ['a WHATWG fetch object', app('fetch.mjs'), [], 'fetch'],
+  ['an async --factory', app('factory.mjs'), ['--factory'], 'factory'],
+  ['a sync --factory returning a fetch app', app('factory.mjs:syncFactory'), ['--factory'], 'sync-factory'],
+  // The framework matrix, each exported as its users write it, in ESM and in CommonJS.
+  ['an Express 5 app (CommonJS, module.exports = app)', app('express.cjs'), [], 'express'],
+  ['an Express 5 app (ESM)', app('express.mjs'), [], 'express'],
+  ['a Fastify 5 instance (ESM): ready() awaited, plugin routes served', app('fastify.mjs'), [], 'fastify'],
+  ['a Fastify 5 instance (CommonJS)', app('fastify.cjs'), [], 'fastify'],
+  ['a Koa 3 app (ESM)', app('koa.mjs'), [], 'koa'],
+  ['a Koa 3 app (CommonJS)', app('koa.cjs'), [], 'koa'],
+  ['a Hono 4 app (ESM), through its fetch', app('hono.mjs'), [], 'hono'],
+  ['a Hono 4 app (CommonJS)', app('hono.cjs'), [], 'hono'],
+  // Real tsc output of test/fixtures/ts (npm run build compiles it): .mts -> ESM, .cts -> CommonJS.
+  ['a TypeScript Fastify app compiled by tsc to ESM', join(ROOT, 'dist/test/fixtures/ts/fastify-app.mjs'), [], 'typescript-esm'],
+  ['a TypeScript Express app compiled by tsc to CommonJS (export =)', join(ROOT, 'dist/test/fixtures/ts/express-app.cjs'), [], 'typescript-cjs'],
 ];
 
-for (const [what, spec, flags] of SHAPES) {
+for (const [what, spec, flags, shape] of SHAPES) {
   test(`serves ${what} from 2 workers`, async (t) => {
-    const p = startPrefork(t, ['-w', '2', '-b', '127.0.0.1:0', ...flags, app(spec)]);
+    const p = startPrefork(t, ['-w', '2', '-b', '127.0.0.1:0', ...flags, spec]);
     const target = await p.ready();
     const reply = await request(target);
     assert.equal(reply.status, 200, reply.body);
+    if (shape !== null) assert.equal(reply.json<{ shape: string }>().shape, shape, reply.body);
     assert.equal((await distinctPids(target, 2)).size, 2);
   });
 }
+
+test('the TypeScript fixtures are real tsc output', () => {
+  const esm = readFileSync(join(ROOT, 'dist/test/fixtures/ts/fastify-app.mjs'), 'utf8');
+  const cjs = readFileSync(join(ROOT, 'dist/test/fixtures/ts/express-app.cjs'), 'utf8');
+  assert.match(esm, /^import Fastify from 'fastify';$/m);
+  assert.doesNotMatch(esm, /: FastifyInstance|interface Reply/, 'types are gone');
+  assert.match(cjs, /^"use strict";/);
+  assert.match(cjs, /module\.exports = app;/);
+});
 
 test('a fetch app gets method, path, query, body and multiple Set-Cookie headers', async (t) => {
   const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', app('fetch.mjs')]);
@@ -61,11 +81,14 @@ test("an http.Server export's upgrade listener is served", async (t) => {
 const FAILURES: Array<[string, string, string[], RegExp]> = [
   ['a missing file', 'does-not-exist.js', [], /cannot load app .*does-not-exist\.js.*not found/],
   ['a module that throws at import', 'throws.cjs', [], /app .*throws\.cjs threw while loading: boom at import/],
-  ['an export of the wrong shape', 'wrong-shape.cjs', [], /app .*wrong-shape\.cjs: the export is a number; expected a request listener/],
+  // Nothing servable and no listen() (drop-in mode) within --boot-timeout.
+  ['an export of the wrong shape, and no listen()', 'wrong-shape.cjs', ['--boot-timeout', '1'], /app .*wrong-shape\.cjs exports a number and called no listen\(\) within --boot-timeout 1 s: export a request listener/],
+  ['a named export of the wrong shape', 'named.mjs:notAnApp', [], /app .*named\.mjs:notAnApp: the export is a number; expected a request listener/],
   ['a missing named export', 'named.mjs:nope', [], /app .*named\.mjs:nope has no export "nope"/],
-  ['a module with no default export', 'no-default.mjs', [], /app .*no-default\.mjs has no default export/],
+  ['a module with no default export, and no listen()', 'no-default.mjs', ['--boot-timeout', '1'], /app .*no-default\.mjs has no default export \(or module\.exports\) and called no listen\(\) within --boot-timeout 1 s: export a request listener/],
   ['a module that exits while loading', 'exits.cjs', [], /app .*exits\.cjs: worker \d exited with code 9 while loading/],
   ['--factory on a non-function', 'wrong-shape.cjs', ['--factory'], /--factory needs a function export, got a number/],
+  ["a Fastify instance whose ready() fails", 'fastify-fails.mjs', [], /app .*fastify-fails\.mjs: Fastify's ready\(\) failed: database unreachable/],
 ];
 
 for (const [what, spec, flags, message] of FAILURES) {

@@ -51,6 +51,9 @@ const ROWS: Row[] = [
   { what: 'zero reload batch', args: ['--reload-batch', '0'], code: 2, message: /invalid --reload-batch "0"/ },
   { what: 'bad log level', args: ['--log-level', 'loud'], code: 2, message: /invalid --log-level "loud": expected one of fatal, error, warn, info, debug, trace, silent/ },
   { what: 'bad log format', args: ['--log-format', 'xml'], code: 2, message: /invalid --log-format "xml"/ },
+  { what: 'bad threads', args: ['--threads', 'many'], code: 2, message: /invalid --threads "many": expected a whole number from 0 to 256/ },
+  { what: 'bad task timeout', args: ['--task-timeout', '5s'], code: 2, message: /invalid --task-timeout "5s": expected a number of seconds/ },
+  { what: 'bad env reload', args: [], env: { PREFORK_RELOAD: 'sometimes' }, code: 2, message: /invalid env PREFORK_RELOAD "sometimes": expected true or false/ },
   { what: 'unknown option', args: ['--frobnicate'], code: 2, message: /Unknown argument: frobnicate/ },
   { what: 'option without its value', args: ['-w'], code: 2, message: /Not enough arguments following: w/ },
   // env
@@ -76,9 +79,10 @@ const ROWS: Row[] = [
   // app modules
   { what: 'missing app file', args: ['-b', SOCK, 'DIR/nope.js'], code: 4, message: /cannot load app .*nope\.js: .* not found/ },
   { what: 'app throws at import', args: ['-b', SOCK, app('throws.cjs')], code: 4, message: /threw while loading: boom at import/ },
-  { what: 'app of the wrong shape', args: ['-b', SOCK, app('wrong-shape.cjs')], code: 4, message: /the export is a number; expected a request listener/ },
+  { what: 'app of the wrong shape that calls no listen()', args: ['-b', SOCK, '--boot-timeout', '1', app('wrong-shape.cjs')], code: 4, message: /exports a number and called no listen\(\) within --boot-timeout 1 s/ },
+  { what: 'named export of the wrong shape', args: ['-b', SOCK, app('named.mjs:notAnApp')], code: 4, message: /the export is a number; expected a request listener/ },
   { what: 'missing named export', args: ['-b', SOCK, app('named.mjs:nope')], code: 4, message: /has no export "nope"/ },
-  { what: 'no default export', args: ['-b', SOCK, app('no-default.mjs')], code: 4, message: /has no default export/ },
+  { what: 'no default export and no listen()', args: ['-b', SOCK, '--boot-timeout', '1', app('no-default.mjs')], code: 4, message: /has no default export .* and called no listen\(\)/ },
   { what: '--factory on a non-function', args: ['-b', SOCK, '--factory', app('wrong-shape.cjs')], code: 4, message: /--factory needs a function export, got a number/ },
   { what: 'missing APP', args: ['-b', SOCK, 'NO_APP'], code: 2, message: /missing APP: expected path\/to\/module\[:export\]/ },
 ];
