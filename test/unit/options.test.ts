@@ -7,7 +7,7 @@ import { formatBind, parseBind } from '../../src/bind.js';
 import { type ConfigSources, configToJSON, resolveConfig } from '../../src/config.js';
 import { availableCpus } from '../../src/cpus.js';
 import { PreforkError } from '../../src/exit-codes.js';
-import { OPTIONS, type OptionKey, envName, octalMode, optionKeys } from '../../src/options.js';
+import { type CliOnlyKey, OPTIONS, type OptionKey, envName, octalMode, optionKeys } from '../../src/options.js';
 
 let dir: string;
 let counter = 0;
@@ -65,6 +65,10 @@ describe('defaults', () => {
     assert.equal(c.accessLog, false);
     assert.equal(c.config, null);
     assert.equal(c.checkConfig, false);
+    // Off unless asked for: no threads, no task limit, and no file watching in production.
+    assert.equal(c.threads, 0);
+    assert.equal(c.taskTimeout, 0);
+    assert.equal(c.reload, false);
   });
 
   test('log format is pretty on a TTY', async () => {
@@ -406,5 +410,22 @@ describe('configToJSON', () => {
     const file = json(out);
     const again = await resolveConfig({ argv: { config: file }, env: {}, cwd: dir, stdoutIsTTY: false });
     assert.deepEqual({ ...again, config: null }, { ...c, config: null });
+  });
+});
+
+describe('ConfigInput (the typed options of config files and serve())', () => {
+  test('leaves out exactly the options the table marks CLI-only', () => {
+    const cliOnly: CliOnlyKey[] = ['checkConfig'];
+    assert.deepEqual(optionKeys.filter((key) => OPTIONS[key].cliOnly), cliOnly);
+  });
+
+  test('--threads, --task-timeout and --reload from the command line, env and a config file', async () => {
+    const c = await resolveConfig(sources({ threads: '4', taskTimeout: '2.5', reload: true }));
+    assert.deepEqual([c.threads, c.taskTimeout, c.reload], [4, 2.5, true]);
+    const e = await resolveConfig(sources({}, { PREFORK_THREADS: '2', PREFORK_TASK_TIMEOUT: '1', PREFORK_RELOAD: 'yes' }));
+    assert.deepEqual([e.threads, e.taskTimeout, e.reload], [2, 1, true]);
+    const f = await resolveConfig(sources({ config: json({ threads: 3, 'task-timeout': 10 }) }));
+    assert.deepEqual([f.threads, f.taskTimeout, f.reload], [3, 10, false]);
+    await usage(resolveConfig(sources({ threads: '257' })), '--threads', '"257"', 'from 0 to 256');
   });
 });
