@@ -71,13 +71,16 @@ export function tcpAddress(handle: RawHandle): { address: string; port: number; 
  * listen(handle), which is exclusive (never asks the primary). A Pipe handle would be routed to
  * the primary by its fd number, so we set it as the server's handle and start it directly.
  */
-export function listenOnHandle(server: net.Server, handle: RawHandle, backlog: number): void {
+export function listenOnHandle(server: net.Server, handle: RawHandle, backlog: number, pipeName: string | null = null): void {
   if (handleKind(handle) === 'tcp') {
     server.listen(handle, backlog);
     return;
   }
-  const s = server as unknown as { _handle: RawHandle | null; _listen2(a: null, p: number, t: number, backlog: number): void };
+  const s = server as unknown as { _handle: RawHandle | null; _pipeName?: string; _listen2(a: null, p: number, t: number, backlog: number): void };
   s._handle = handle;
+  // What server.address() reports for a pipe (a Pipe handle has no getsockname): apps that serve
+  // themselves (drop-in mode) log it, Fastify among them.
+  if (pipeName !== null) s._pipeName = pipeName;
   s._listen2(null, -1, -1, backlog);
 }
 

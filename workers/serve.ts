@@ -79,7 +79,13 @@ export class Serving {
   }
 
   async listen(handles: readonly RawHandle[]): Promise<void> {
-    await Promise.all(handles.map((handle) => this.#listenOne(handle)));
+    await Promise.all(handles.map((handle, i) => this.#listenOne(handle, i)));
+  }
+
+  /** For a unix socket: its path (or @name), as server.address() should report it. */
+  #pipeName(index: number): string | null {
+    const url = this.settings.urls[index] ?? '';
+    return url.startsWith('unix:') ? url.slice('unix:'.length) : null;
   }
 
   /**
@@ -100,7 +106,7 @@ export class Serving {
     return https.createServer({ ...options, cert: tls.cert, key: tls.key, handshakeTimeout: headersTimeoutMs > 0 ? headersTimeoutMs : 120_000 });
   }
 
-  #listenOne(handle: RawHandle): Promise<void> {
+  #listenOne(handle: RawHandle, index: number): Promise<void> {
     const server = this.#createServer(handle);
     server.keepAliveTimeout = this.settings.keepAliveTimeout * 1000;
     server.on('request', this.#onRequest);
@@ -123,10 +129,10 @@ export class Serving {
       const status = CLIENT_ERROR_REPLIES[code] ?? '400 Bad Request';
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
     });
-    return this.#listenOn(server, handle);
+    return this.#listenOn(server, handle, index);
   }
 
-  #listenOn(server: net.Server, handle: RawHandle): Promise<void> {
+  #listenOn(server: net.Server, handle: RawHandle, index: number): Promise<void> {
     this.#servers.push(server);
     return new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -134,7 +140,7 @@ export class Serving {
         server.off('error', reject);
         resolve();
       });
-      listenOnHandle(server, handle, this.settings.backlog);
+      listenOnHandle(server, handle, this.settings.backlog, this.#pipeName(index));
     });
   }
 
@@ -155,11 +161,11 @@ export class Serving {
     this.#track(server);
     const [first, ...rest] = handles;
     if (first === undefined) return;
-    await this.#listenOn(server, first);
+    await this.#listenOn(server, first, 0);
     await Promise.all(
-      rest.map((handle) => {
-        const forward = net.createServer({ pauseOnConnect: false }, (socket) => server.emit('connection', socket));
-        return this.#listenOn(forward, handle);
+      rest.map((handle, i) => {
+        const forward = net.createServer((socket) => server.emit('connection', socket));
+        return this.#listenOn(forward, handle, i + 1);
       }),
     );
   }

@@ -63,6 +63,14 @@ test('`await fastify.listen({ port })` at the top level of an ES module: served 
   await p.waitForLog((l) => l.event === 'console' && l.msg === `fastify listen() resolved with http://127.0.0.1:${target.port}`);
 });
 
+test("drop-in on a unix socket: the app's server.address() is prefork's socket path (Fastify logs it)", async (t) => {
+  const sock = join(tempDir(t), 'app.sock');
+  const p = startPrefork(t, ['-w', '1', '-b', `unix:${sock}`, app('dropin-fastify.mjs')]);
+  await p.ready();
+  assert.equal((await request({ socketPath: sock })).json<Answer & { address: string }>().address, sock);
+  await p.waitForLog((l) => l.event === 'console' && l.msg === `fastify listen() resolved with ${sock}`);
+});
+
 test('a listen() that comes after an asynchronous start-up is still served; the worker is ready only then', async (t) => {
   const p = startPrefork(t, ['-w', '2', '-b', '127.0.0.1:0', app('dropin-late.cjs')], { env: { LISTEN_AFTER_MS: '700' } });
   const target = await p.ready();
