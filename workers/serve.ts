@@ -2,7 +2,6 @@ import http, { type IncomingMessage, type RequestListener, type ServerResponse }
 import https from 'node:https';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import tls from 'node:tls';
 import { type RawHandle, handleKind, listenOnHandle } from '../src/internals.js';
 import { type Logger, accessLogger } from '../src/log.js';
 import type { WorkerSettings } from '../src/messages.js';
@@ -47,7 +46,7 @@ export function connectionsCheckingInterval(headersTimeoutMs: number, requestTim
 export class Serving {
   readonly #servers: net.Server[] = [];
   readonly #inflight = new Set<ServerResponse>();
-  /** Every open client connection, and those of them that left HTTP (WebSockets). */
+  /** Every open client connection, and the sockets that left HTTP (WebSockets). */
   readonly #connections = new Set<Duplex>();
   readonly #upgraded = new Set<Duplex>();
   readonly #waiters = new Set<() => void>();
@@ -185,22 +184,31 @@ export class Serving {
     });
   }
 
+  /** Every TCP/unix connection, a TLS one from its first byte (its handshake is a request to finish too). */
   #track(server: net.Server): void {
-    // On TLS the socket requests and upgrades see is the TLSSocket, not the TCP one.
-    const event = server instanceof tls.Server ? 'secureConnection' : 'connection';
-    server.on(event, (socket: Duplex) => {
+    server.on('connection', (socket: Duplex) => {
       this.#connections.add(socket);
       socket.once('close', () => {
         this.#connections.delete(socket);
-        this.#upgraded.delete(socket);
         this.#changed();
       });
     });
   }
 
+  /** An upgraded socket (on TLS the TLSSocket over one of the tracked connections) is no longer HTTP. */
   #markUpgraded(socket: Duplex): void {
-    if (this.#connections.has(socket)) this.#upgraded.add(socket);
+    if (this.#upgraded.has(socket)) return;
+    this.#upgraded.add(socket);
+    socket.once('close', () => {
+      this.#upgraded.delete(socket);
+      this.#changed();
+    });
     this.#changed();
+  }
+
+  /** No request can arrive any more: every connection has closed or is an upgraded one. */
+  #noMoreRequests(): boolean {
+    return this.#inflight.size === 0 && this.#connections.size <= this.#upgraded.size;
   }
 
   #changed(): void {
@@ -284,7 +292,7 @@ export class Serving {
     if (this.#drained !== null) return this.#drained;
     for (const res of this.#inflight) if (!res.headersSent) res.shouldKeepAlive = false;
     for (const server of this.#servers) net.Server.prototype.close.call(server);
-    this.#drained = this.#until(() => this.#inflight.size === 0 && this.#connections.size === this.#upgraded.size, deadline).then((done) => {
+    this.#drained = this.#until(() => this.#noMoreRequests(), deadline).then((done) => {
       if (done) return;
       const cut = this.#inflight.size;
       this.log.warn({ event: 'drain-timeout', inflight: cut }, `graceful timeout: cutting ${cut} request(s)`);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { app, distinctPids, request, sleep, startPrefork } from '../helpers/prefork.js';
+import { join } from 'node:path';
+import { ROOT, app, distinctPids, request, sleep, startPrefork } from '../helpers/prefork.js';
 
 // --threads N: a tinypool pool in each worker, reached through runTask() from prefork/worker.
 
@@ -79,4 +80,11 @@ test('a draining worker destroys its pool only after its in-flight requests fini
   assert.equal(reply.status, 200, reply.body);
   assert.ok((reply.json<TaskReply>().threadId ?? 0) > 0);
   assert.equal((await p.exited).code, 0);
+});
+
+test('examples/cpu.js: the heavy route computes on a thread, the cheap one answers', async (t) => {
+  const p = startPrefork(t, ['-w', '1', '--threads', '1', '--task-timeout', '10', '-b', '127.0.0.1:0', join(ROOT, 'examples/cpu.js')]);
+  const target = await p.ready();
+  assert.deepEqual((await request(target, { path: '/heavy?n=20' })).json<{ n: number; fib: number }>(), { n: 20, fib: 6765, pid: p.readyWorkers()[0] });
+  assert.equal((await request(target)).json<{ hello: string }>().hello, 'world');
 });
