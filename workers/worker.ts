@@ -63,31 +63,10 @@ async function boot(s: WorkerSettings): Promise<void> {
   // Before the app loads: what it prints at import time is its output too.
   captureAppOutput(log);
   process.title = `prefork worker ${slot}${s.name ? ` [${s.name}]` : ''}`;
-  const onAppError = (err: unknown): void => serving?.onAppError(err);
-  const hooks: ServingHooks = {
-    nearLimit: () => send({ type: 'recycle-soon', reason: 'max-requests' }),
-    atLimit: () => {
-      send({ type: 'draining', reason: 'max-requests' });
-      void drain(`served --max-requests ${s.maxRequests}`);
-    },
-  };
   try {
     // Before the app's first line runs: it never executes with the master's privileges.
     if (s.user !== null) dropPrivileges(s.user);
-    // Also before: the app may call listen() while it loads (drop-in mode), or runTask().
-    const dropIn = new DropIn(log, s.urls, (call) => serveAppServer(s, call, hooks));
-    if (s.threads > 0) threads = new Threads(s.threads, s.taskTimeoutMs, log);
-    app = await Promise.race([loadApp(s.app, s.cwd, s.factory, onAppError, () => dropIn.moduleLoaded()), dropIn.failed]);
-    // Fail (with the reason) a little before the master's own --boot-timeout would kill us blind.
-    const waitMs = s.bootTimeout * 1000 - process.uptime() * 1000 - 250;
-    waitingForListen = app.servable === null;
-    const outcome = await dropIn.settle(app.servable !== null, addressOf(handles[0], s.urls[0]), waitMs);
-    waitingForListen = false;
-    if (outcome === 'nothing') throw appLoadError(nothingToServe(s.app, app.unservable, s.bootTimeout));
-    if (outcome === 'export') {
-      serving = new Serving(app.servable, s, log, slot, hooks);
-      await serving.listen(handles);
-    }
+    await serveApp(s, log);
   } catch (err) {
     const reason = err instanceof PreforkError ? err.message : `worker failed to start: ${(err as Error)?.stack ?? String(err)}`;
     log.error({ event: 'boot-failed', reason }, reason);
@@ -102,14 +81,40 @@ async function boot(s: WorkerSettings): Promise<void> {
   if (s.heartbeatMs > 0) startHeartbeat(s.heartbeatMs);
 }
 
+/** Loads the app and serves it on the master's sockets: its export, or the server it listen()s on (drop-in mode). */
+async function serveApp(s: WorkerSettings, logger: Logger): Promise<void> {
+  const hooks: ServingHooks = {
+    nearLimit: () => send({ type: 'recycle-soon', reason: 'max-requests' }),
+    atLimit: () => {
+      send({ type: 'draining', reason: 'max-requests' });
+      void drain(`served --max-requests ${s.maxRequests}`);
+    },
+  };
+  // Before the app loads: it may call listen() (drop-in mode) or runTask() while it does.
+  const dropIn = new DropIn(logger, s.urls, (call) => serveAppServer(s, call, hooks, logger));
+  if (s.threads > 0) threads = new Threads(s.threads, s.taskTimeoutMs, logger);
+  const onAppError = (err: unknown): void => serving?.onAppError(err);
+  app = await Promise.race([loadApp(s.app, s.cwd, s.factory, onAppError, () => dropIn.moduleLoaded()), dropIn.failed]);
+  // Fail (with the reason) a little before the master's own --boot-timeout would kill us blind.
+  const waitMs = s.bootTimeout * 1000 - process.uptime() * 1000 - 250;
+  waitingForListen = app.servable === null;
+  const outcome = await dropIn.settle(app.servable !== null, addressOf(handles[0], s.urls[0]), waitMs);
+  waitingForListen = false;
+  if (outcome === 'nothing') throw appLoadError(nothingToServe(s.app, app.unservable, s.bootTimeout));
+  if (outcome === 'export') {
+    serving = new Serving(app.servable, s, logger, slot, hooks);
+    await serving.listen(handles);
+  }
+}
+
 /** Drop-in mode: serve the server the app called listen() on, on the master's sockets. */
-async function serveAppServer(s: WorkerSettings, call: ListenCall, hooks: ServingHooks): Promise<void> {
+async function serveAppServer(s: WorkerSettings, call: ListenCall, hooks: ServingHooks, logger: Logger): Promise<void> {
   if (s.tls !== null && handles.some((h) => handleKind(h) === 'tcp') && !(call.server instanceof tls.Server)) {
     throw appLoadError(
       `app ${s.app} serves itself with listen(${call.target}) (drop-in mode), and prefork cannot add --certfile's HTTPS to the app's own server: export the app (module.exports = app) instead`,
     );
   }
-  serving = new Serving(null, s, log!, slot, hooks);
+  serving = new Serving(null, s, logger, slot, hooks);
   await serving.adopt(call.server, handles);
 }
 
