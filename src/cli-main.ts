@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { formatBind } from './bind.js';
 import { configToJSON, resolveConfig } from './config.js';
+import { CONTROL_COMMANDS, parseClientArgv, runClient } from './control-client.js';
 import { ExitCode, PreforkError, usageError } from './exit-codes.js';
 import { checkLogFile, createLogger } from './log.js';
 import { type OptionDef, type OptionKey, OPTIONS, envName, optionKeys } from './options.js';
@@ -23,7 +24,7 @@ const EPILOG = [
 export function parseArgv(argv: readonly string[]): Partial<Record<OptionKey, unknown>> {
   const parser = yargs([...argv])
     .scriptName('prefork')
-    .usage('prefork [options] APP\n\nServe APP (path/to/module[:export]) with a pool of pre-forked worker processes.')
+    .usage('prefork [options] APP\n\nServe APP (path/to/module[:export]) with a pool of pre-forked worker processes.\nprefork status|reload|scale N|stop --control PATH talks to a running master (see prefork status --help).')
     .parserConfiguration({ 'camel-case-expansion': false, 'boolean-negation': true, 'duplicate-arguments-array': true })
     .strict()
     .version(pkg.version)
@@ -66,6 +67,7 @@ function exitWith(code: number, message?: string): never {
 
 export async function main(argv: readonly string[]): Promise<never> {
   try {
+    if ((CONTROL_COMMANDS as readonly string[]).includes(argv[0] ?? '')) exitWith(await runClient(parseClientArgv(argv, process.env)));
     const cliValues = parseArgv(argv);
     const sources = { argv: cliValues, env: process.env, cwd: operatorCwd(), stdoutIsTTY: process.stdout.isTTY === true };
     const config = await resolveConfig(sources);

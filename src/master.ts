@@ -7,6 +7,9 @@ import type { Listener } from './listeners.js';
 import { type Logger, logFileOf, reopenLogFile } from './log.js';
 import { type WorkerMessage, type WorkerSettings, isWorkerMessage } from './messages.js';
 import type { Config } from './options.js';
+import { PoolStats, type RestartReason } from './pool-stats.js';
+import { total } from './stats.js';
+import type { PoolStatus, WorkerStatus } from './status.js';
 import { installSignalHandlers } from './signals.js';
 import type { SystemdNotifier } from './systemd.js';
 import { type Transition, WorkerHandle } from './worker-handle.js';
@@ -31,8 +34,9 @@ export interface MasterDeps {
 }
 
 const HEALTH_CHECK_MS = 250;
+const CAUSE: Record<ReplaceReason, RestartReason> = { reload: 'reload', 'max-requests': 'max_requests', 'max-memory': 'max_memory' };
 /** Options a reload cannot apply (new sockets, privileges, the one log file every process shares): logged as ignored. */
-const RESTART_ONLY: ReadonlyArray<keyof Config> = ['bind', 'socketMode', 'backlog', 'name', 'config', 'certfile', 'keyfile', 'logFile', 'pidfile', 'user', 'group', 'socketOwner'];
+const RESTART_ONLY: ReadonlyArray<keyof Config> = ['bind', 'socketMode', 'backlog', 'name', 'config', 'certfile', 'keyfile', 'logFile', 'pidfile', 'user', 'group', 'socketOwner', 'control', 'metricsBind'];
 
 /**
  * The master loop: owns the worker table, reacts to signals and worker messages, keeps every
@@ -50,6 +54,10 @@ export class Master {
   readonly #killReasons = new Map<WorkerHandle, string>();
   readonly #generationOf = new WeakMap<WorkerHandle, number>();
   readonly #health: HealthMonitor;
+  /** Why a worker is on its way out, for restart counts by reason. */
+  readonly #exitCause = new Map<WorkerHandle, RestartReason>();
+  readonly stats = new PoolStats();
+  readonly startedAt = Date.now();
   #config: Config;
   #settings: WorkerSettings;
   #desired: number;
@@ -154,6 +162,7 @@ export class Master {
         this.#bootFailures.set(handle, message.reason);
         break;
       case 'heartbeat': {
+        this.stats.beat(handle, { requests: message.requests, inflight: message.inflight, rss: message.rss, lagMs: message.lagMs, stats: message.stats });
         const verdict = this.#health.beat(handle, message.rss);
         if (verdict !== null) {
           this.#log.warn({ event: 'worker-bloated', worker: handle.slot, pid: handle.pid, rss: message.rss }, `worker ${handle.slot} (pid ${handle.pid}): ${verdict.detail}`);
@@ -169,6 +178,7 @@ export class Master {
         // Already draining means we asked first (its successor is ready): nothing to add.
         if (handle.state !== 'ready') break;
         handle.transition('draining', message.reason);
+        this.#exitCause.set(handle, 'max_requests');
         this.#startSuccessor(handle, message.reason);
         break;
     }
@@ -185,6 +195,7 @@ export class Master {
     const replaced = this.#successors.get(worker);
     if (replaced !== undefined) {
       this.#successors.delete(worker);
+      if (replaced.old.state === 'ready') this.#exitCause.set(replaced.old, CAUSE[replaced.reason]);
       replaced.old.drain(`replaced by pid ${worker.pid} (${replaced.reason})`);
       this.#pump();
     } else if ((this.#generationOf.get(worker) ?? 0) < this.#generation) {
@@ -207,6 +218,60 @@ export class Master {
       this.#killReasons.set(worker, `killed: still draining after --graceful-timeout ${this.#config.gracefulTimeout} s`);
       worker.kill();
     }, grace).unref();
+  }
+
+  /** The pool as `prefork status` and the metrics show it. */
+  snapshot(now = Date.now()): PoolStatus {
+    const totals = this.stats.totals();
+    const c = this.#config;
+    const workers = [...this.#workers]
+      .map((w): WorkerStatus => {
+        const v = this.stats.vitals(w);
+        const slot = this.stats.slot(w.slot);
+        return {
+          id: w.slot,
+          pid: w.pid,
+          state: w.state,
+          generation: this.#generationOf.get(w) ?? 0,
+          ageMs: w.uptime(now),
+          requests: v ? total(v.stats) : 0,
+          inflight: v?.inflight ?? 0,
+          rss: v?.rss ?? 0,
+          lagMs: v?.lagMs ?? 0,
+          restarts: slot.restarts,
+          lastExit: slot.lastExit,
+        };
+      })
+      .sort((a, b) => a.id - b.id || a.ageMs - b.ageMs);
+    return {
+      master: {
+        pid: process.pid,
+        name: c.name,
+        state: this.#state,
+        uptimeMs: now - this.startedAt,
+        app: c.app ?? '',
+        binds: this.deps.listeners.map((l) => l.url),
+        workers: this.#desired,
+        ready: this.#readyCount(),
+        reloading: this.#reloading,
+        generation: this.#generation,
+        requests: total(totals),
+        inflight: this.stats.inflight(),
+        byClass: totals.byClass,
+        restarts: { ...this.stats.restarts },
+        options: {
+          'max-requests': c.maxRequests,
+          'max-requests-jitter': c.maxRequestsJitter,
+          timeout: c.timeout,
+          'graceful-timeout': c.gracefulTimeout,
+          'max-memory': c.maxMemory,
+          'reload-batch': c.reloadBatch,
+          'limit-concurrency': c.limitConcurrency,
+          'keep-alive-timeout': c.keepAliveTimeout,
+        },
+      },
+      workers,
+    };
   }
 
   /** One line for systemd's STATUS= (shown by systemctl status). */
@@ -276,6 +341,9 @@ export class Master {
       : `died unexpectedly (${how})`;
     handle.transition('exited', reason);
     this.#workers.delete(handle);
+    const cause = this.#exitCause.get(handle) ?? (before === 'draining' || this.#state === 'stopping' ? null : 'crash');
+    this.#exitCause.delete(handle);
+    this.stats.exited(handle, this.#state === 'stopping' ? null : cause, reason);
 
     if (this.#state === 'stopping') {
       if (this.#workers.size === 0) this.#finish();
@@ -347,6 +415,7 @@ export class Master {
     for (const { worker, detail } of this.#health.hung(this.#workers)) {
       this.#log.error({ event: 'worker-hung', worker: worker.slot, pid: worker.pid }, `worker ${worker.slot} (pid ${worker.pid}) hung: ${detail}; killing it`);
       this.#killReasons.set(worker, `killed: hung, ${detail}`);
+      this.#exitCause.set(worker, 'timeout');
       worker.kill();
     }
   }
@@ -356,14 +425,15 @@ export class Master {
   #reloading = false;
 
   /** SIGHUP: read the config again, then replace every worker, surge first, batch by batch. */
-  async reload(): Promise<void> {
-    if (this.#state === 'stopping') return;
+  /** Resolves once the reload started (null) or with why it could not. */
+  async reload(): Promise<string | null> {
+    if (this.#state === 'stopping') return 'the master is stopping';
     let next: Config;
     try {
       next = await this.deps.reloadConfig();
     } catch (err) {
       this.#log.error({ event: 'reload-failed', reason: (err as Error).message }, `reload aborted, the current workers keep serving: ${(err as Error).message}`);
-      return;
+      return `reload aborted, the current workers keep serving: ${(err as Error).message}`;
     }
     const ignored = RESTART_ONLY.filter((key) => JSON.stringify(next[key]) !== JSON.stringify(this.#config[key]));
     if (ignored.length > 0) {
@@ -381,6 +451,7 @@ export class Master {
     this.scale(this.#config.workers);
     for (const w of this.#workers) if (w.state === 'ready' && w.slot < this.#desired) this.#replace(w, 'reload');
     this.#reportReloadDone();
+    return null;
   }
 
   #reportReloadDone(): void {
@@ -403,7 +474,11 @@ export class Master {
     this.#desired = desired;
     if (desired !== from) this.#log.info({ event: 'scale', from, to: desired }, `scaling from ${from} to ${desired} workers`);
     for (let slot = 0; slot < desired; slot += 1) if (!this.#slotCovered(slot) && !this.#pendingSpawns.has(slot)) this.#spawn(slot);
-    for (const w of this.#workers) if (w.slot >= desired) w.drain('scaled down');
+    for (const w of this.#workers) {
+      if (w.slot < desired) continue;
+      if (w.state === 'ready') this.#exitCause.set(w, 'scale');
+      w.drain('scaled down');
+    }
     for (const [slot, timer] of this.#pendingSpawns) {
       if (slot < desired) continue;
       clearTimeout(timer);

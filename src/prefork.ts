@@ -6,6 +6,8 @@ import { type Listener, openListeners, releaseListeners } from './listeners.js';
 import type { Logger } from './log.js';
 import { heartbeatInterval } from './health.js';
 import { Master } from './master.js';
+import { serveControl } from './control.js';
+import { serveMetrics } from './metrics.js';
 import type { WorkerSettings } from './messages.js';
 import type { Config } from './options.js';
 import { SystemdNotifier, takeActivatedSockets } from './systemd.js';
@@ -48,7 +50,7 @@ export function workerSettings(config: Config, cwd: string, listeners: readonly 
     urls: listeners.map((l) => l.url),
     maxRequests: config.maxRequests,
     limitConcurrency: config.limitConcurrency,
-    heartbeatMs: heartbeatInterval(config.timeout, config.maxMemory),
+    heartbeatMs: heartbeatInterval(config.timeout),
     shutdownDelay: config.shutdownDelay,
     headersTimeoutMs: Math.round(config.headersTimeout * 1000),
     requestTimeoutMs: Math.round(config.requestTimeout * 1000),
@@ -75,13 +77,17 @@ export async function runMaster(config: Config, log: Logger, reloadConfig: () =>
   const activated = takeActivatedSockets(process.env);
   const binds = [...activated.map((a) => a.bind), ...config.bind];
   let listeners: Listener[] = [];
+  /** The master's own sockets (control, metrics): served by the master, never handed to workers. */
+  const own: Listener[] = [];
   try {
     if (binds.length === 0) throw usageError('nothing to listen on: give --bind (or let systemd pass sockets)');
     listeners = await openListeners(binds, { socketMode: config.socketMode, log, tls: tls !== null });
     chownSockets(listeners, privileges.socketOwner, log);
+    if (config.control !== null) own.push(...(await openListeners([{ kind: 'unix', path: config.control }], { socketMode: 0o600, log })));
+    if (config.metricsBind !== null) own.push(...(await openListeners([config.metricsBind], { socketMode: config.socketMode, log })));
     pidfile?.publish();
   } catch (err) {
-    releaseListeners(listeners, log);
+    releaseListeners([...listeners, ...own], log);
     await pidfile?.release();
     throw err;
   }
@@ -106,12 +112,22 @@ export async function runMaster(config: Config, log: Logger, reloadConfig: () =>
     workerEntry: WORKER_ENTRY,
     notifier,
   });
+  const control = own.find((l) => config.control !== null && l.bind.kind === 'unix' && l.bind.path === config.control);
+  if (control) {
+    serveControl(control.handle, master, log);
+    log.info({ event: 'control-listening', address: control.url }, `control socket on ${control.url}`);
+  }
+  const metrics = own.find((l) => l !== control);
+  if (metrics) {
+    serveMetrics(metrics.handle, () => ({ status: master.snapshot(), totals: master.stats.totals() }));
+    log.info({ event: 'metrics-listening', address: `${metrics.url}/metrics` }, `metrics on ${metrics.url}/metrics`);
+  }
   let code: ExitCodeValue = ExitCode.unexpected;
   try {
     code = await master.run();
   } finally {
     await notifier?.close();
-    releaseListeners(listeners, log);
+    releaseListeners([...listeners, ...own], log);
     await pidfile?.release();
     log.info({ event: 'stopped', code }, `stopped (exit ${code})`);
   }
