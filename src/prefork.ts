@@ -1,8 +1,10 @@
-import { realpathSync } from 'node:fs';
+import { closeSync, realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ExitCode, type ExitCodeValue, usageError } from './exit-codes.js';
-import { type Listener, openListeners, releaseListeners } from './listeners.js';
+import { type BindSpec, formatBind, parseBind } from './bind.js';
+import { type HandoverSocket, type OwnedFile, Inheritance } from './handover.js';
+import { type Listener, openListeners, releaseListeners, removeSocketFile } from './listeners.js';
 import type { Logger } from './log.js';
 import { heartbeatInterval } from './health.js';
 import { Master } from './master.js';
@@ -12,6 +14,7 @@ import { SystemdNotifier, takeActivatedSockets } from './systemd.js';
 import { type TlsMaterial, loadTls } from './tls.js';
 import { lockPidfile } from './pidfile.js';
 import { type WorkerIdentity, chownSockets, resolvePrivileges } from './privileges.js';
+import { Successor, Upgrader } from './upgrade.js';
 import { resolveAppPath } from '../workers/app-loader.js';
 
 const WORKER_ENTRY = fileURLToPath(new URL('../workers/main.js', import.meta.url));
@@ -59,39 +62,99 @@ export function workerSettings(config: Config, cwd: string, listeners: readonly 
 }
 
 /**
- * The master's whole life: bind everything once, run the workers, and on the way out remove
- * the socket files it created. Resolves with the process exit code.
+ * The master's whole life: bind everything once (or, as a hot upgrade's new master, take the
+ * sockets over from the old one), run the workers, and on the way out remove the socket files
+ * it created — unless it handed them over to a new master. Resolves with the process exit code.
  */
 export async function runMaster(config: Config, log: Logger, reloadConfig: () => Promise<Config> = async () => config): Promise<ExitCodeValue> {
   const cwd = operatorCwd();
+  // Started by a hot upgrade: the old master's sockets, as inherited descriptors (else null).
+  const inheritance = Inheritance.fromEnv(process.env);
+  const successor = inheritance === null ? null : new Successor(inheritance, log);
   // A missing app file fails before anything is bound: bad input creates nothing.
   resolveAppPath(config.app ?? '', cwd);
   // Read while we still can (key files are often root-only) and before anything is bound.
   let tls = loadTls(config, cwd);
   const privileges = resolvePrivileges(config);
   if (process.pid === 1) warnAboutPid1(log);
-  // Locked before binding, so a second master refuses before it creates anything.
-  const pidfile = config.pidfile === null ? null : await lockPidfile(resolve(cwd, config.pidfile), config.pidfile, log);
-  const activated = takeActivatedSockets(process.env);
+  // Locked before binding, so a second master refuses before it creates anything. A new master
+  // takes the lock over from its parent only when that one hands over.
+  const parent = successor !== null && process.ppid === successor.parent ? successor.parent : null;
+  const pidfile = config.pidfile === null ? null : await lockPidfile(resolve(cwd, config.pidfile), config.pidfile, log, process.pid, { parent });
+  const systemdSockets = takeActivatedSockets(process.env);
+  // systemd passed its sockets to the first master of a chain; each new master gets them from the last.
+  const activated = inheritance === null ? systemdSockets : inheritance.activated().map((s) => ({ bind: parseBind(s.bind) as Extract<BindSpec, { kind: 'fd' }>, name: s.systemd }));
   const binds = [...activated.map((a) => a.bind), ...config.bind];
   let listeners: Listener[] = [];
+  /** Socket files of the chain no bind claims any more: removed once we take over. */
+  const dropped: OwnedFile[] = [];
   try {
     if (binds.length === 0) throw usageError('nothing to listen on: give --bind (or let systemd pass sockets)');
-    listeners = await openListeners(binds, { socketMode: config.socketMode, log, tls: tls !== null });
+    listeners = await openListeners(binds, {
+      socketMode: config.socketMode,
+      log,
+      tls: tls !== null,
+      inherited: inheritance === null ? undefined : (bind) => inheritance.take('listen', formatBind(bind)),
+    });
     chownSockets(listeners, privileges.socketOwner, log);
-    pidfile?.publish();
+    if (successor === null) pidfile?.publish();
   } catch (err) {
-    releaseListeners(listeners, log);
+    releaseListeners(listeners, log, (l) => l.inherited === true);
     await pidfile?.release();
     throw err;
   }
+  // Sockets the old master had that our config no longer asks for (every socket is claimed by
+  // now; a master-owned socket added later must be claimed before this point).
+  for (const s of inheritance?.unclaimed() ?? []) {
+    closeSync(s.fd);
+    if (s.owned !== null) dropped.push(s.owned);
+    log.warn({ event: 'upgrade-socket-dropped', bind: s.bind, role: s.role }, `the old master's ${s.bind} (${s.role}) is not in this configuration: closed`);
+  }
   for (const [i, l] of listeners.entries()) {
     const systemd = activated[i] ? `systemd socket ${activated[i]!.name ?? `#${i}`}` : undefined;
-    log.info({ event: 'listening', address: l.url, systemd }, `listening on ${l.url}${systemd ? ` (${systemd})` : ''}`);
+    const from = l.inherited === true ? ` (from master ${inheritance?.parent})` : '';
+    log.info({ event: 'listening', address: l.url, systemd, inherited: l.inherited }, `listening on ${l.url}${systemd ? ` (${systemd})` : ''}${from}`);
   }
+  /**
+   * What a hot upgrade hands to the new master: every socket this master owns. The listeners
+   * now; any other master-owned socket (a control socket, a metrics bind) joins this list with
+   * its own role, and the new master claims it with inheritance.take(role, bind) instead of
+   * binding, before the unclaimed ones are closed above.
+   */
+  const handoverSockets = (): HandoverSocket[] =>
+    listeners.map((l, i) => ({
+      role: 'listen',
+      fd: l.handle.fd,
+      bind: formatBind(l.bind),
+      // Absolute: the new master may run in another directory (the new release).
+      owned: l.owned === null ? null : { ...l.owned, path: resolve(l.owned.path) },
+      systemd: activated[i] ? (activated[i]!.name ?? `#${i}`) : null,
+    }));
   const notifier = SystemdNotifier.fromEnv(process.env, log);
+  // Until a new master takes over, the old one speaks for the service.
+  if (successor !== null) notifier?.mute();
   notifier?.startWatchdog(process.env);
-  const master = new Master({
+  const upgrader = new Upgrader({
+    log,
+    cwd,
+    sockets: handoverSockets,
+    bootTimeout: () => master.config.bootTimeout,
+    gracefulTimeout: () => master.config.gracefulTimeout,
+    live: () => successor?.live ?? true,
+    handOver: async (newPid) => {
+      await pidfile?.handOver();
+      notifier?.mute();
+      master.handOver(newPid);
+    },
+  });
+  /** New master: the old one handed over: the pidfile, the chain's dropped files, and systemd are ours. */
+  const takeOver = async (): Promise<void> => {
+    await pidfile?.takeOver();
+    for (const owned of dropped) removeSocketFile(owned, log);
+    notifier?.mute(false);
+    await notifier?.ready(master.status());
+  };
+  const master: Master = new Master({
     config,
     listeners,
     log,
@@ -105,15 +168,25 @@ export async function runMaster(config: Config, log: Logger, reloadConfig: () =>
     },
     workerEntry: WORKER_ENTRY,
     notifier,
+    upgrade: upgrader,
+    onReady: successor === null ? undefined : () => successor.ready(takeOver),
+    // A new master's workers may serve beside the old master's: never cut them.
+    fatalStop: successor === null ? 'immediate' : 'graceful',
   });
   let code: ExitCodeValue = ExitCode.unexpected;
   try {
     code = await master.run();
   } finally {
     await notifier?.close();
-    releaseListeners(listeners, log);
+    // systemd must know the new MAINPID before we (its main process so far) exit.
+    if (upgrader.handedOver) await upgrader.tookOver();
+    // Files the chain created stay while another master serves them: after a hand-over, or when
+    // we never took over from the old master (a failed upgrade).
+    const notOurs = (l: Listener): boolean => upgrader.handedOver || (l.inherited === true && successor?.live !== true);
+    releaseListeners(listeners, log, notOurs);
     await pidfile?.release();
-    log.info({ event: 'stopped', code }, `stopped (exit ${code})`);
+    const how = upgrader.handedOver ? ': handed over to the new master' : '';
+    log.info({ event: 'stopped', code, handedOver: upgrader.handedOver }, `stopped (exit ${code})${how}`);
   }
   return code;
 }
