@@ -1,3 +1,5 @@
+import { resolve } from 'node:path';
+import { type BindSpec, formatBind } from './bind.js';
 import { usageError } from './exit-codes.js';
 
 /**
@@ -31,13 +33,20 @@ export interface HandoverSocket {
   role: string;
   /** The descriptor: the sender's own number in its list, the inherited one after the hand-over. */
   fd: number;
-  /** The bind as configured (formatBind), by which the successor recognises it: `127.0.0.1:0` stays `127.0.0.1:0`, whatever port it got. */
+  /** The bind as configured (bindKey), by which the successor recognises it: `127.0.0.1:0` stays `127.0.0.1:0`, whatever port it got. */
   bind: string;
   /** A file the chain created: removed by the last master on a clean stop; null for TCP, abstract names and files systemd made. */
   owned: OwnedFile | null;
   /** A socket systemd passed to the first master (LISTEN_FDS), by its name: served whatever the config says. */
   systemd: string | null;
 }
+
+/**
+ * How both sides name a bind: as configured, except that a relative socket path is made
+ * absolute (against the directory it was bound in): in a new release's directory the same
+ * `unix:app.sock` names another file, which is then bound afresh.
+ */
+export const bindKey = (bind: BindSpec): string => formatBind(bind.kind === 'unix' ? { kind: 'unix', path: resolve(bind.path) } : bind);
 
 /** Old master: what to pass to spawn() for the successor, and the env value that describes it. */
 export function handoverFor(sockets: readonly HandoverSocket[], parent: number): { fds: number[]; env: string } {

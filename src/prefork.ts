@@ -2,8 +2,8 @@ import { closeSync, realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ExitCode, type ExitCodeValue, usageError } from './exit-codes.js';
-import { type BindSpec, formatBind, parseBind } from './bind.js';
-import { type HandoverSocket, type OwnedFile, Inheritance } from './handover.js';
+import { type BindSpec, parseBind } from './bind.js';
+import { type HandoverSocket, type OwnedFile, Inheritance, bindKey } from './handover.js';
 import { type Listener, openListeners, releaseListeners, removeSocketFile } from './listeners.js';
 import type { Logger } from './log.js';
 import { heartbeatInterval } from './health.js';
@@ -94,7 +94,7 @@ export async function runMaster(config: Config, log: Logger, reloadConfig: () =>
       socketMode: config.socketMode,
       log,
       tls: tls !== null,
-      inherited: inheritance === null ? undefined : (bind) => inheritance.take('listen', formatBind(bind)),
+      inherited: inheritance === null ? undefined : (bind) => inheritance.take('listen', bindKey(bind)),
     });
     chownSockets(listeners, privileges.socketOwner, log);
     if (successor === null) pidfile?.publish();
@@ -125,7 +125,7 @@ export async function runMaster(config: Config, log: Logger, reloadConfig: () =>
     listeners.map((l, i) => ({
       role: 'listen',
       fd: l.handle.fd,
-      bind: formatBind(l.bind),
+      bind: bindKey(l.bind),
       // Absolute: the new master may run in another directory (the new release).
       owned: l.owned === null ? null : { ...l.owned, path: resolve(l.owned.path) },
       systemd: activated[i] ? (activated[i]!.name ?? `#${i}`) : null,

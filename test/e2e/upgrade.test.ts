@@ -233,3 +233,24 @@ test('SIGUSR2 while the master is still starting is refused (held, then logged),
   assert.ok(!p.logs.some((l) => l.event === 'upgrade-started'));
   assert.equal((await p.stop()).code, 0);
 });
+
+test('a relative unix:app.sock in a symlink deploy: the new release binds its own file; the old release\'s file goes once the new master took over', async (t) => {
+  const dir = realpathSync(tempDir(t));
+  makeRelease(dir, '1');
+  makeRelease(dir, '2');
+  deploy(dir, '1');
+  const p = startRelease(t, dir, ['-w', '1', '-b', 'unix:app.sock', 'app.cjs']);
+  await p.ready();
+  const [oldSock, newSock] = [join(dir, 'releases/1/app.sock'), join(dir, 'releases/2/app.sock')];
+  assert.equal((await request({ socketPath: oldSock })).json<{ version: string }>().version, '1');
+  deploy(dir, '2');
+  const newPid = await upgrade(t, p);
+  await waitLog(p, (l) => l.event === 'took-over' && l.pid === newPid);
+  assert.equal((await p.exited).code, 0);
+  const dropped = p.logs.find((l) => l.event === 'upgrade-socket-dropped' && l.pid === newPid);
+  assert.equal(dropped?.bind, `unix:${oldSock}`);
+  assert.equal(existsSync(oldSock), false, 'the chain\'s file nobody serves any more is removed');
+  assert.equal((await request({ socketPath: newSock })).json<{ version: string }>().version, '2');
+  await stopMaster(p, newPid);
+  assert.equal(existsSync(newSock), false);
+});

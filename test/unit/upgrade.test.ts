@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { ExitCode, PreforkError } from '../../src/exit-codes.js';
-import { HANDOVER_ENV, type HandoverSocket, Inheritance, handoverFor } from '../../src/handover.js';
+import { HANDOVER_ENV, type HandoverSocket, Inheritance, bindKey, handoverFor } from '../../src/handover.js';
 import { nodeBinary, scriptPath } from '../../src/upgrade.js';
 
 function dir(t: TestContext): string {
@@ -77,4 +77,12 @@ test('a hand-over variable that does not parse is a usage error (exit 2) naming 
       bad,
     );
   }
+});
+
+test('bindKey: binds as configured, a relative socket path made absolute against the directory it is bound in', () => {
+  assert.equal(bindKey({ kind: 'tcp', host: '127.0.0.1', port: 0 }), '127.0.0.1:0');
+  assert.equal(bindKey({ kind: 'unix', path: '/run/app.sock' }), 'unix:/run/app.sock');
+  assert.equal(bindKey({ kind: 'unix', path: 'app.sock' }), `unix:${join(process.cwd(), 'app.sock')}`);
+  assert.equal(bindKey({ kind: 'abstract', name: 'app' }), 'unix:@app');
+  assert.equal(bindKey({ kind: 'fd', fd: 3 }), 'fd://3');
 });
