@@ -300,7 +300,19 @@ function pidfileHandle(parts: HandleParts): Pidfile {
       unlock = null;
     },
     async release(): Promise<void> {
-      if (state.handedOver) return;
+      if (state.handedOver) {
+        // The new master renamed its pid into place, unless its configuration names another
+        // pidfile: then ours is left to us, and goes.
+        if (readPid(abs) !== pid) return;
+        fs.rmSync(abs, { force: true });
+        try {
+          removeStaleLock(lockDir, pid);
+        } catch {
+          // Not only ours inside: leave it.
+        }
+        log.debug({ event: 'pidfile-removed', path: abs }, `removed ${abs}: the new master uses another pidfile`);
+        return;
+      }
       const holder = readPid(abs);
       if (holder === pid) {
         fs.rmSync(abs, { force: true });

@@ -174,9 +174,18 @@ export class Upgrader {
     this.#log.error({ event: 'upgrade-failed', newPid: child.pid, reason: why }, `hot upgrade failed: the new master (pid ${child.pid}) ${why}; this master keeps serving`);
   }
 
-  /** TERM (it drains any worker that already serves), then KILL if it has not gone after its graceful timeout. */
-  #stopChild(child: ChildProcess): void {
+  /**
+   * TERM (a new master that got as far as serving drains its workers), then KILL if it has not
+   * gone after its graceful timeout. `now`: KILL at once, for when we are leaving ourselves and
+   * could not wait; a new master that has not taken over owns nothing, and its workers drain by
+   * themselves when it dies.
+   */
+  #stopChild(child: ChildProcess, now = false): void {
     if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+    if (now) {
+      child.kill('SIGKILL');
+      return;
+    }
     child.kill('SIGTERM');
     const kill = setTimeout(() => child.kill('SIGKILL'), (this.deps.gracefulTimeout() + 1) * 1000);
     kill.unref();
@@ -232,7 +241,7 @@ export class Upgrader {
   abort(why: string): void {
     const child = this.#child;
     if (child === null || this.#phase !== 'starting') return;
-    this.#stopChild(child);
+    this.#stopChild(child, true);
     this.#reset();
     this.#log.warn({ event: 'upgrade-aborted', newPid: child.pid, reason: why }, `hot upgrade aborted (${why}): stopping the new master (pid ${child.pid})`);
   }
@@ -246,7 +255,7 @@ export class Upgrader {
  */
 export class Successor {
   #live = false;
-  #parentGone: boolean;
+  #parentGone = false;
   #ready = false;
   #takeOver: (() => Promise<void>) | null = null;
 
@@ -254,16 +263,20 @@ export class Successor {
     readonly inheritance: Inheritance,
     private readonly log: Logger,
   ) {
-    this.#parentGone = process.send === undefined || !process.connected;
     process.on('message', (m: unknown) => {
       if (isUpgradeMessage(m, 'take-over')) void this.#doTakeOver('the old master handed over');
     });
-    process.on('disconnect', () => {
-      this.#parentGone = true;
-      if (this.#live) return;
-      this.log.warn({ event: 'upgrade-parent-gone', parent: inheritance.parent }, `the old master (pid ${inheritance.parent}) is gone before the hand-over${this.#ready ? '; taking over now' : '; taking over once ready'}`);
-      if (this.#ready) void this.#doTakeOver('the old master is gone');
-    });
+    process.on('disconnect', () => this.#lostParent());
+    // Gone already, while we were loading.
+    if (process.send === undefined || !process.connected) this.#lostParent();
+  }
+
+  #lostParent(): void {
+    if (this.#parentGone) return;
+    this.#parentGone = true;
+    if (this.#live) return;
+    this.log.warn({ event: 'upgrade-parent-gone', parent: this.parent }, `the old master (pid ${this.parent}) is gone before the hand-over${this.#ready ? '; taking over now' : '; taking over once ready'}`);
+    if (this.#ready) void this.#doTakeOver('the old master is gone');
   }
 
   get parent(): number {

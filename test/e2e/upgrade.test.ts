@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, lstatSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { type LoadResult, app, eventually, isAlive, load, request, sleep, startPrefork, tempDir } from '../helpers/prefork.js';
+import { type LoadResult, app, eventually, isAlive, load, request, sleep, startPrefork, tempDir, toTarget } from '../helpers/prefork.js';
 import { childrenOf, deploy, makeRelease, startRelease, stopMaster, upgrade, waitLog } from '../helpers/upgrade.js';
 
 const failures = (r: LoadResult): string => JSON.stringify([...r.failures]);
@@ -253,4 +253,59 @@ test('a relative unix:app.sock in a symlink deploy: the new release binds its ow
   assert.equal((await request({ socketPath: newSock })).json<{ version: string }>().version, '2');
   await stopMaster(p, newPid);
   assert.equal(existsSync(newSock), false);
+});
+
+test('TERM to the old master while the new one is still starting: both go, the old one removes its files as the live master', async (t) => {
+  const dir = tempDir(t);
+  const marker = join(dir, 'slow');
+  const sock = join(dir, 'app.sock');
+  const pidfile = join(dir, 'app.pid');
+  const p = startPrefork(t, ['--config', slowConfig(dir, marker, 60_000), '-b', `unix:${sock}`, '--pidfile', pidfile, app('pid.cjs')]);
+  await p.ready();
+  writeFileSync(marker, '');
+  const newPid = await upgrade(t, p);
+  p.signal('SIGTERM');
+  assert.deepEqual(await p.exited, { code: 0, signal: null });
+  const aborted = p.logs.find((l) => l.event === 'upgrade-aborted');
+  assert.equal(aborted?.newPid, newPid);
+  await eventually(() => !isAlive(newPid), 5000, 'the unfinished new master to be stopped');
+  assert.equal(existsSync(sock), false);
+  assert.equal(existsSync(pidfile), false);
+  assert.equal(existsSync(`${pidfile}.lock`), false);
+});
+
+test('the old master SIGKILLed during an upgrade: the new master takes over once ready (pidfile and lock included)', async (t) => {
+  const dir = tempDir(t);
+  const marker = join(dir, 'slow');
+  const pidfile = join(dir, 'app.pid');
+  const p = startPrefork(t, ['--config', slowConfig(dir, marker, 1000), '--pidfile', pidfile, app('pid.cjs')]);
+  await p.ready();
+  writeFileSync(marker, '');
+  const newPid = await upgrade(t, p);
+  assert.deepEqual(await p.stop('SIGKILL'), { code: null, signal: 'SIGKILL' });
+  const took = await waitLog(p, (l) => l.event === 'took-over' && l.pid === newPid, 15_000, 'took-over');
+  assert.equal(took.reason, 'the old master is gone');
+  assert.ok(p.logs.some((l) => l.event === 'upgrade-parent-gone' && l.pid === newPid));
+  assert.equal(readFileSync(pidfile, 'utf8'), `${newPid}\n`);
+  assert.equal(readFileSync(join(`${pidfile}.lock`, 'pid'), 'utf8'), `${newPid}\n`);
+  const target = p.logs.filter((l) => l.event === 'listening' && l.pid === newPid).map((l) => toTarget(String(l.address)))[0]!;
+  assert.equal((await request(target)).status, 200);
+  await stopMaster(p, newPid);
+  assert.equal(existsSync(pidfile), false);
+});
+
+test('a new master whose configuration names another --pidfile writes that one; the old master removes its own', async (t) => {
+  const dir = tempDir(t);
+  const config = join(dir, 'prefork.json');
+  const [a, b] = [join(dir, 'a.pid'), join(dir, 'b.pid')];
+  writeFileSync(config, JSON.stringify({ workers: 1, bind: '127.0.0.1:0', pidfile: a }));
+  const p = startPrefork(t, ['--config', config, app('pid.cjs')]);
+  await p.ready();
+  writeFileSync(config, JSON.stringify({ workers: 1, bind: '127.0.0.1:0', pidfile: b }));
+  const newPid = await upgrade(t, p);
+  await waitLog(p, (l) => l.event === 'took-over' && l.pid === newPid);
+  assert.equal((await p.exited).code, 0);
+  assert.equal(existsSync(a), false, 'the old pidfile goes with the old master');
+  assert.equal(existsSync(`${a}.lock`), false);
+  assert.equal(readFileSync(b, 'utf8'), `${newPid}\n`);
 });
