@@ -81,16 +81,19 @@ test('upgrades chain: the second new master inherits from the first, the socket 
   assert.equal(existsSync(sock), false);
 });
 
-test('a failed upgrade (the app on disk throws at import): the old master keeps serving, 0 failed requests; a fixed app upgrades', async (t) => {
+test('a failed upgrade (the app on disk throws at import): the old master keeps serving, 0 failed requests, its socket file intact; a fixed app upgrades', async (t) => {
   const dir = tempDir(t);
   const appFile = join(dir, 'app.cjs');
   const pidfile = join(dir, 'app.pid');
+  const sock = join(dir, 'app.sock');
   copyFileSync(app('pid.cjs'), appFile);
-  const p = startPrefork(t, ['-w', '2', '-b', '127.0.0.1:0', '--pidfile', pidfile, appFile]);
+  const p = startPrefork(t, ['-w', '2', '-b', '127.0.0.1:0', '-b', `unix:${sock}`, '--pidfile', pidfile, appFile]);
   const target = await p.ready();
+  const inode = lstatSync(sock).ino;
   const oldWorkers = p.readyWorkers();
   let finish = (): void => {};
-  const running = load(target, { until: new Promise<void>((done) => (finish = done)), concurrency: 4 });
+  const finished = new Promise<void>((done) => (finish = done));
+  const loads = [load(target, { until: finished, concurrency: 4 }), load({ socketPath: sock }, { until: finished, concurrency: 4, keepAlive: false })];
   await sleep(200);
   writeFileSync(appFile, "throw new Error('broken release');\n");
   const newPid = await upgrade(t, p);
@@ -101,9 +104,13 @@ test('a failed upgrade (the app on disk throws at import): the old master keeps 
   await eventually(() => !isAlive(newPid), 5000, 'the failed new master to exit');
   await sleep(300);
   finish();
-  const r = await running;
-  assert.equal(r.failed, 0, `failures: ${failures(r)}`);
-  assert.equal(servedBy(r, oldWorkers), r.ok, 'only the old workers served');
+  for (const r of await Promise.all(loads)) {
+    assert.equal(r.failed, 0, `failures: ${failures(r)}`);
+    assert.equal(servedBy(r, oldWorkers), r.ok, 'only the old workers served');
+  }
+  // The failed master closed the handle it opened from the inherited fd: that must not unlink.
+  assert.equal(lstatSync(sock).ino, inode, 'the socket file is intact');
+  assert.equal((await request({ socketPath: sock })).status, 200);
   assert.deepEqual(p.readyWorkers().sort(), oldWorkers.sort(), 'the old workers are untouched');
   assert.equal(readFileSync(pidfile, 'utf8'), `${p.pid}\n`, 'the pidfile still names the old master');
   assert.equal(readFileSync(join(`${pidfile}.lock`, 'pid'), 'utf8'), `${p.pid}\n`);
