@@ -153,8 +153,9 @@ export class Upgrader {
       if (isUpgradeMessage(m, 'ready')) void this.#onReady(child);
       else if (isUpgradeMessage(m, 'took-over')) this.#onTookOver(child);
     });
-    // A spawn that fails (binary gone, cwd gone) reports here, then exits with -2: either is a failure.
-    child.once('error', (err) => this.#fail(child, `cannot start ${file}: ${err.message}`));
+    // A spawn that fails (binary gone, cwd gone) reports here; so does a send to a child that
+    // just died (its exit tells the rest). Always listened to: an unhandled 'error' would throw.
+    child.on('error', (err) => this.#fail(child, `cannot start ${file}: ${err.message}`));
     child.once('exit', (code, signal) => {
       if (this.#child !== child) return;
       if (this.#phase === 'starting') this.#fail(child, `it exited with ${signal !== null ? `signal ${signal}` : `code ${code}`} before it was ready`);
