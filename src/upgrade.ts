@@ -299,7 +299,10 @@ export class Successor {
       return;
     }
     this.log.info({ event: 'upgrade-ready', parent: this.parent }, `every worker serves: telling the old master (pid ${this.parent}) to hand over`);
-    process.send?.(message('ready'));
+    // With a callback: a send on a channel that just closed would otherwise be an uncaught 'error'.
+    process.send?.(message('ready'), undefined, undefined, (err: Error | null) => {
+      if (err) this.#lostParent();
+    });
   }
 
   async #doTakeOver(why: string): Promise<void> {
@@ -308,8 +311,9 @@ export class Successor {
     await this.#takeOver();
     this.log.info({ event: 'took-over', from: this.parent, reason: why }, `hot upgrade done: took over from master ${this.parent} (${why})`);
     if (process.connected) {
-      process.send?.(message('took-over'));
-      process.disconnect();
+      process.send?.(message('took-over'), undefined, undefined, () => {
+        if (process.connected) process.disconnect();
+      });
     }
   }
 }
