@@ -31,6 +31,15 @@ export interface MasterDeps {
   workerEntry: string;
   /** systemd readiness notifications, when NOTIFY_SOCKET is set. */
   notifier: SystemdNotifier | null;
+  /** Hot upgrade (SIGUSR2): starts a new master; abort() stops one still starting when we stop. */
+  upgrade?: { start(): void; abort(why: string): void } | null;
+  /** Called once, when every initial worker serves (a hot upgrade's new master then tells the old one). */
+  onReady?: () => void;
+  /**
+   * How to stop when the app cannot start: 'immediate' (kill the workers) unless some of them
+   * may already be serving clients beside another master's (a hot upgrade's new master): 'graceful'.
+   */
+  fatalStop?: 'graceful' | 'immediate';
 }
 
 const HEALTH_CHECK_MS = 250;
@@ -83,6 +92,11 @@ export class Master {
     return this.deps.log;
   }
 
+  /** The configuration in force (it changes with a SIGHUP reload). */
+  get config(): Config {
+    return this.#config;
+  }
+
   /** Forks the workers; resolves with the exit code once the master has stopped. */
   run(): Promise<ExitCodeValue> {
     const stopped = new Promise<ExitCodeValue>((resolve) => (this.#resolveStopped = resolve));
@@ -97,7 +111,7 @@ export class Master {
       scaleUp: () => this.scale(this.#desired + 1),
       scaleDown: () => this.scale(this.#desired - 1),
       reopenLogs: () => this.reopenLogs(),
-      upgrade: () => this.#log.warn({ event: 'upgrade-unavailable' }, 'SIGUSR2: hot upgrade is not available yet; ignored (use SIGHUP for a rolling restart)'),
+      upgrade: () => this.#upgrade(),
     });
     return stopped;
   }
@@ -205,7 +219,8 @@ export class Master {
       this.#state = 'running';
       const urls = this.deps.listeners.map((l) => l.url);
       this.#log.info({ event: 'ready', workers: this.#readyCount(), addresses: urls }, `ready: ${this.#readyCount()} workers serving ${urls.join(', ')}`);
-      void this.deps.notifier?.ready(this.#status());
+      void this.deps.notifier?.ready(this.status());
+      this.deps.onReady?.();
     }
     this.#reportReloadDone();
   }
@@ -275,7 +290,7 @@ export class Master {
   }
 
   /** One line for systemd's STATUS= (shown by systemctl status). */
-  #status(): string {
+  status(): string {
     return `${this.#readyCount()} workers serving ${this.deps.listeners.map((l) => l.url).join(', ')}`;
   }
 
@@ -381,7 +396,7 @@ export class Master {
     );
     if (reason === 'reload' && this.#reloading) {
       this.#reloading = false;
-      void this.deps.notifier?.ready(this.#status());
+      void this.deps.notifier?.ready(this.status());
     }
   }
 
@@ -462,7 +477,7 @@ export class Master {
     }
     this.#reloading = false;
     this.#log.info({ event: 'reload-done', workers: this.#readyCount() }, `reload done: ${this.#readyCount()} workers serving`);
-    void this.deps.notifier?.ready(this.#status());
+    void this.deps.notifier?.ready(this.status());
   }
 
   /** TTIN/TTOU and reloads: grow by forking new slots, shrink by draining the highest slots. */
@@ -508,31 +523,52 @@ export class Master {
     for (const w of this.#workers) w.send({ type: 'reopen-logs' });
   }
 
+  // ── hot upgrade ─────────────────────────────────────────────────────────────────────────
+
+  /** SIGUSR2: only a running master starts a new one (the upgrader refuses the other cases itself). */
+  #upgrade(): void {
+    if (this.#state !== 'running') {
+      const why = this.#state === 'starting' ? 'this master is still starting (its workers are not all serving yet)' : 'this master is stopping';
+      this.#log.warn({ event: 'upgrade-refused', reason: why }, `SIGUSR2 refused: ${why}`);
+      return;
+    }
+    this.deps.upgrade?.start();
+  }
+
+  /** A hot upgrade's new master serves: our workers drain at once (no --shutdown-delay: the new ones accept already), then we leave. */
+  handOver(newPid: number): void {
+    this.stop('graceful', `hot upgrade: master ${newPid} took over`, { handover: true });
+  }
+
   // ── stopping ────────────────────────────────────────────────────────────────────────────
 
   #fatal(message: string, code: ExitCodeValue): void {
     this.#log.fatal({ event: 'fatal', reason: message }, message);
     process.stderr.write(`prefork: ${message}\n`);
     this.#exitCode = code;
-    this.stop('immediate', 'fatal error');
+    this.stop(this.deps.fatalStop ?? 'immediate', 'fatal error', { shutdownDelay: false });
   }
 
   /**
    * graceful: after --shutdown-delay (workers keep accepting meanwhile, so load balancers and
    * Kubernetes endpoints can stop sending first), every worker drains (up to --graceful-timeout,
    * then it is killed). immediate: every worker is killed now. A graceful stop asked for twice,
-   * even during the delay, becomes immediate.
+   * even during the delay, becomes immediate. `handover`: a hot upgrade's new master serves, so
+   * no --shutdown-delay, no STOPPING=1 (the notifier is muted) and the upgrade is not aborted.
    */
-  stop(mode: 'graceful' | 'immediate', why: string): void {
+  stop(mode: 'graceful' | 'immediate', why: string, opts: { handover?: boolean; shutdownDelay?: boolean } = {}): void {
+    const handover = opts.handover ?? false;
+    const shutdownDelay = opts.shutdownDelay ?? !handover;
     if (this.#state === 'stopping' && mode === 'graceful') mode = 'immediate';
     this.#state = 'stopping';
+    if (!handover) this.deps.upgrade?.abort(why);
     for (const timer of this.#pendingSpawns.values()) clearTimeout(timer);
     this.#pendingSpawns.clear();
     this.#retiring.clear();
     if (this.#healthTimer !== null) clearInterval(this.#healthTimer);
     if (this.#delayTimer !== null) clearTimeout(this.#delayTimer);
     this.#delayTimer = null;
-    const delay = mode === 'graceful' ? this.#config.shutdownDelay : 0;
+    const delay = mode === 'graceful' && shutdownDelay ? this.#config.shutdownDelay : 0;
     this.#log.info(
       { event: 'stopping', mode, reason: why, workers: this.#workers.size, delay },
       `stopping (${mode}): ${why}${delay > 0 ? `; serving ${delay} s more (--shutdown-delay) before draining` : ''}`,
