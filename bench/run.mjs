@@ -36,22 +36,34 @@ async function freePort() {
   });
 }
 
-function get(port) {
+/** Where a configuration listens: a loopback TCP port, or a unix socket path. */
+let nextSock = 0;
+const SOCK_DIR = mkdtempSync(join(tmpdir(), 'prefork-bench-'));
+process.on('exit', () => rmSync(SOCK_DIR, { recursive: true, force: true }));
+
+async function address(transport) {
+  return transport === 'unix' ? { sock: join(SOCK_DIR, `s${(nextSock += 1)}.sock`) } : { port: await freePort() };
+}
+
+const envFor = (addr) => (addr.sock ? { SOCK: addr.sock } : { PORT: String(addr.port) });
+const bindFor = (addr) => (addr.sock ? `unix:${addr.sock}` : `127.0.0.1:${addr.port}`);
+
+function get(addr) {
   return new Promise((resolve) => {
-    http.get({ host: '127.0.0.1', port, agent: false }, (res) => {
+    http.get({ ...(addr.sock ? { socketPath: addr.sock } : { host: '127.0.0.1', port: addr.port }), agent: false }, (res) => {
       res.resume();
       resolve(res.statusCode === 200);
     }).on('error', () => resolve(false));
   });
 }
 
-async function waitReady(port, limitMs = 20_000) {
+async function waitReady(addr, limitMs = 20_000) {
   const deadline = Date.now() + limitMs;
   while (Date.now() < deadline) {
-    if (await get(port)) return;
+    if (await get(addr)) return;
     await sleep(5);
   }
-  throw new Error(`nothing answered on port ${port}`);
+  throw new Error(`nothing answered on ${bindFor(addr)}`);
 }
 
 /** utime+stime of a process in seconds. */
@@ -94,37 +106,37 @@ function alive(pid) {
 const CONFIGS = {
   single: {
     label: 'single node process',
-    async start(port) {
-      const child = spawn(process.execPath, [join(ROOT, 'bench/servers/single.cjs')], { env: { ...process.env, PORT: String(port) }, stdio: 'ignore' });
+    async start(addr) {
+      const child = spawn(process.execPath, [join(ROOT, 'bench/servers/single.cjs')], { env: { ...process.env, ...envFor(addr) }, stdio: 'ignore' });
       return { master: child.pid, workers: () => [child.pid], stop: () => stopChild(child) };
     },
   },
   'cluster-rr': {
     label: 'node:cluster round robin',
-    async start(port) {
-      const child = spawn(process.execPath, [join(ROOT, 'bench/servers/cluster.cjs')], { env: { ...process.env, PORT: String(port), WORKERS: String(WORKERS), NODE_CLUSTER_SCHED_POLICY: 'rr' }, stdio: 'ignore' });
+    async start(addr) {
+      const child = spawn(process.execPath, [join(ROOT, 'bench/servers/cluster.cjs')], { env: { ...process.env, ...envFor(addr), WORKERS: String(WORKERS), NODE_CLUSTER_SCHED_POLICY: 'rr' }, stdio: 'ignore' });
       return { master: child.pid, workers: () => children(child.pid), stop: () => stopChild(child) };
     },
   },
   'cluster-none': {
     label: 'node:cluster SCHED_NONE',
-    async start(port) {
-      const child = spawn(process.execPath, [join(ROOT, 'bench/servers/cluster.cjs')], { env: { ...process.env, PORT: String(port), WORKERS: String(WORKERS), NODE_CLUSTER_SCHED_POLICY: 'none' }, stdio: 'ignore' });
+    async start(addr) {
+      const child = spawn(process.execPath, [join(ROOT, 'bench/servers/cluster.cjs')], { env: { ...process.env, ...envFor(addr), WORKERS: String(WORKERS), NODE_CLUSTER_SCHED_POLICY: 'none' }, stdio: 'ignore' });
       return { master: child.pid, workers: () => children(child.pid), stop: () => stopChild(child) };
     },
   },
   prefork: {
     label: 'prefork',
-    async start(port, extra = []) {
-      const child = spawn(process.execPath, [join(ROOT, 'dist/src/cli.js'), '-w', String(WORKERS), '-b', `127.0.0.1:${port}`, '--log-level', 'warn', ...extra, join(ROOT, 'bench/hello.cjs')], { stdio: 'ignore' });
+    async start(addr, extra = []) {
+      const child = spawn(process.execPath, [join(ROOT, 'dist/src/cli.js'), '-w', String(WORKERS), '-b', bindFor(addr), '--log-level', 'warn', ...extra, join(ROOT, 'bench/hello.cjs')], { stdio: 'ignore' });
       return { master: child.pid, workers: () => children(child.pid), stop: () => stopChild(child), child };
     },
   },
   pm2: {
     label: 'PM2 cluster mode',
-    async start(port) {
+    async start(addr) {
       const home = mkdtempSync(join(tmpdir(), 'prefork-bench-pm2-'));
-      const env = { ...process.env, PM2_HOME: home, PORT: String(port) };
+      const env = { ...process.env, PM2_HOME: home, ...envFor(addr) };
       execFileSync(process.execPath, [PM2, 'start', join(ROOT, 'bench/servers/pm2-app.cjs'), '-i', String(WORKERS), '--name', 'bench'], { env, stdio: 'ignore' });
       const daemon = Number(readFileSync(join(home, 'pm2.pid'), 'utf8'));
       return {
@@ -156,11 +168,14 @@ function parseLatency(text, label) {
 }
 
 /** One wrk run: bounded by its duration; returns req/s, p50/p99 (ms), errors. */
-function wrk(port, { seconds = SECONDS, close = false, connections = CONNECTIONS } = {}) {
+function wrk(addr, { seconds = SECONDS, close = false, connections = CONNECTIONS } = {}) {
   return new Promise((resolve, reject) => {
     const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '--timeout', '5s'];
     if (close) args.push('-H', 'Connection: close');
-    const child = spawn('wrk', [...args, `http://127.0.0.1:${port}/`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // wrk speaks only TCP: for a unix socket the shim redirects its connect() calls.
+    const env = addr.sock ? { ...process.env, LD_PRELOAD: SHIM, UNIX_SHIM_PATH: addr.sock } : process.env;
+    const url = addr.sock ? 'http://127.0.0.1:9/' : `http://127.0.0.1:${addr.port}/`;
+    const child = spawn('wrk', [...args, url], { stdio: ['ignore', 'pipe', 'inherit'], env });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.on('error', reject);
@@ -180,17 +195,25 @@ function wrk(port, { seconds = SECONDS, close = false, connections = CONNECTIONS
   });
 }
 
+const SCENARIOS = {
+  'keep-alive': { transport: 'tcp', close: false },
+  close: { transport: 'tcp', close: true },
+  'unix keep-alive': { transport: 'unix', close: false },
+  'unix close': { transport: 'unix', close: true },
+};
+
 async function measure(name, scenario) {
-  const port = await freePort();
+  const { transport, close } = SCENARIOS[scenario];
+  const addr = await address(transport);
   const started = performance.now();
-  const server = await CONFIGS[name].start(port);
-  await waitReady(port);
+  const server = await CONFIGS[name].start(addr);
+  await waitReady(addr);
   const coldMs = performance.now() - started;
-  await wrk(port, { seconds: 1, close: scenario === 'close' }); // warm-up
+  await wrk(addr, { seconds: 1, close }); // warm-up
   const workers = server.workers();
   const cpuBefore = cpuSeconds(server.master);
   const workerCpuBefore = workers.map(cpuSeconds);
-  const r = await wrk(port, { close: scenario === 'close' });
+  const r = await wrk(addr, { close });
   const masterCpu = (cpuSeconds(server.master) - cpuBefore) / SECONDS;
   const workerCpu = workers.map((pid, i) => cpuSeconds(pid) - workerCpuBefore[i]);
   const totalWorkerCpu = workerCpu.reduce((a, b) => a + b, 0);
@@ -207,12 +230,12 @@ const median = (xs) => {
 
 /** Failed requests and p99 while workers are replaced under keep-alive load. */
 async function underChange(label, start, change, changeAtMs = 2000) {
-  const port = await freePort();
-  const server = await start(port);
-  await waitReady(port);
-  await wrk(port, { seconds: 1 });
-  const steady = await wrk(port, { seconds: 3 });
-  const running = wrk(port, { seconds: 6 });
+  const addr = await address('tcp');
+  const server = await start(addr);
+  await waitReady(addr);
+  await wrk(addr, { seconds: 1 });
+  const steady = await wrk(addr, { seconds: 3 });
+  const running = wrk(addr, { seconds: 6 });
   await sleep(changeAtMs);
   await change(server);
   const r = await running;
@@ -220,22 +243,26 @@ async function underChange(label, start, change, changeAtMs = 2000) {
   return { label, requests: r.requests, errors: r.errors, p99: r.p99, steadyP99: steady.p99, p99Ratio: r.p99 / steady.p99 };
 }
 
+const SHIM = join(SOCK_DIR, 'unix-shim.so');
+
 async function main() {
   need('wrk', 'wrk');
+  need('cc', 'gcc');
+  execFileSync('cc', ['-shared', '-fPIC', '-O2', '-o', SHIM, join(ROOT, 'bench/unix-shim.c'), '-ldl']);
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
   const names = Object.keys(CONFIGS);
   const runs = [];
   for (let round = 1; round <= ROUNDS; round += 1) {
-    for (const scenario of ['keep-alive', 'close']) {
+    for (const scenario of Object.keys(SCENARIOS)) {
       for (const name of names) {
         const r = await measure(name, scenario);
         runs.push({ round, ...r });
-        console.error(`round ${round} ${scenario.padEnd(10)} ${name.padEnd(13)} ${r.rps.toFixed(0).padStart(7)} req/s  p99 ${r.p99.toFixed(2)} ms  errors ${r.errors}`);
+        console.error(`round ${round} ${scenario.padEnd(15)} ${name.padEnd(13)} ${r.rps.toFixed(0).padStart(7)} req/s  p99 ${r.p99.toFixed(2)} ms  errors ${r.errors}`);
       }
     }
   }
   const table = [];
-  for (const scenario of ['keep-alive', 'close']) {
+  for (const scenario of Object.keys(SCENARIOS)) {
     const base = median(runs.filter((r) => r.config === 'cluster-rr' && r.scenario === scenario).map((r) => r.rps));
     for (const name of names) {
       const mine = runs.filter((r) => r.config === name && r.scenario === scenario);
@@ -260,15 +287,15 @@ async function main() {
 
   console.error('replacement under keep-alive load ...');
   const changes = [
-    await underChange('prefork --max-requests 100', (port) => CONFIGS.prefork.start(port, ['--max-requests', '100']), async () => {}),
-    await underChange('prefork SIGHUP reload', (port) => CONFIGS.prefork.start(port), async (s) => {
+    await underChange('prefork --max-requests 100', (addr) => CONFIGS.prefork.start(addr, ['--max-requests', '100']), async () => {}),
+    await underChange('prefork SIGHUP reload', (addr) => CONFIGS.prefork.start(addr), async (s) => {
       process.kill(s.master, 'SIGHUP');
     }),
-    await underChange('PM2 reload', (port) => CONFIGS.pm2.start(port), async (s) => s.reload()),
+    await underChange('PM2 reload', (addr) => CONFIGS.pm2.start(addr), async (s) => s.reload()),
   ];
 
   console.log(`\nprefork bench: ${WORKERS} workers, wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, median of ${ROUNDS} interleaved rounds, Node ${process.version}\n`);
-  console.log('scenario    config          req/s     p50 ms   p99 ms   ×cluster  ×PM2   errors  master CPU  master RSS  busiest worker  cold start');
+  console.log('scenario        config          req/s     p50 ms   p99 ms   ×cluster  ×PM2   errors  master CPU  master RSS  busiest worker  cold start');
   for (const r of table) {
     console.log(
       `${r.scenario.padEnd(11)} ${r.config.padEnd(14)} ${String(r.rps).padStart(7)}  ${r.p50.toFixed(2).padStart(7)}  ${r.p99.toFixed(2).padStart(7)}   ${r.vsCluster.toFixed(2).padStart(6)}  ${r.vsPm2.toFixed(2).padStart(5)}  ${String(r.errors).padStart(6)}  ${(r.masterCpu * 100).toFixed(1).padStart(8)} %  ${r.masterRssMb.toFixed(1).padStart(7)} MB  ${(r.busiestWorker * 100).toFixed(0).padStart(12)} %  ${r.coldStartMs.toFixed(0).padStart(7)} ms`,

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import yargs from 'yargs';
 import { formatBind } from './bind.js';
+import { fastParse } from './argv.js';
 import { configToJSON, resolveConfig } from './config.js';
 import { ExitCode, PreforkError, usageError } from './exit-codes.js';
 import { checkLogFile, createLogger } from './log.js';
@@ -9,64 +9,21 @@ import { operatorCwd, runMaster } from './prefork.js';
 import { MASTER_SIGNALS } from './signals.js';
 import { loadTls } from './tls.js';
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-
-const EPILOG = [
-  'Signals (to the master):',
-  ...MASTER_SIGNALS.map((s) => `  ${s.signal.padEnd(8)} ${s.doc}`),
-  '',
-  'Exit codes: 0 clean stop, 1 unexpected failure, 2 bad usage or config, 3 cannot bind, 4 the app cannot load.',
-  'Every option can also be set as env PREFORK_<NAME> or in --config; precedence CLI > env > config file > defaults.',
-].join('\n');
-
-/** yargs wiring only: every flag comes from the option table; values stay raw for validation. */
-export function parseArgv(argv: readonly string[]): Partial<Record<OptionKey, unknown>> {
-  const parser = yargs([...argv])
-    .scriptName('prefork')
-    .usage('prefork [options] APP\n\nServe APP (path/to/module[:export]) with a pool of pre-forked worker processes.')
-    .parserConfiguration({ 'camel-case-expansion': false, 'boolean-negation': true, 'duplicate-arguments-array': true })
-    .strict()
-    .version(pkg.version)
-    .help()
-    .alias('h', 'help')
-    .wrap(Math.min(110, process.stdout.columns ?? 100))
-    .epilog(EPILOG)
-    .fail((message: string | null, err: Error | undefined) => {
-      throw usageError((message ?? err?.message ?? 'invalid usage').split('\n')[0] ?? 'invalid usage');
-    })
-    .command('$0 [app]', false, (y) =>
-      y.positional('app', { type: 'string', describe: OPTIONS.app.describe }),
-    );
-  for (const key of optionKeys) {
-    const d = OPTIONS[key] as OptionDef<unknown>;
-    if (d.cli === 'positional') continue;
-    parser.option(d.name, {
-      alias: d.alias,
-      // Repeated flags collect into an array ('duplicate-arguments-array'); `array: true` would
-      // swallow the APP positional after `-b ADDR`.
-      type: d.cli === 'boolean' ? 'boolean' : 'string',
-      requiresArg: d.cli !== 'boolean',
-      group: `${d.group}:`,
-      describe: `${d.describe} (default: ${d.defaultDoc})${d.cliOnly ? '' : ` [env ${envName(d)}]`}`,
-    });
-  }
-  const parsed = parser.parseSync() as Record<string, unknown>;
-  const values: Partial<Record<OptionKey, unknown>> = {};
-  for (const key of optionKeys) {
-    const value = parsed[OPTIONS[key].name];
-    if (value !== undefined) values[key] = value;
-  }
-  return values;
-}
-
 function exitWith(code: number, message?: string): never {
   if (message !== undefined) process.stderr.write(`prefork: ${message}\n`);
   process.exit(code);
 }
 
+const CONTROL_COMMANDS: readonly string[] = ['status', 'reload', 'scale', 'stop'];
+
 export async function main(argv: readonly string[]): Promise<never> {
   try {
-    const cliValues = parseArgv(argv);
+    if (CONTROL_COMMANDS.includes(argv[0] ?? '')) {
+      // yargs and the client load only for these commands: they cost the master 14 MB and 70 ms.
+      const { parseClientArgv, runClient } = await import('./control-client.js');
+      exitWith(await runClient(parseClientArgv(argv, process.env)));
+    }
+    const cliValues = fastParse(argv) ?? (await import('./cli-yargs.js')).parseArgv(argv);
     const sources = { argv: cliValues, env: process.env, cwd: operatorCwd(), stdoutIsTTY: process.stdout.isTTY === true };
     const config = await resolveConfig(sources);
     if (cliValues.checkConfig === true) {

@@ -115,7 +115,11 @@ export function configToJSON(config: Config, format: (b: Config['bind'][number])
   for (const key of optionKeys) {
     if (OPTIONS[key].cliOnly) continue;
     const value = config[key];
-    out[key] = key === 'bind' ? config.bind.map(format) : key === 'socketMode' ? `0${config.socketMode.toString(8)}` : value;
+    out[key] =
+      key === 'bind' ? config.bind.map(format)
+      : key === 'metricsBind' ? (config.metricsBind === null ? null : format(config.metricsBind))
+      : key === 'socketMode' ? `0${config.socketMode.toString(8)}`
+      : value;
   }
   return out;
 }

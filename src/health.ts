@@ -24,10 +24,12 @@ interface Vitals {
   overLimit: number;
 }
 
-/** How often a worker beats for a given --timeout / --max-memory; 0 = no heartbeat needed. */
-export function heartbeatInterval(timeoutS: number, maxMemoryMb: number): number {
-  if (timeoutS > 0) return Math.max(50, Math.min(1000, (timeoutS * 1000) / 4));
-  return maxMemoryMb > 0 ? 1000 : 0;
+/**
+ * How often a worker beats for a given --timeout. At least once a second whatever the options:
+ * the beat also carries the request counts and RSS that status and metrics show.
+ */
+export function heartbeatInterval(timeoutS: number): number {
+  return timeoutS > 0 ? Math.max(50, Math.min(1000, (timeoutS * 1000) / 4)) : 1000;
 }
 
 export class HealthMonitor {

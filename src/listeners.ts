@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import { getSystemErrorName } from 'node:util';
 import { type BindSpec, formatBind } from './bind.js';
 import { bindError, usageError } from './exit-codes.js';
+import type { HandoverSocket } from './handover.js';
 import { type RawHandle, bindPipe, bindTcp, handleKind, openFd, tcpAddress } from './internals.js';
 import type { Logger } from './log.js';
 
@@ -16,6 +17,8 @@ export interface Listener {
   readonly url: string;
   /** A socket file this master created: removed on stop only if the same file is still there. */
   readonly owned: { path: string; dev: number; ino: number } | null;
+  /** Handed over by the old master of a hot upgrade (its file, if any, belongs to the chain). */
+  readonly inherited?: boolean;
 }
 
 export interface ListenOptions {
@@ -23,6 +26,8 @@ export interface ListenOptions {
   log: Logger;
   /** TCP binds serve HTTPS (shown as https:// in logs); unix binds stay plain HTTP. */
   tls?: boolean;
+  /** Hot upgrade: the socket the old master had for this bind, opened from its fd instead of binding. */
+  inherited?: (bind: BindSpec) => HandoverSocket | null;
 }
 
 const errName = (errno: number): string => {
@@ -150,13 +155,36 @@ function openAbstract(bind: Extract<BindSpec, { kind: 'abstract' }>): Listener {
 function openInheritedFd(bind: Extract<BindSpec, { kind: 'fd' }>, scheme: string): Listener {
   const handle = openFd(bind.fd);
   if (typeof handle === 'number') throw bindError(`cannot use fd://${bind.fd}: it is not an open socket (${errName(handle)})`);
+  return { bind, handle, url: fdUrl(bind, handle, scheme), owned: null };
+}
+
+function fdUrl(bind: Extract<BindSpec, { kind: 'fd' }>, handle: RawHandle, scheme: string): string {
   const addr = handleKind(handle) === 'tcp' ? tcpAddress(handle) : null;
-  const url = addr === null ? formatBind(bind) : `${scheme}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port} (fd://${bind.fd})`;
-  return { bind, handle, url, owned: null };
+  return addr === null ? formatBind(bind) : `${scheme}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port} (fd://${bind.fd})`;
+}
+
+/**
+ * Hot upgrade: the old master's socket for this bind, from the descriptor we inherited. Opened
+ * from an fd, a unix handle does not unlink its path on close: the file stays the chain's, and
+ * releaseListeners() removes it by inode when the live master stops.
+ */
+function openHandedOver(bind: BindSpec, passed: HandoverSocket, scheme: string): Listener {
+  const what = formatBind(bind);
+  const handle = openFd(passed.fd);
+  if (typeof handle === 'number') throw bindError(`cannot use ${what} handed over by the old master as fd ${passed.fd}: it is not an open socket (${errName(handle)})`);
+  let url: string;
+  if (bind.kind === 'fd') url = fdUrl(bind, handle, scheme);
+  else if (bind.kind === 'tcp') {
+    const addr = tcpAddress(handle);
+    url = addr === null ? `${scheme}://${what}` : `${scheme}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  } else url = what;
+  return { bind, handle, url, owned: passed.owned, inherited: true };
 }
 
 function openOne(bind: BindSpec, opts: ListenOptions): Promise<Listener> | Listener {
   const scheme = opts.tls === true ? 'https' : 'http';
+  const passed = opts.inherited?.(bind) ?? null;
+  if (passed !== null) return openHandedOver(bind, passed, scheme);
   switch (bind.kind) {
     case 'tcp':
       return openTcp(bind, scheme);
@@ -189,25 +217,34 @@ export async function openListeners(binds: readonly BindSpec[], opts: ListenOpti
  * Removes the socket files this master created, and only if the very file it created (same
  * device and inode, still a socket) is there: a file someone put in its place is not ours.
  * Path-bound handles are not closed: libuv would unlink whatever is at the path by then.
+ * `keepFile` spares a file that is not ours to remove (yet): after a hot upgrade the new master
+ * serves it.
  */
-export function releaseListeners(listeners: readonly Listener[], log: Logger): void {
+export function releaseListeners(listeners: readonly Listener[], log: Logger, keepFile: (l: Listener) => boolean = () => false): void {
   for (const listener of listeners) {
-    if (listener.owned === null) {
-      if (listener.bind.kind !== 'fd') listener.handle.close();
+    if (listener.owned === null || keepFile(listener)) {
+      // An fd we were given stays open for whoever gave it; a path-bound one must not be closed (see above).
+      if (listener.bind.kind !== 'fd' && (listener.owned === null || listener.inherited === true)) listener.handle.close();
       continue;
     }
-    const { path, dev, ino } = listener.owned;
-    let stats: Stats;
-    try {
-      stats = lstatSync(path);
-    } catch {
-      continue;
-    }
-    if (stats.isSocket() && stats.dev === dev && stats.ino === ino) {
-      unlinkSync(path);
-      log.debug({ event: 'socket-removed', path }, `removed ${path}`);
-    } else {
-      log.warn({ event: 'socket-not-ours', path }, `left ${path} in place: it is no longer the socket this master created`);
-    }
+    if (listener.inherited === true) listener.handle.close();
+    removeSocketFile(listener.owned, log);
+  }
+}
+
+/** Removes a socket file if it is still the one with this device and inode. */
+export function removeSocketFile(owned: { path: string; dev: number; ino: number }, log: Logger): void {
+  const { path, dev, ino } = owned;
+  let stats: Stats;
+  try {
+    stats = lstatSync(path);
+  } catch {
+    return;
+  }
+  if (stats.isSocket() && stats.dev === dev && stats.ino === ino) {
+    unlinkSync(path);
+    log.debug({ event: 'socket-removed', path }, `removed ${path}`);
+  } else {
+    log.warn({ event: 'socket-not-ours', path }, `left ${path} in place: it is no longer the socket this master created`);
   }
 }

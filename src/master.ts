@@ -7,6 +7,9 @@ import type { Listener } from './listeners.js';
 import { type Logger, logFileOf, reopenLogFile } from './log.js';
 import { type WorkerMessage, type WorkerSettings, isWorkerMessage } from './messages.js';
 import type { Config } from './options.js';
+import { PoolStats, type RestartReason } from './pool-stats.js';
+import { total } from './stats.js';
+import type { PoolStatus, WorkerStatus } from './status.js';
 import { installSignalHandlers } from './signals.js';
 import type { SystemdNotifier } from './systemd.js';
 import { type Transition, WorkerHandle } from './worker-handle.js';
@@ -28,13 +31,24 @@ export interface MasterDeps {
   workerEntry: string;
   /** systemd readiness notifications, when NOTIFY_SOCKET is set. */
   notifier: SystemdNotifier | null;
-  /** Called once every initial worker serves (the programmatic API's `ready`). */
+  /** Hot upgrade (SIGUSR2): starts a new master; abort() stops one still starting when we stop. */
+  upgrade?: { start(): void; abort(why: string): void } | null;
+  /**
+   * Called once, when every initial worker serves, with the addresses (a hot upgrade's new master
+   * then tells the old one; the programmatic API resolves `ready`).
+   */
   onReady?: (addresses: string[]) => void;
+  /**
+   * How to stop when the app cannot start: 'immediate' (kill the workers) unless some of them
+   * may already be serving clients beside another master's (a hot upgrade's new master): 'graceful'.
+   */
+  fatalStop?: 'graceful' | 'immediate';
 }
 
 const HEALTH_CHECK_MS = 250;
+const CAUSE: Record<ReplaceReason, RestartReason> = { reload: 'reload', 'max-requests': 'max_requests', 'max-memory': 'max_memory' };
 /** Options a reload cannot apply (new sockets, privileges, the one log file every process shares): logged as ignored. */
-const RESTART_ONLY: ReadonlyArray<keyof Config> = ['bind', 'socketMode', 'backlog', 'name', 'config', 'certfile', 'keyfile', 'logFile', 'pidfile', 'user', 'group', 'socketOwner', 'reload'];
+const RESTART_ONLY: ReadonlyArray<keyof Config> = ['bind', 'socketMode', 'backlog', 'name', 'config', 'certfile', 'keyfile', 'logFile', 'pidfile', 'user', 'group', 'socketOwner', 'control', 'metricsBind', 'reload'];
 
 /**
  * The master loop: owns the worker table, reacts to signals and worker messages, keeps every
@@ -52,6 +66,10 @@ export class Master {
   readonly #killReasons = new Map<WorkerHandle, string>();
   readonly #generationOf = new WeakMap<WorkerHandle, number>();
   readonly #health: HealthMonitor;
+  /** Why a worker is on its way out, for restart counts by reason. */
+  readonly #exitCause = new Map<WorkerHandle, RestartReason>();
+  readonly stats = new PoolStats();
+  readonly startedAt = Date.now();
   #config: Config;
   #settings: WorkerSettings;
   #desired: number;
@@ -77,6 +95,11 @@ export class Master {
     return this.deps.log;
   }
 
+  /** The configuration in force (it changes with a SIGHUP reload). */
+  get config(): Config {
+    return this.#config;
+  }
+
   /** Forks the workers; resolves with the exit code once the master has stopped. */
   run(): Promise<ExitCodeValue> {
     const stopped = new Promise<ExitCodeValue>((resolve) => (this.#resolveStopped = resolve));
@@ -91,7 +114,7 @@ export class Master {
       scaleUp: () => this.scale(this.#desired + 1),
       scaleDown: () => this.scale(this.#desired - 1),
       reopenLogs: () => this.reopenLogs(),
-      upgrade: () => this.#log.warn({ event: 'upgrade-unavailable' }, 'SIGUSR2: hot upgrade is not available yet; ignored (use SIGHUP for a rolling restart)'),
+      upgrade: () => this.#upgrade(),
     });
     return stopped;
   }
@@ -157,6 +180,7 @@ export class Master {
         this.#bootFailures.set(handle, message.reason);
         break;
       case 'heartbeat': {
+        this.stats.beat(handle, { requests: message.requests, inflight: message.inflight, rss: message.rss, lagMs: message.lagMs, stats: message.stats });
         const verdict = this.#health.beat(handle, message.rss);
         if (verdict !== null) {
           this.#log.warn({ event: 'worker-bloated', worker: handle.slot, pid: handle.pid, rss: message.rss }, `worker ${handle.slot} (pid ${handle.pid}): ${verdict.detail}`);
@@ -172,6 +196,7 @@ export class Master {
         // Already draining means we asked first (its successor is ready): nothing to add.
         if (handle.state !== 'ready') break;
         handle.transition('draining', message.reason);
+        this.#exitCause.set(handle, 'max_requests');
         this.#startSuccessor(handle, message.reason);
         break;
     }
@@ -188,6 +213,7 @@ export class Master {
     const replaced = this.#successors.get(worker);
     if (replaced !== undefined) {
       this.#successors.delete(worker);
+      if (replaced.old.state === 'ready') this.#exitCause.set(replaced.old, CAUSE[replaced.reason]);
       replaced.old.drain(`replaced by pid ${worker.pid} (${replaced.reason})`);
       this.#pump();
     } else if ((this.#generationOf.get(worker) ?? 0) < this.#generation) {
@@ -197,7 +223,7 @@ export class Master {
       this.#state = 'running';
       const urls = this.deps.listeners.map((l) => l.url);
       this.#log.info({ event: 'ready', workers: this.#readyCount(), addresses: urls }, `ready: ${this.#readyCount()} workers serving ${urls.join(', ')}`);
-      void this.deps.notifier?.ready(this.#status());
+      void this.deps.notifier?.ready(this.status());
       this.deps.onReady?.(urls);
     }
     this.#reportReloadDone();
@@ -213,8 +239,62 @@ export class Master {
     }, grace).unref();
   }
 
+  /** The pool as `prefork status` and the metrics show it. */
+  snapshot(now = Date.now()): PoolStatus {
+    const totals = this.stats.totals();
+    const c = this.#config;
+    const workers = [...this.#workers]
+      .map((w): WorkerStatus => {
+        const v = this.stats.vitals(w);
+        const slot = this.stats.slot(w.slot);
+        return {
+          id: w.slot,
+          pid: w.pid,
+          state: w.state,
+          generation: this.#generationOf.get(w) ?? 0,
+          ageMs: w.uptime(now),
+          requests: v ? total(v.stats) : 0,
+          inflight: v?.inflight ?? 0,
+          rss: v?.rss ?? 0,
+          lagMs: v?.lagMs ?? 0,
+          restarts: slot.restarts,
+          lastExit: slot.lastExit,
+        };
+      })
+      .sort((a, b) => a.id - b.id || a.ageMs - b.ageMs);
+    return {
+      master: {
+        pid: process.pid,
+        name: c.name,
+        state: this.#state,
+        uptimeMs: now - this.startedAt,
+        app: c.app ?? '',
+        binds: this.deps.listeners.map((l) => l.url),
+        workers: this.#desired,
+        ready: this.#readyCount(),
+        reloading: this.#reloading,
+        generation: this.#generation,
+        requests: total(totals),
+        inflight: this.stats.inflight(),
+        byClass: totals.byClass,
+        restarts: { ...this.stats.restarts },
+        options: {
+          'max-requests': c.maxRequests,
+          'max-requests-jitter': c.maxRequestsJitter,
+          timeout: c.timeout,
+          'graceful-timeout': c.gracefulTimeout,
+          'max-memory': c.maxMemory,
+          'reload-batch': c.reloadBatch,
+          'limit-concurrency': c.limitConcurrency,
+          'keep-alive-timeout': c.keepAliveTimeout,
+        },
+      },
+      workers,
+    };
+  }
+
   /** One line for systemd's STATUS= (shown by systemctl status). */
-  #status(): string {
+  status(): string {
     return `${this.#readyCount()} workers serving ${this.deps.listeners.map((l) => l.url).join(', ')}`;
   }
 
@@ -280,6 +360,9 @@ export class Master {
       : `died unexpectedly (${how})`;
     handle.transition('exited', reason);
     this.#workers.delete(handle);
+    const cause = this.#exitCause.get(handle) ?? (before === 'draining' || this.#state === 'stopping' ? null : 'crash');
+    this.#exitCause.delete(handle);
+    this.stats.exited(handle, this.#state === 'stopping' ? null : cause, reason);
 
     if (this.#state === 'stopping') {
       if (this.#workers.size === 0) this.#finish();
@@ -317,7 +400,7 @@ export class Master {
     );
     if (reason === 'reload' && this.#reloading) {
       this.#reloading = false;
-      void this.deps.notifier?.ready(this.#status());
+      void this.deps.notifier?.ready(this.status());
     }
   }
 
@@ -351,6 +434,7 @@ export class Master {
     for (const { worker, detail } of this.#health.hung(this.#workers)) {
       this.#log.error({ event: 'worker-hung', worker: worker.slot, pid: worker.pid }, `worker ${worker.slot} (pid ${worker.pid}) hung: ${detail}; killing it`);
       this.#killReasons.set(worker, `killed: hung, ${detail}`);
+      this.#exitCause.set(worker, 'timeout');
       worker.kill();
     }
   }
@@ -360,14 +444,15 @@ export class Master {
   #reloading = false;
 
   /** SIGHUP: read the config again, then replace every worker, surge first, batch by batch. */
-  async reload(): Promise<void> {
-    if (this.#state === 'stopping') return;
+  /** Resolves once the reload started (null) or with why it could not. */
+  async reload(): Promise<string | null> {
+    if (this.#state === 'stopping') return 'the master is stopping';
     let next: Config;
     try {
       next = await this.deps.reloadConfig();
     } catch (err) {
       this.#log.error({ event: 'reload-failed', reason: (err as Error).message }, `reload aborted, the current workers keep serving: ${(err as Error).message}`);
-      return;
+      return `reload aborted, the current workers keep serving: ${(err as Error).message}`;
     }
     const ignored = RESTART_ONLY.filter((key) => JSON.stringify(next[key]) !== JSON.stringify(this.#config[key]));
     if (ignored.length > 0) {
@@ -385,6 +470,7 @@ export class Master {
     this.scale(this.#config.workers);
     for (const w of this.#workers) if (w.state === 'ready' && w.slot < this.#desired) this.#replace(w, 'reload');
     this.#reportReloadDone();
+    return null;
   }
 
   #reportReloadDone(): void {
@@ -395,7 +481,7 @@ export class Master {
     }
     this.#reloading = false;
     this.#log.info({ event: 'reload-done', workers: this.#readyCount() }, `reload done: ${this.#readyCount()} workers serving`);
-    void this.deps.notifier?.ready(this.#status());
+    void this.deps.notifier?.ready(this.status());
   }
 
   /** TTIN/TTOU and reloads: grow by forking new slots, shrink by draining the highest slots. */
@@ -407,7 +493,11 @@ export class Master {
     this.#desired = desired;
     if (desired !== from) this.#log.info({ event: 'scale', from, to: desired }, `scaling from ${from} to ${desired} workers`);
     for (let slot = 0; slot < desired; slot += 1) if (!this.#slotCovered(slot) && !this.#pendingSpawns.has(slot)) this.#spawn(slot);
-    for (const w of this.#workers) if (w.slot >= desired) w.drain('scaled down');
+    for (const w of this.#workers) {
+      if (w.slot < desired) continue;
+      if (w.state === 'ready') this.#exitCause.set(w, 'scale');
+      w.drain('scaled down');
+    }
     for (const [slot, timer] of this.#pendingSpawns) {
       if (slot < desired) continue;
       clearTimeout(timer);
@@ -437,31 +527,52 @@ export class Master {
     for (const w of this.#workers) w.send({ type: 'reopen-logs' });
   }
 
+  // ── hot upgrade ─────────────────────────────────────────────────────────────────────────
+
+  /** SIGUSR2: only a running master starts a new one (the upgrader refuses the other cases itself). */
+  #upgrade(): void {
+    if (this.#state !== 'running') {
+      const why = this.#state === 'starting' ? 'this master is still starting (its workers are not all serving yet)' : 'this master is stopping';
+      this.#log.warn({ event: 'upgrade-refused', reason: why }, `SIGUSR2 refused: ${why}`);
+      return;
+    }
+    this.deps.upgrade?.start();
+  }
+
+  /** A hot upgrade's new master serves: our workers drain at once (no --shutdown-delay: the new ones accept already), then we leave. */
+  handOver(newPid: number): void {
+    this.stop('graceful', `hot upgrade: master ${newPid} took over`, { handover: true });
+  }
+
   // ── stopping ────────────────────────────────────────────────────────────────────────────
 
   #fatal(message: string, code: ExitCodeValue): void {
     this.#log.fatal({ event: 'fatal', reason: message }, message);
     process.stderr.write(`prefork: ${message}\n`);
     this.#exitCode = code;
-    this.stop('immediate', 'fatal error');
+    this.stop(this.deps.fatalStop ?? 'immediate', 'fatal error', { shutdownDelay: false });
   }
 
   /**
    * graceful: after --shutdown-delay (workers keep accepting meanwhile, so load balancers and
    * Kubernetes endpoints can stop sending first), every worker drains (up to --graceful-timeout,
    * then it is killed). immediate: every worker is killed now. A graceful stop asked for twice,
-   * even during the delay, becomes immediate.
+   * even during the delay, becomes immediate. `handover`: a hot upgrade's new master serves, so
+   * no --shutdown-delay, no STOPPING=1 (the notifier is muted) and the upgrade is not aborted.
    */
-  stop(mode: 'graceful' | 'immediate', why: string): void {
+  stop(mode: 'graceful' | 'immediate', why: string, opts: { handover?: boolean; shutdownDelay?: boolean } = {}): void {
+    const handover = opts.handover ?? false;
+    const shutdownDelay = opts.shutdownDelay ?? !handover;
     if (this.#state === 'stopping' && mode === 'graceful') mode = 'immediate';
     this.#state = 'stopping';
+    if (!handover) this.deps.upgrade?.abort(why);
     for (const timer of this.#pendingSpawns.values()) clearTimeout(timer);
     this.#pendingSpawns.clear();
     this.#retiring.clear();
     if (this.#healthTimer !== null) clearInterval(this.#healthTimer);
     if (this.#delayTimer !== null) clearTimeout(this.#delayTimer);
     this.#delayTimer = null;
-    const delay = mode === 'graceful' ? this.#config.shutdownDelay : 0;
+    const delay = mode === 'graceful' && shutdownDelay ? this.#config.shutdownDelay : 0;
     this.#log.info(
       { event: 'stopping', mode, reason: why, workers: this.#workers.size, delay },
       `stopping (${mode}): ${why}${delay > 0 ? `; serving ${delay} s more (--shutdown-delay) before draining` : ''}`,

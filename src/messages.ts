@@ -1,4 +1,5 @@
 import type { Config } from './options.js';
+import type { RequestStats } from './stats.js';
 import type { TlsMaterial } from './tls.js';
 import type { WorkerIdentity } from './privileges.js';
 
@@ -64,7 +65,7 @@ export type WorkerMessage =
   /** The app could not load; the worker exits right after. */
   | { type: 'boot-failed'; reason: string }
   /** Sent from the event loop: its absence means the loop is blocked. */
-  | { type: 'heartbeat'; rss: number; requests: number; inflight: number }
+  | { type: 'heartbeat'; rss: number; requests: number; inflight: number; stats: RequestStats; lagMs: number }
   /** Close to a self-imposed limit: the master starts the replacement ahead of time. */
   | { type: 'recycle-soon'; reason: RecycleReason }
   /** At the limit: the worker stopped accepting and drains itself. */

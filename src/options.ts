@@ -88,6 +88,21 @@ export const octalMode: Parse<number> = (raw, label) => {
   return mode;
 };
 
+const optionalBind: Parse<BindSpec | null> = (raw, label) => {
+  if (raw === null) return null;
+  if (typeof raw !== 'string') bad(label, raw, 'a bind address string');
+  return parseBind(raw, label);
+};
+
+/** The control socket is a unix path: it is guarded by file permissions (0600), TCP is not. */
+const unixPath: Parse<string | null> = (raw, label) => {
+  if (raw === null) return null;
+  const path = nonEmptyString(raw, label);
+  const bind = parseBind(path.startsWith('unix:') ? path : `unix:${path}`, label);
+  if (bind.kind !== 'unix') bad(label, raw, 'a unix socket path (an abstract name has no permissions to guard it)');
+  return bind.path;
+};
+
 const bindList: Parse<readonly BindSpec[]> = (raw, label) => {
   const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : bad(label, raw, 'a bind address or a list of them');
   if (items.length === 0) bad(label, raw, 'at least one bind address');
@@ -275,6 +290,16 @@ export const OPTIONS = {
     name: 'factory', cli: 'boolean', group: 'Server',
     describe: 'APP is a function (sync or async) that returns the app',
     defaultDoc: 'false', default: () => false, parse: boolean,
+  }),
+  control: def<string | null>({
+    name: 'control', cli: 'string', group: 'Server',
+    describe: 'unix socket (mode 0600) for `prefork status|reload|scale|stop --control PATH`',
+    defaultDoc: 'none', default: () => null, parse: unixPath,
+  }),
+  metricsBind: def<BindSpec | null>({
+    name: 'metrics-bind', cli: 'string', group: 'Server',
+    describe: 'address for Prometheus metrics at /metrics, served by the master (HOST:PORT or unix:PATH)',
+    defaultDoc: 'none', default: () => null, parse: optionalBind,
   }),
   name: def<string | null>({
     name: 'name', cli: 'string', group: 'Logging',

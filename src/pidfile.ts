@@ -25,6 +25,21 @@ export interface Pidfile {
   publish(): void;
   /** Removes the pidfile if it still holds our pid, then the lock. Never throws. */
   release(): Promise<void>;
+  /**
+   * Hot upgrade, old master: stop keeping the lock fresh without removing it, and leave pidfile
+   * and lock alone from now on: the new master takes both over.
+   */
+  handOver(): Promise<void>;
+  /**
+   * Hot upgrade, new master, once the old one handed over (or is gone): write our pid (rename)
+   * and take the lock over from the old master. Logs, never throws: we serve either way.
+   */
+  takeOver(): Promise<void>;
+}
+
+/** Hot upgrade: our parent, the old master, may hold the pidfile; it is not a rival. */
+export interface LockOptions {
+  parent?: number | null;
 }
 
 /** The holder's pid, inside the lock directory. */
@@ -119,8 +134,13 @@ function checkPath(abs: string, given: string, lockDir: string): void {
   }
 }
 
-/** proper-lockfile's fs, with the holder's pid written into the lock directory as it is made. */
-function lockFs(pid: number): Record<string, unknown> {
+/**
+ * proper-lockfile's fs, with the holder's pid written into the lock directory as it is made.
+ * `handedOver`: proper-lockfile has no way to stop refreshing a lock but removing it (and removes
+ * it at exit too); after a hot upgrade's hand-over removing is a no-op: the lock is the new
+ * master's to take.
+ */
+function lockFs(pid: number, state: { handedOver: boolean }): Record<string, unknown> {
   return {
     ...fs,
     mkdir(dir: string, done: (err: Error | null) => void): void {
@@ -136,9 +156,11 @@ function lockFs(pid: number): Record<string, unknown> {
       });
     },
     rmdir(dir: string, done: (err: Error | null) => void): void {
+      if (state.handedOver) return done(null);
       fs.unlink(join(dir, OWNER), () => fs.rmdir(dir, done));
     },
     rmdirSync(dir: string): void {
+      if (state.handedOver) return;
       fs.rmSync(join(dir, OWNER), { force: true });
       fs.rmdirSync(dir);
     },
@@ -164,17 +186,18 @@ const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(do
  * Takes the pidfile's lock (before binding). Throws exit 3 if a running prefork master holds
  * it, exit 2 for a bad path; takes over, and logs, a lock or pidfile left by a dead master.
  */
-export async function lockPidfile(path: string, given: string, log: Logger, pid: number = process.pid): Promise<Pidfile> {
+export async function lockPidfile(path: string, given: string, log: Logger, pid: number = process.pid, { parent = null }: LockOptions = {}): Promise<Pidfile> {
   const abs = resolve(path);
   const lockDir = `${abs}.lock`;
   checkPath(abs, given, lockDir);
   // Loaded only when asked for: proper-lockfile installs signal-exit's handlers as it loads.
   const { default: lockfile } = await import('proper-lockfile');
+  const state = { handedOver: false };
   const options = {
     realpath: false,
     stale: STALE_MS,
     retries: 0,
-    fs: lockFs(pid),
+    fs: lockFs(pid, state),
     onCompromised: (err: Error) => {
       // proper-lockfile's default throws from a timer, which would take the master down.
       log.error({ event: 'pidfile-lock-compromised', path: lockDir, err: err.message }, `the pidfile lock ${lockDir} was removed or taken by another process (${err.message}); serving on, but another master could now start`);
@@ -185,6 +208,13 @@ export async function lockPidfile(path: string, given: string, log: Logger, pid:
   for (;;) {
     const lockHolder = fs.existsSync(lockDir) ? readPid(join(lockDir, OWNER)) : null;
     const fileHolder = readPid(abs);
+    // Hot upgrade: the old master holds the pidfile until it hands over (see takeOver()).
+    if (parent !== null && (lockHolder === parent || fileHolder === parent)) {
+      const other = [lockHolder, fileHolder].find((h) => typeof h === 'number' && h !== parent && holderState(h, pid).state === 'running');
+      if (typeof other === 'number') throw bindError(`pidfile ${given} is held by running prefork master ${other}`);
+      log.info({ event: 'pidfile-pending', path: abs, parent }, `pidfile ${abs} is the old master's (pid ${parent}) until it hands over`);
+      return pidfileHandle({ abs, given, pid, log, state, lock: () => lockfile.lock(abs, options), unlock: null, lockDir, parent });
+    }
     for (const holder of [lockHolder, fileHolder]) {
       if (typeof holder !== 'number') continue;
       const verdict = holderState(holder, pid);
@@ -198,7 +228,7 @@ export async function lockPidfile(path: string, given: string, log: Logger, pid:
     if (typeof lockHolder === 'number') removeStaleLock(lockDir, lockHolder);
     try {
       const unlock = await lockfile.lock(abs, options);
-      return pidfileHandle(abs, given, pid, unlock, log);
+      return pidfileHandle({ abs, given, pid, log, state, lock: () => lockfile.lock(abs, options), unlock, lockDir, parent: null });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code !== 'ELOCKED') {
@@ -211,33 +241,87 @@ export async function lockPidfile(path: string, given: string, log: Logger, pid:
   }
 }
 
-function pidfileHandle(abs: string, given: string, pid: number, unlock: () => Promise<void>, log: Logger): Pidfile {
+interface HandleParts {
+  abs: string;
+  given: string;
+  pid: number;
+  log: Logger;
+  state: { handedOver: boolean };
+  /** Takes the lock (proper-lockfile); resolves with its release. */
+  lock: () => Promise<() => Promise<void>>;
+  /** The lock's release, or null while the old master of a hot upgrade still holds it. */
+  unlock: (() => Promise<void>) | null;
+  lockDir: string;
+  /** The old master we take the pidfile over from; null when we locked it ourselves. */
+  parent: number | null;
+}
+
+function pidfileHandle(parts: HandleParts): Pidfile {
+  const { abs, given, pid, log, state, lockDir, parent } = parts;
+  let unlock = parts.unlock;
+  const publish = (): void => {
+    const temp = join(dirname(abs), `.${basename(abs)}.${pid}.tmp`);
+    try {
+      // Named by our pid while we hold the lock: one left there is from an earlier holder with
+      // our pid (PID 1 in a restarted container). 'wx' never follows a symlink put in its place.
+      fs.rmSync(temp, { force: true });
+      fs.writeFileSync(temp, `${pid}\n`, { flag: 'wx', mode: 0o644 });
+      fs.renameSync(temp, abs);
+    } catch (err) {
+      fs.rmSync(temp, { force: true });
+      throw usageError(`cannot write --pidfile "${given}": ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+    log.info({ event: 'pidfile', path: abs, pid }, `wrote pid ${pid} to ${abs}`);
+  };
   return {
     path: abs,
-    publish(): void {
-      const temp = join(dirname(abs), `.${basename(abs)}.${pid}.tmp`);
+    publish,
+    async takeOver(): Promise<void> {
       try {
-        // Named by our pid while we hold the lock: one left there is from an earlier holder with
-        // our pid (PID 1 in a restarted container). 'wx' never follows a symlink put in its place.
-        fs.rmSync(temp, { force: true });
-        fs.writeFileSync(temp, `${pid}\n`, { flag: 'wx', mode: 0o644 });
-        fs.renameSync(temp, abs);
+        // First the pid (one rename: a reader sees the old pid or ours, never neither), then the
+        // lock. In between the lock still names the old master, which is alive (draining) or
+        // gone, and either way a third master refuses: it sees our pid in the pidfile.
+        publish();
+        if (unlock !== null || parent === null) return;
+        removeStaleLock(lockDir, parent);
+        unlock = await parts.lock();
+        log.info({ event: 'pidfile-lock', path: lockDir, from: parent }, `took over the pidfile lock ${lockDir} from pid ${parent}`);
       } catch (err) {
-        fs.rmSync(temp, { force: true });
-        throw usageError(`cannot write --pidfile "${given}": ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+        log.error({ event: 'pidfile-takeover-failed', path: abs, reason: (err as Error).message }, `cannot take over the pidfile ${abs} (${(err as Error).message}); serving on without its lock`);
       }
-      log.info({ event: 'pidfile', path: abs, pid }, `wrote pid ${pid} to ${abs}`);
+    },
+    async handOver(): Promise<void> {
+      state.handedOver = true;
+      try {
+        await unlock?.();
+      } catch {
+        // Compromised (already logged): nothing left to stop.
+      }
+      unlock = null;
     },
     async release(): Promise<void> {
+      if (state.handedOver) {
+        // The new master renamed its pid into place, unless its configuration names another
+        // pidfile: then ours is left to us, and goes.
+        if (readPid(abs) !== pid) return;
+        fs.rmSync(abs, { force: true });
+        try {
+          removeStaleLock(lockDir, pid);
+        } catch {
+          // Not only ours inside: leave it.
+        }
+        log.debug({ event: 'pidfile-removed', path: abs }, `removed ${abs}: the new master uses another pidfile`);
+        return;
+      }
       const holder = readPid(abs);
       if (holder === pid) {
         fs.rmSync(abs, { force: true });
         log.debug({ event: 'pidfile-removed', path: abs }, `removed ${abs}`);
-      } else if (holder !== null) {
+      } else if (holder !== null && unlock !== null) {
         log.warn({ event: 'pidfile-not-ours', path: abs }, `left ${abs} in place: it no longer holds pid ${pid}`);
       }
       try {
-        await unlock();
+        await unlock?.();
       } catch {
         // Compromised (already logged) or gone: nothing of ours left to remove.
       }

@@ -1,17 +1,22 @@
-import { realpathSync } from 'node:fs';
+import { closeSync, realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ExitCode, type ExitCodeValue, usageError } from './exit-codes.js';
-import { type Listener, openListeners, releaseListeners } from './listeners.js';
+import { type BindSpec, parseBind } from './bind.js';
+import { type HandoverSocket, type OwnedFile, Inheritance, bindKey } from './handover.js';
+import { type Listener, openListeners, releaseListeners, removeSocketFile } from './listeners.js';
 import type { Logger } from './log.js';
 import { heartbeatInterval } from './health.js';
 import { Master } from './master.js';
+import { serveControl } from './control.js';
+import { serveMetrics } from './metrics.js';
 import type { WorkerSettings } from './messages.js';
 import type { Config } from './options.js';
 import { SystemdNotifier, takeActivatedSockets } from './systemd.js';
 import { type TlsMaterial, loadTls } from './tls.js';
 import { lockPidfile } from './pidfile.js';
 import { type WorkerIdentity, chownSockets, resolvePrivileges } from './privileges.js';
+import { Successor, Upgrader } from './upgrade.js';
 import { resolveAppPath } from '../workers/app-loader.js';
 import { watchForReload } from './reload-watcher.js';
 
@@ -49,7 +54,7 @@ export function workerSettings(config: Config, cwd: string, listeners: readonly 
     urls: listeners.map((l) => l.url),
     maxRequests: config.maxRequests,
     limitConcurrency: config.limitConcurrency,
-    heartbeatMs: heartbeatInterval(config.timeout, config.maxMemory),
+    heartbeatMs: heartbeatInterval(config.timeout),
     shutdownDelay: config.shutdownDelay,
     headersTimeoutMs: Math.round(config.headersTimeout * 1000),
     requestTimeoutMs: Math.round(config.requestTimeout * 1000),
@@ -71,39 +76,114 @@ export interface MasterHooks {
 }
 
 /**
- * The master's whole life: bind everything once, run the workers, and on the way out remove
- * the socket files it created. Resolves with the process exit code.
+ * The master's whole life: bind everything once (or, as a hot upgrade's new master, take the
+ * sockets over from the old one), run the workers, and on the way out remove the socket files
+ * it created — unless it handed them over to a new master. Resolves with the process exit code.
  */
 export async function runMaster(config: Config, log: Logger, reloadConfig: () => Promise<Config> = async () => config, hooks: MasterHooks = {}): Promise<ExitCodeValue> {
   const cwd = operatorCwd();
+  // Started by a hot upgrade: the old master's sockets, as inherited descriptors (else null).
+  const inheritance = Inheritance.fromEnv(process.env);
+  const successor = inheritance === null ? null : new Successor(inheritance, log);
   // A missing app file fails before anything is bound: bad input creates nothing.
   resolveAppPath(config.app ?? '', cwd);
   // Read while we still can (key files are often root-only) and before anything is bound.
   let tls = loadTls(config, cwd);
   const privileges = resolvePrivileges(config);
   if (process.pid === 1) warnAboutPid1(log);
-  // Locked before binding, so a second master refuses before it creates anything.
-  const pidfile = config.pidfile === null ? null : await lockPidfile(resolve(cwd, config.pidfile), config.pidfile, log);
-  const activated = takeActivatedSockets(process.env);
+  // Locked before binding, so a second master refuses before it creates anything. A new master
+  // takes the lock over from its parent only when that one hands over.
+  const parent = successor !== null && process.ppid === successor.parent ? successor.parent : null;
+  const pidfile = config.pidfile === null ? null : await lockPidfile(resolve(cwd, config.pidfile), config.pidfile, log, process.pid, { parent });
+  const systemdSockets = takeActivatedSockets(process.env);
+  // systemd passed its sockets to the first master of a chain; each new master gets them from the last.
+  const activated = inheritance === null ? systemdSockets : inheritance.activated().map((s) => ({ bind: parseBind(s.bind) as Extract<BindSpec, { kind: 'fd' }>, name: s.systemd }));
   const binds = [...activated.map((a) => a.bind), ...config.bind];
   let listeners: Listener[] = [];
+  /** The master's own sockets (control, metrics): served by the master, never handed to workers. */
+  let control: Listener | null = null;
+  let metrics: Listener | null = null;
+  const own = (): Listener[] => [control, metrics].filter((l): l is Listener => l !== null);
+  /** Socket files of the chain no bind claims any more: removed once we take over. */
+  const dropped: OwnedFile[] = [];
+  /** A hot upgrade's new master takes each socket of the old one by role instead of binding. */
+  const fromOldMaster = (role: string) => (inheritance === null ? undefined : (bind: BindSpec) => inheritance.take(role, bindKey(bind)));
   try {
     if (binds.length === 0) throw usageError('nothing to listen on: give --bind (or let systemd pass sockets)');
-    listeners = await openListeners(binds, { socketMode: config.socketMode, log, tls: tls !== null });
+    listeners = await openListeners(binds, {
+      socketMode: config.socketMode,
+      log,
+      tls: tls !== null,
+      inherited: fromOldMaster('listen'),
+    });
     chownSockets(listeners, privileges.socketOwner, log);
-    pidfile?.publish();
+    if (config.control !== null) {
+      control = (await openListeners([{ kind: 'unix', path: config.control }], { socketMode: 0o600, log, inherited: fromOldMaster('control') }))[0] ?? null;
+    }
+    if (config.metricsBind !== null) {
+      metrics = (await openListeners([config.metricsBind], { socketMode: config.socketMode, log, inherited: fromOldMaster('metrics') }))[0] ?? null;
+    }
+    if (successor === null) pidfile?.publish();
   } catch (err) {
-    releaseListeners(listeners, log);
+    releaseListeners([...listeners, ...own()], log, (l) => l.inherited === true);
     await pidfile?.release();
     throw err;
   }
+  // Sockets the old master had that our config no longer asks for (every socket is claimed by
+  // now; a master-owned socket added later must be claimed before this point).
+  for (const s of inheritance?.unclaimed() ?? []) {
+    closeSync(s.fd);
+    if (s.owned !== null) dropped.push(s.owned);
+    log.warn({ event: 'upgrade-socket-dropped', bind: s.bind, role: s.role }, `the old master's ${s.bind} (${s.role}) is not in this configuration: closed`);
+  }
   for (const [i, l] of listeners.entries()) {
     const systemd = activated[i] ? `systemd socket ${activated[i]!.name ?? `#${i}`}` : undefined;
-    log.info({ event: 'listening', address: l.url, systemd }, `listening on ${l.url}${systemd ? ` (${systemd})` : ''}`);
+    const from = l.inherited === true ? ` (from master ${inheritance?.parent})` : '';
+    log.info({ event: 'listening', address: l.url, systemd, inherited: l.inherited }, `listening on ${l.url}${systemd ? ` (${systemd})` : ''}${from}`);
   }
+  /**
+   * What a hot upgrade hands to the new master: every socket this master owns, each with its
+   * role (the workers' listeners, the control socket, the metrics bind); the new master claims
+   * each with inheritance.take(role, bind) instead of binding, before the unclaimed are closed.
+   */
+  const handoverSocket = (l: Listener, role: string, systemd: string | null): HandoverSocket => ({
+    role,
+    fd: l.handle.fd,
+    bind: bindKey(l.bind),
+    // Absolute: the new master may run in another directory (the new release).
+    owned: l.owned === null ? null : { ...l.owned, path: resolve(l.owned.path) },
+    systemd,
+  });
+  const handoverSockets = (): HandoverSocket[] => [
+    ...listeners.map((l, i) => handoverSocket(l, 'listen', activated[i] ? (activated[i]!.name ?? `#${i}`) : null)),
+    ...(control ? [handoverSocket(control, 'control', null)] : []),
+    ...(metrics ? [handoverSocket(metrics, 'metrics', null)] : []),
+  ];
   const notifier = SystemdNotifier.fromEnv(process.env, log);
+  // Until a new master takes over, the old one speaks for the service.
+  if (successor !== null) notifier?.mute();
   notifier?.startWatchdog(process.env);
-  const master = new Master({
+  const upgrader = new Upgrader({
+    log,
+    cwd,
+    sockets: handoverSockets,
+    bootTimeout: () => master.config.bootTimeout,
+    gracefulTimeout: () => master.config.gracefulTimeout,
+    live: () => successor?.live ?? true,
+    handOver: async (newPid) => {
+      await pidfile?.handOver();
+      notifier?.mute();
+      master.handOver(newPid);
+    },
+  });
+  /** New master: the old one handed over: the pidfile, the chain's dropped files, and systemd are ours. */
+  const takeOver = async (): Promise<void> => {
+    await pidfile?.takeOver();
+    for (const owned of dropped) removeSocketFile(owned, log);
+    notifier?.mute(false);
+    await notifier?.ready(master.status());
+  };
+  const master: Master = new Master({
     config,
     listeners,
     log,
@@ -117,8 +197,22 @@ export async function runMaster(config: Config, log: Logger, reloadConfig: () =>
     },
     workerEntry: WORKER_ENTRY,
     notifier,
-    onReady: hooks.ready,
+    upgrade: upgrader,
+    onReady: (addresses) => {
+      if (successor !== null) successor.ready(takeOver);
+      hooks.ready?.(addresses);
+    },
+    // A new master's workers may serve beside the old master's: never cut them.
+    fatalStop: successor === null ? 'immediate' : 'graceful',
   });
+  if (control) {
+    serveControl(control.handle, master, log);
+    log.info({ event: 'control-listening', address: control.url }, `control socket on ${control.url}`);
+  }
+  if (metrics) {
+    serveMetrics(metrics.handle, () => ({ status: master.snapshot(), totals: master.stats.totals() }));
+    log.info({ event: 'metrics-listening', address: `${metrics.url}/metrics` }, `metrics on ${metrics.url}/metrics`);
+  }
   const watcher = config.reload ? watchForReload(config, cwd, listeners, () => void master.reload(), log) : null;
   let code: ExitCodeValue = ExitCode.unexpected;
   try {
@@ -128,9 +222,15 @@ export async function runMaster(config: Config, log: Logger, reloadConfig: () =>
   } finally {
     watcher?.close();
     await notifier?.close();
-    releaseListeners(listeners, log);
+    // systemd must know the new MAINPID before we (its main process so far) exit.
+    if (upgrader.handedOver) await upgrader.tookOver();
+    // Files the chain created stay while another master serves them: after a hand-over, or when
+    // we never took over from the old master (a failed upgrade).
+    const notOurs = (l: Listener): boolean => upgrader.handedOver || (l.inherited === true && successor?.live !== true);
+    releaseListeners([...listeners, ...own()], log, notOurs);
     await pidfile?.release();
-    log.info({ event: 'stopped', code }, `stopped (exit ${code})`);
+    const how = upgrader.handedOver ? ': handed over to the new master' : '';
+    log.info({ event: 'stopped', code, handedOver: upgrader.handedOver }, `stopped (exit ${code})${how}`);
   }
   return code;
 }

@@ -23,8 +23,8 @@ export const MASTER_SIGNALS: readonly SignalEntry[] = [
   // Without a handler Node opens its inspector on 127.0.0.1:9229 on SIGUSR1: anyone local
   // could then run code in the master.
   { signal: 'SIGUSR1', action: 'reopenLogs', doc: 'reopen --log-file by its name in the master and every worker (and never open the Node inspector)' },
-  // gunicorn and unicorn users send USR2 for a hot upgrade; Node's default would kill the master.
-  { signal: 'SIGUSR2', action: 'upgrade', doc: 'hot upgrade: not available yet; logged and ignored (it never kills the master)' },
+  // As in gunicorn and unicorn. Node's default would kill the master.
+  { signal: 'SIGUSR2', action: 'upgrade', doc: 'hot upgrade: start a new master from the same command line (read afresh from disk) that inherits every socket; once its workers serve, this master drains and exits; refused as PID 1' },
 ];
 
 /** Installs the table's handlers; returns a function that removes them. */

@@ -23,6 +23,7 @@ export class SystemdNotifier {
   #queue: Promise<void> = Promise.resolve();
   #watchdog: NodeJS.Timeout | null = null;
   #warned = false;
+  #muted = false;
 
   private constructor(
     private readonly socket: string,
@@ -36,7 +37,17 @@ export class SystemdNotifier {
     return socket ? new SystemdNotifier(socket, log, command) : null;
   }
 
+  /**
+   * Hot upgrade: only the live master speaks for the service. A new master is muted until it
+   * takes over (then it sends MAINPID= and READY=1); the old one from the hand-over on, so its
+   * own drain does not tell systemd STOPPING=1.
+   */
+  mute(muted = true): void {
+    this.#muted = muted;
+  }
+
   notify(fields: Record<string, string | number>): Promise<void> {
+    if (this.#muted) return this.#queue;
     const args = Object.entries(fields).map(([k, v]) => `${k}=${String(v).replace(/\n/g, ' ')}`);
     this.#queue = this.#queue.then(() => this.#send(args));
     return this.#queue;

@@ -4,5 +4,7 @@
 process.on('SIGUSR1', () => {});
 for (const signal of ['SIGHUP', 'SIGTTIN', 'SIGTTOU'] as const) process.on(signal, () => {});
 
+const { enableCompileCache } = await import('../src/compile-cache.js');
+enableCompileCache();
 await import('./worker.js');
 export {};

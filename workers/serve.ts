@@ -4,6 +4,7 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type RawHandle, handleKind, listenOnHandle } from '../src/internals.js';
 import { type Logger, accessLogger } from '../src/log.js';
+import { type RequestStats, emptyStats, record } from '../src/stats.js';
 import type { WorkerSettings } from '../src/messages.js';
 import type { Servable, UpgradeListener } from './app-loader.js';
 
@@ -53,6 +54,8 @@ export class Serving {
   #app: Servable;
   #drained: Promise<void> | null = null;
   #requests = 0;
+  /** Cumulative; the master reads them from each heartbeat, so counting costs no IPC per request. */
+  readonly stats: RequestStats = emptyStats();
   #access: Logger | null = null;
 
   constructor(
@@ -237,6 +240,7 @@ export class Serving {
     if (limitConcurrency > 0 && this.#inflight.size >= limitConcurrency) {
       // Shed load at once: a queue here would only add latency the client cannot see coming.
       res.writeHead(503, { 'retry-after': '1', 'content-type': 'text/plain' }).end('Service Unavailable: too many requests in flight\n');
+      record(this.stats, 503, 0);
       return;
     }
     this.#requests += 1;
@@ -248,6 +252,7 @@ export class Serving {
     const started = process.hrtime.bigint();
     res.once('close', () => {
       this.#inflight.delete(res);
+      record(this.stats, res.statusCode, Number(process.hrtime.bigint() - started) / 1e9);
       if (this.settings.accessLog) this.#accessLog(req, res, started);
       this.#changed();
     });

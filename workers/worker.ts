@@ -1,4 +1,5 @@
 import type net from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import tls from 'node:tls';
 import { PreforkError, appLoadError } from '../src/exit-codes.js';
 import { type RawHandle, handleKind, surviveMasterLoss, tcpAddress } from '../src/internals.js';
@@ -125,12 +126,35 @@ function addressOf(handle: RawHandle | undefined, url: string | undefined): net.
   return url?.replace(/^unix:/, '') ?? null;
 }
 
+const LOOP_RESOLUTION_MS = 20;
+const loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+
+function beat(): void {
+  if (serving === null) return;
+  // Mean delay since the last beat: how late this worker's timers run, i.e. its event-loop lag.
+  // The sampling timer's own period is part of every sample: lag is what comes on top.
+  const lagMs = Number.isFinite(loopDelay.mean) ? Math.max(0, loopDelay.mean / 1e6 - LOOP_RESOLUTION_MS) : 0;
+  loopDelay.reset();
+  send({ type: 'heartbeat', rss: process.memoryUsage.rss(), requests: serving.requests, inflight: serving.inflight, stats: serving.stats, lagMs });
+}
+
 /** Beats from the main thread: a blocked event loop falls silent, which is the point. */
 function startHeartbeat(intervalMs: number): void {
-  setInterval(() => {
-    if (serving === null) return;
-    send({ type: 'heartbeat', rss: process.memoryUsage.rss(), requests: serving.requests, inflight: serving.inflight });
-  }, intervalMs).unref();
+  loopDelay.enable();
+  beat();
+  setInterval(beat, intervalMs).unref();
+}
+
+/** The last beat before exit carries the final counts, so the master's totals miss nothing. */
+function finalBeat(): Promise<void> {
+  return new Promise((resolve) => {
+    if (serving === null || !process.connected) return resolve();
+    const timer = setTimeout(resolve, 500);
+    process.send?.({ type: 'heartbeat', rss: process.memoryUsage.rss(), requests: serving.requests, inflight: 0, stats: serving.stats, lagMs: 0 }, undefined, {}, () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 let draining = false;
@@ -154,6 +178,7 @@ async function drain(why: string): Promise<void> {
   await serving.closeUpgraded(deadline);
   await threads?.destroy();
   log?.info({ event: 'drained', requests: serving.requests }, 'drained, exiting');
+  await finalBeat();
   process.exit(0);
 }
 

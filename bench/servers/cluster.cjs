@@ -10,5 +10,7 @@ if (cluster.isPrimary) {
     process.exit(0);
   });
 } else {
-  http.createServer(require('../hello.cjs')).listen(Number(process.env.PORT), '127.0.0.1');
+  const server = http.createServer(require('../hello.cjs'));
+  if (process.env.SOCK) server.listen(process.env.SOCK);
+  else server.listen(Number(process.env.PORT), '127.0.0.1');
 }

@@ -37,6 +37,19 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   });
 }
 
+test('as PID 1, SIGUSR2 (hot upgrade) is refused with a line that says why and what to do instead; serving goes on', { skip }, async (t) => {
+  const p = startWrapped(t, UNSHARE, ['-w', '1', '-b', '127.0.0.1:0', app('pid.cjs')]);
+  const target = await p.ready();
+  const outer = await onlyChildOf(p.pid);
+  process.kill(outer, 'SIGUSR2');
+  const refused = await p.waitForEvent('upgrade-refused');
+  assert.match(String(refused.msg), /^SIGUSR2 refused: this master is PID 1 .*cannot leave without ending the container.*SIGHUP for a rolling restart/);
+  assert.equal((await request(target)).status, 200);
+  assert.ok(!p.logs.some((l) => l.event === 'upgrade-started'), 'no new master was started');
+  process.kill(outer, 'SIGTERM');
+  assert.deepEqual(await p.exited, { code: 0, signal: null });
+});
+
 test('as PID 1, an app that cannot load still exits 4', { skip }, async (t) => {
   const p = startWrapped(t, UNSHARE, ['-w', '2', '-b', '127.0.0.1:0', app('throws.cjs')]);
   const exit = await p.exited;

@@ -154,12 +154,3 @@ test('a TERM that arrives while prefork is still starting is not lost: it stops 
   assert.ok(p.logs.some((l) => l.event === 'stopped'));
   for (const w of p.logs.filter((l) => l.event === 'worker')) assert.ok(!isAlive(Number(w.pid)));
 });
-
-test('SIGUSR2 (hot upgrade, not available yet) is logged and never kills the master', async (t) => {
-  const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', app('pid.cjs')]);
-  const target = await p.ready();
-  p.signal('SIGUSR2');
-  await p.waitForEvent('upgrade-unavailable');
-  assert.equal((await request(target)).status, 200);
-  assert.equal((await p.stop()).code, 0);
-});

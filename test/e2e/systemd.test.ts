@@ -5,6 +5,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { APPS, CLI, Prefork, ROOT, app, distinctPids, eventually, request, startPrefork, tempDir } from '../helpers/prefork.js';
+import { childrenOf, stopMaster, upgrade, waitLog } from '../helpers/upgrade.js';
 
 interface Datagram {
   t: number;
@@ -151,4 +152,48 @@ test('systemd/prefork.service and prefork.socket pass systemd-analyze verify wit
   const grace = Number(/--graceful-timeout (\d+)/.exec(service)?.[1]);
   const delay = Number(/--shutdown-delay (\d+)/.exec(service)?.[1] ?? 0);
   assert.ok(stopSec > grace + delay, 'TimeoutStopSec must exceed graceful timeout plus shutdown delay');
+});
+
+test('hot upgrade under Type=notify: the new master sends MAINPID= and READY=1 before the old one exits, which never sends STOPPING=1', async (t) => {
+  const socket = join(tempDir(t), 'notify.sock');
+  const rx = await notifyReceiver(t, socket);
+  const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', app('pid.cjs')], { env: { NOTIFY_SOCKET: socket } });
+  const target = await p.ready();
+  await rx.waitFor((d) => d.fields.READY === '1' && d.fields.MAINPID === String(p.pid), 'READY=1 from the first master');
+  const newPid = await upgrade(t, p);
+  const handed = await rx.waitFor((d) => d.fields.READY === '1' && d.fields.MAINPID === String(newPid), 'READY=1 with the new MAINPID');
+  assert.match(handed.fields.STATUS ?? '', /^1 workers serving http:\/\/127\.0\.0\.1:\d+$/);
+  assert.equal((await p.exited).code, 0);
+  const stopped = p.logs.find((l) => l.event === 'stopped' && l.pid === p.pid);
+  assert.ok(handed.t <= Number(stopped?.time), 'systemd learned the new main pid before the old one exited');
+  const order = () => rx.got.map((d) => Object.keys(d.fields)[0]).filter((k) => k !== 'BARRIER');
+  assert.deepEqual(order(), ['READY', 'READY'], 'no STOPPING=1 from the old master, nothing from the new one before it took over');
+  assert.equal((await request(target)).status, 200);
+  await stopMaster(p, newPid);
+  await rx.waitFor((d) => d.fields.STOPPING === '1', 'STOPPING=1 from the new master');
+  assert.deepEqual(order(), ['READY', 'READY', 'STOPPING']);
+});
+
+test('socket activation and hot upgrade: the sockets systemd passed go to the new master by name; its file is never removed, ours is by the last master', async (t) => {
+  const dir = tempDir(t);
+  const activated = join(dir, 'activated.sock');
+  const extra = join(dir, 'extra.sock');
+  const { prefork } = socketActivated(t, [activated], ['-w', '1', '-b', `unix:${extra}`, join(APPS, 'pid.cjs')]);
+  await eventually(() => existsSync(activated), 5000, 'systemd-socket-activate to listen');
+  assert.equal((await request({ socketPath: activated }, { timeoutMs: 15_000 })).status, 200);
+  await prefork.ready();
+  const [activatedInode, extraInode] = [lstatSync(activated).ino, lstatSync(extra).ino];
+  const newPid = await upgrade(t, prefork);
+  await waitLog(prefork, (l) => l.event === 'took-over' && l.pid === newPid);
+  assert.equal((await prefork.exited).code, 0);
+  const listening = prefork.logs.filter((l) => l.event === 'listening' && l.pid === newPid);
+  assert.deepEqual(listening.map((l) => [l.systemd ?? null, l.inherited]), [['systemd socket web', true], [null, true]]);
+  for (const sock of [activated, extra]) {
+    const reply = (await request({ socketPath: sock })).json<{ pid: number }>();
+    assert.deepEqual(childrenOf(newPid), [reply.pid], `${sock} is served by the new master's worker`);
+  }
+  assert.deepEqual([lstatSync(activated).ino, lstatSync(extra).ino], [activatedInode, extraInode]);
+  await stopMaster(prefork, newPid);
+  assert.equal(lstatSync(activated).ino, activatedInode, "systemd's socket file must not be removed");
+  assert.equal(existsSync(extra), false, 'the file the chain created is removed by the last master');
 });

@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { holderState, isMasterTitle, parsePid } from '../../src/pidfile.js';
-import { eventually } from '../helpers/prefork.js';
+import { createLogger } from '../../src/log.js';
+import { holderState, isMasterTitle, lockPidfile, parsePid } from '../../src/pidfile.js';
+import { eventually, sleep } from '../helpers/prefork.js';
 
 test('our master titles, with or without a name, and nothing else', () => {
   assert.equal(isMasterTitle('prefork master'), true);
@@ -42,4 +45,34 @@ test('a live process titled "prefork master [NAME]" is a running holder', async 
   const pid = child.pid!;
   await eventually(() => readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('prefork master'), 5000, 'the title');
   assert.deepEqual(holderState(pid), { state: 'running' });
+});
+
+test('hot upgrade hand-over: the lock is never absent; the old holder stops refreshing it, the new one renames its pid in and takes the lock', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'prefork-unit-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'app.pid');
+  const lockDir = `${path}.lock`;
+  const log = createLogger({ logLevel: 'silent', logFormat: 'json', name: null }, { role: 'master' });
+  // This process plays the old master; the new master is a pid that is not running.
+  const oldMaster = await lockPidfile(path, path, log);
+  oldMaster.publish();
+  const newPid = spawnSync(process.execPath, ['-e', '']).pid!;
+  const newMaster = await lockPidfile(path, path, log, newPid, { parent: process.pid });
+  assert.equal(readFileSync(join(lockDir, 'pid'), 'utf8'), `${process.pid}\n`, 'pending: the new master leaves the old one\'s lock alone');
+
+  await oldMaster.handOver();
+  assert.equal(readFileSync(join(lockDir, 'pid'), 'utf8'), `${process.pid}\n`, 'handed over, not removed');
+  const mtime = statSync(lockDir).mtimeMs;
+  await sleep(1300);
+  assert.equal(statSync(lockDir).mtimeMs, mtime, 'and no longer refreshed (proper-lockfile refreshes every second)');
+
+  await newMaster.takeOver();
+  assert.equal(readFileSync(path, 'utf8'), `${newPid}\n`);
+  assert.equal(readFileSync(join(lockDir, 'pid'), 'utf8'), `${newPid}\n`);
+  await oldMaster.release();
+  assert.equal(readFileSync(path, 'utf8'), `${newPid}\n`, 'the old master leaves the new one\'s pidfile alone');
+  assert.ok(existsSync(lockDir));
+  await newMaster.release();
+  assert.equal(existsSync(path), false);
+  assert.equal(existsSync(lockDir), false);
 });

@@ -1,0 +1,54 @@
+import http from 'node:http';
+import { type RawHandle, listenOnHandle } from './internals.js';
+import { RESTART_REASONS } from './pool-stats.js';
+import { DURATION_BUCKETS, type RequestStats, STATUS_CLASSES } from './stats.js';
+import type { PoolStatus } from './status.js';
+import type { WorkerState } from './worker-handle.js';
+
+const STATES: readonly WorkerState[] = ['booting', 'ready', 'draining'];
+
+/** Prometheus text exposition (format 0.0.4) of the whole pool, aggregated by the master. */
+export function renderMetrics(status: PoolStatus, totals: RequestStats): string {
+  const out: string[] = [];
+  const metric = (name: string, type: 'counter' | 'gauge' | 'histogram', help: string, samples: Array<[string, number]>): void => {
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, value] of samples) out.push(`${name}${labels} ${Number.isFinite(value) ? value : 0}`);
+  };
+  metric('prefork_http_requests_total', 'counter', 'HTTP requests finished, by status class, since the master started.',
+    STATUS_CLASSES.map((c) => [`{status_class="${c}"}`, totals.byClass[c]]));
+  metric('prefork_http_requests_in_flight', 'gauge', 'HTTP requests being served now.', [['', status.master.inflight]]);
+  let cumulative = 0;
+  const buckets: Array<[string, number]> = DURATION_BUCKETS.map((le, i) => {
+    cumulative += totals.buckets[i] ?? 0;
+    return [`_bucket{le="${le}"}`, cumulative];
+  });
+  cumulative += totals.buckets[DURATION_BUCKETS.length] ?? 0;
+  out.push('# HELP prefork_http_request_duration_seconds Time from request to response end.', '# TYPE prefork_http_request_duration_seconds histogram');
+  for (const [suffix, value] of [...buckets, ['_bucket{le="+Inf"}', cumulative] as [string, number], ['_sum', totals.durationSum] as [string, number], ['_count', cumulative] as [string, number]]) {
+    out.push(`prefork_http_request_duration_seconds${suffix} ${value}`);
+  }
+  metric('prefork_worker_restarts_total', 'counter', 'Workers replaced or removed, by reason.',
+    RESTART_REASONS.map((r) => [`{reason="${r}"}`, status.master.restarts[r]]));
+  metric('prefork_workers', 'gauge', 'Worker processes by state.',
+    STATES.map((s) => [`{state="${s}"}`, status.workers.filter((w) => w.state === s).length]));
+  metric('prefork_worker_rss_bytes', 'gauge', 'Resident memory of each worker, from its last heartbeat.',
+    status.workers.map((w) => [`{worker="${w.id}",pid="${w.pid}"}`, w.rss]));
+  metric('prefork_worker_event_loop_lag_seconds', 'gauge', 'Mean event-loop delay of each worker over its last heartbeat interval.',
+    status.workers.map((w) => [`{worker="${w.id}",pid="${w.pid}"}`, w.lagMs / 1000]));
+  metric('prefork_master_uptime_seconds', 'gauge', 'Seconds since the master started.', [['', status.master.uptimeMs / 1000]]);
+  return `${out.join('\n')}\n`;
+}
+
+/** The master's own /metrics endpoint on --metrics-bind; never on the workers' sockets. */
+export function serveMetrics(handle: RawHandle, read: () => { status: PoolStatus; totals: RequestStats }): http.Server {
+  const server = http.createServer((req, res) => {
+    if (req.url !== '/metrics' && req.url !== '/') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('see /metrics\n');
+      return;
+    }
+    const { status, totals } = read();
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(renderMetrics(status, totals));
+  });
+  listenOnHandle(server, handle, 64);
+  return server;
+}
