@@ -73,6 +73,11 @@ export interface MasterHooks {
   started?: (master: Master) => void;
   /** Every initial worker serves. */
   ready?: (addresses: string[]) => void;
+  /**
+   * The master runs inside another program (serve()): a hot upgrade, which starts this process's
+   * command line again, would start that program again. USR2 is refused there.
+   */
+  embedded?: boolean;
 }
 
 /**
@@ -197,7 +202,7 @@ export async function runMaster(config: Config, log: Logger, reloadConfig: () =>
     },
     workerEntry: WORKER_ENTRY,
     notifier,
-    upgrade: upgrader,
+    upgrade: hooks.embedded === true ? embeddedUpgrade(log) : upgrader,
     onReady: (addresses) => {
       if (successor !== null) successor.ready(takeOver);
       hooks.ready?.(addresses);
@@ -245,4 +250,15 @@ function warnAboutPid1(log: Logger): void {
     { event: 'pid1' },
     'running as PID 1: orphaned processes (an app\'s detached children) will not be reaped; run under an init such as `docker run --init` or tini',
   );
+}
+
+/** USR2 under serve(): refused with a line saying why, as the upgrader refuses it as PID 1. */
+function embeddedUpgrade(log: Logger): { start(): void; abort(): void } {
+  return {
+    start: () => {
+      const why = 'prefork runs inside another program (serve()): a hot upgrade would start that program again; use reload() (or HUP) for new app code';
+      log.warn({ event: 'upgrade-refused', reason: why }, `SIGUSR2 refused: ${why}`);
+    },
+    abort: () => {},
+  };
 }

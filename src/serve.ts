@@ -63,6 +63,7 @@ export function serve(options: ServeOptions): Served {
         if (pendingStop !== null) m.stop(pendingStop, 'stop() called');
       },
       ready: (addresses) => onReady(addresses),
+      embedded: true,
     });
   })();
   void stopped.then(

@@ -33,19 +33,24 @@ const server = serve({ app: ${JSON.stringify(app('pid.cjs'))}, workers: 2, bind:
 const addresses = await server.ready;
 const pids = new Set();
 for (let i = 0; i < 200 && pids.size < 2; i += 1) pids.add((await get(addresses[0])).pid);
+// A hot upgrade would start this program again: refused, and the master serves on.
+process.kill(process.pid, 'SIGUSR2');
+await new Promise((resolve) => setTimeout(resolve, 300));
+const afterUsr2 = (await get(addresses[0])).pid;
 const code = await server.stop();
 const again = await server; // thenable: resolves with the same exit code
 let badOptions = null;
 try { await serve({ app: 'x.js', workers: 0 }); } catch (err) { badOptions = { name: err.name, exitCode: err.exitCode, message: err.message }; }
 let unknown = null;
 try { serve({ wrokers: 2 }); } catch (err) { unknown = err.message; }
-console.log(JSON.stringify({ addresses, pids: [...pids], master: process.pid, code, again, badOptions, unknown }));
+console.log(JSON.stringify({ addresses, pids: [...pids], afterUsr2, master: process.pid, code, again, badOptions, unknown }));
 `,
   );
   const { stdout } = await run(process.execPath, ['main.mjs'], { cwd: dir, timeout: 30_000, env: { ...process.env, PREFORK_LOG_FORMAT: 'json' } });
   const result = JSON.parse(stdout.trim().split('\n').pop()!) as {
     addresses: string[];
     pids: number[];
+    afterUsr2: number;
     master: number;
     code: number;
     again: number;
@@ -55,6 +60,8 @@ console.log(JSON.stringify({ addresses, pids: [...pids], master: process.pid, co
   assert.match(result.addresses[0]!, /^http:\/\/127\.0\.0\.1:\d+$/);
   assert.equal(result.pids.length, 2, 'two workers answered');
   assert.ok(!result.pids.includes(result.master), 'workers are child processes of the calling program');
+  assert.ok(result.pids.includes(result.afterUsr2), 'the same workers serve after USR2');
+  assert.match(stdout, /"event":"upgrade-refused".*runs inside another program \(serve\(\)\)/);
   assert.equal(result.code, 0);
   assert.equal(result.again, 0);
   assert.deepEqual(result.badOptions, { name: 'PreforkError', exitCode: 2, message: 'invalid --workers 0: expected a whole number from 1 to 1024' });
