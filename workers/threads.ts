@@ -1,4 +1,4 @@
-import { Tinypool } from 'tinypool';
+import type { Tinypool } from 'tinypool';
 import type { Logger } from '../src/log.js';
 import { installTaskRunner } from './task-runner.js';
 
@@ -7,26 +7,30 @@ import { installTaskRunner } from './task-runner.js';
  * app hands over with runTask() leaves the worker's event loop (and its heartbeat) free.
  */
 export class Threads {
-  readonly #pool: Tinypool;
+  /** tinypool is loaded only with --threads: every other worker starts without it. */
+  static async start(size: number, taskTimeoutMs: number, log: Logger): Promise<Threads> {
+    const { Tinypool } = await import('tinypool');
+    // All threads start now: the first heavy request should not pay for a thread's start-up.
+    return new Threads(new Tinypool({ minThreads: size, maxThreads: size, idleTimeout: 60_000 }), size, taskTimeoutMs, log);
+  }
 
-  constructor(
+  private constructor(
+    private readonly pool: Tinypool,
     readonly size: number,
     private readonly taskTimeoutMs: number,
     private readonly log: Logger,
   ) {
-    // All threads start now: the first heavy request should not pay for a thread's start-up.
-    this.#pool = new Tinypool({ minThreads: size, maxThreads: size, idleTimeout: 60_000 });
     installTaskRunner({ run: (file, input) => this.#run(file, input) });
     log.info({ event: 'threads', threads: size }, `started ${size} worker thread(s) for runTask()`);
   }
 
   async #run(file: string, input: unknown): Promise<unknown> {
-    if (this.taskTimeoutMs === 0) return this.#pool.run(input, { filename: file });
+    if (this.taskTimeoutMs === 0) return this.pool.run(input, { filename: file });
     // Aborting a running task terminates its thread (a spinning task can be stopped no other
     // way); tinypool starts a replacement.
     const signal = AbortSignal.timeout(this.taskTimeoutMs);
     try {
-      return await this.#pool.run(input, { filename: file, signal });
+      return await this.pool.run(input, { filename: file, signal });
     } catch (err) {
       if (!signal.aborted) throw err;
       const seconds = this.taskTimeoutMs / 1000;
@@ -38,6 +42,6 @@ export class Threads {
   /** Once the worker's requests are done: tasks still running are abandoned. */
   async destroy(): Promise<void> {
     installTaskRunner(null);
-    await this.#pool.destroy();
+    await this.pool.destroy();
   }
 }

@@ -93,7 +93,7 @@ async function serveApp(s: WorkerSettings, logger: Logger): Promise<void> {
   };
   // Before the app loads: it may call listen() (drop-in mode) or runTask() while it does.
   const dropIn = new DropIn(logger, s.urls, (call) => serveAppServer(s, call, hooks, logger));
-  if (s.threads > 0) threads = new Threads(s.threads, s.taskTimeoutMs, logger);
+  if (s.threads > 0) threads = await Threads.start(s.threads, s.taskTimeoutMs, logger);
   const onAppError = (err: unknown): void => serving?.onAppError(err);
   app = await Promise.race([loadApp(s.app, s.cwd, s.factory, onAppError, () => dropIn.moduleLoaded()), dropIn.failed]);
   // Fail (with the reason) a little before the master's own --boot-timeout would kill us blind.
