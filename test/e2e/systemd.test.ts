@@ -4,7 +4,7 @@ import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
-import { APPS, CLI, Prefork, ROOT, app, distinctPids, eventually, request, startPrefork, tempDir } from '../helpers/prefork.js';
+import { APPS, CLI, type Prefork, ROOT, track, app, distinctPids, eventually, request, startPrefork, tempDir } from '../helpers/prefork.js';
 import { childrenOf, stopMaster, upgrade, waitLog } from '../helpers/upgrade.js';
 
 interface Datagram {
@@ -84,13 +84,7 @@ function socketActivated(t: TestContext, listen: string[], args: string[]): { ch
     [...listen.flatMap((l) => ['-l', l]), '--fdname=web:local', '-E', 'PREFORK_LOG_FORMAT=json', process.execPath, CLI, ...args],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  const prefork = new Prefork(child);
-  t.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await prefork.exited;
-    }
-  });
+  const prefork = track(t, child);
   return { child, prefork };
 }
 

@@ -51,7 +51,7 @@ export function isAlive(pid: number): boolean {
 }
 
 /** Kill a pid only if it is still one of ours: a prefork process, not a recycled pid. */
-function killOurs(pid: number): void {
+export function killOurs(pid: number): void {
   try {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
     if (cmdline.includes('prefork') || cmdline.includes('workers/main.js')) process.kill(pid, 'SIGKILL');
@@ -213,12 +213,22 @@ export function startPrefork(t: TestContext, args: readonly string[], opts: Star
     env: { ...process.env, PREFORK_LOG_FORMAT: 'json', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe', ...(opts.extraFds ?? [])],
   });
+  return track(t, child, { logFile: opts.logFile });
+}
+
+/**
+ * Wraps a prefork started in any way (directly, under a wrapper, by systemd-socket-activate) and
+ * kills it after the test, pass or fail, with the workers it logged — unless their pids are from
+ * another PID namespace, where they would name unrelated processes here.
+ */
+export function track(t: TestContext, child: ChildProcess, opts: { logFile?: string; workerPidsAreOurs?: boolean } = {}): Prefork {
   const p = new Prefork(child, opts.logFile);
   t.after(async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGKILL');
       await p.exited;
     }
+    if (opts.workerPidsAreOurs === false) return;
     for (const l of p.logs) if (l.event === 'worker' && typeof l.pid === 'number') killOurs(l.pid);
   });
   return p;

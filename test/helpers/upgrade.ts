@@ -10,20 +10,10 @@ import { chmodSync, copyFileSync, linkSync, mkdirSync, readFileSync, renameSync,
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { CLI, type LogLine, Prefork, eventually, isAlive } from './prefork.js';
-
-/** Kill a pid only if it is still a prefork process (not a recycled pid). */
-function killIfPrefork(pid: number): void {
-  try {
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    if (cmdline.includes('prefork') || cmdline.includes('workers/main.js')) process.kill(pid, 'SIGKILL');
-  } catch {
-    /* gone */
-  }
-}
+import { CLI, type LogLine, type Prefork, eventually, isAlive, killOurs, track } from './prefork.js';
 
 const masters = new Set<number>();
-process.on('exit', () => masters.forEach(killIfPrefork));
+process.on('exit', () => masters.forEach(killOurs));
 
 /** Waits for a log line from any master of the chain (waitForLog gives up once the first master exits). */
 export async function waitLog(p: Prefork, pred: (l: LogLine) => boolean, timeoutMs = 15_000, what = 'log line'): Promise<LogLine> {
@@ -41,8 +31,8 @@ export async function upgrade(t: TestContext, p: Prefork, master: number = p.pid
   const pid = Number(started.newPid);
   masters.add(pid);
   t.after(() => {
-    killIfPrefork(pid);
-    for (const l of p.logs) if (l.event === 'worker' && typeof l.pid === 'number' && isAlive(l.pid)) killIfPrefork(l.pid);
+    killOurs(pid);
+    for (const l of p.logs) if (l.event === 'worker' && typeof l.pid === 'number' && isAlive(l.pid)) killOurs(l.pid);
   });
   return pid;
 }
@@ -102,13 +92,5 @@ export function startRelease(t: TestContext, dir: string, args: readonly string[
     env: { ...process.env, PWD: current, PREFORK_LOG_FORMAT: 'json' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const p = new Prefork(child);
-  t.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await p.exited;
-    }
-    for (const l of p.logs) if (l.event === 'worker' && typeof l.pid === 'number') killIfPrefork(l.pid);
-  });
-  return p;
+  return track(t, child);
 }

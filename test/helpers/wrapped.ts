@@ -6,17 +6,9 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { TestContext } from 'node:test';
-import { CLI, Prefork, ROOT, eventually } from './prefork.js';
+import { CLI, type Prefork, ROOT, eventually, track } from './prefork.js';
 
 export const isRoot = process.getuid?.() === 0;
-
-function killIfWorker(pid: number): void {
-  try {
-    if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('prefork')) process.kill(pid, 'SIGKILL');
-  } catch {
-    /* gone */
-  }
-}
 
 export function startWrapped(t: TestContext, wrapper: readonly string[], args: readonly string[], env: NodeJS.ProcessEnv = {}): Prefork {
   const [command = '', ...wrapperArgs] = wrapper;
@@ -25,17 +17,8 @@ export function startWrapped(t: TestContext, wrapper: readonly string[], args: r
     env: { ...process.env, PREFORK_LOG_FORMAT: 'json', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const p = new Prefork(child);
-  t.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await p.exited;
-    }
-    // Pids as the master logged them: real pids unless it ran in its own PID namespace, which
-    // unshare --kill-child tears down by itself.
-    if (!wrapper.includes('unshare')) for (const l of p.logs) if (l.event === 'worker' && typeof l.pid === 'number') killIfWorker(l.pid);
-  });
-  return p;
+  // Under unshare --pid the logged worker pids are the namespace's; --kill-child tears it down.
+  return track(t, child, { workerPidsAreOurs: !wrapper.includes('unshare') });
 }
 
 /** The pid (in our namespace) of the one process `parent` forked, e.g. unshare's child. */
