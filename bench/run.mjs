@@ -4,13 +4,13 @@
 // so drift hits every configuration alike. Loopback only; every load is bounded in time.
 // See bench/README.md for what each figure means. Options (env): BENCH_SECONDS (5), BENCH_ROUNDS (2),
 // BENCH_WORKERS (2), BENCH_CONNECTIONS (64).
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, need, parseLatency, sleep } from './lib.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -18,23 +18,6 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 2);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const PM2 = join(ROOT, 'node_modules/pm2/bin/pm2');
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function need(cmd, pkg) {
-  if (spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0) {
-    console.error(`bench needs ${cmd}: apt-get install ${pkg}`);
-    process.exit(2);
-  }
-}
-
-async function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Where a configuration listens: a loopback TCP port, or a unix socket path. */
 let nextSock = 0;
@@ -94,15 +77,6 @@ function children(pid) {
   }
 }
 
-function alive(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const CONFIGS = {
   single: {
     label: 'single node process',
@@ -159,12 +133,6 @@ async function stopChild(child) {
   const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
   await exited;
   clearTimeout(timer);
-}
-
-function parseLatency(text, label) {
-  const m = new RegExp(`^\\s+${label}\\s+([\\d.]+)(us|ms|s)`, 'm').exec(text);
-  if (!m) return NaN;
-  return Number(m[1]) * { us: 0.001, ms: 1, s: 1000 }[m[2]];
 }
 
 /** One wrk run: bounded by its duration; returns req/s, p50/p99 (ms), errors. */

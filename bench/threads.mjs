@@ -6,39 +6,22 @@
 // back; 4 connections ask for / every 5 ms each (bench/paced.lua), a light load whose latency
 // shows how long a request waits for the event loop. Knobs (env): BENCH_SECONDS (8),
 // BENCH_WORKERS (1), BENCH_THREADS (1), BENCH_N (27: fib(27), about 5 ms of CPU per request).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import http from 'node:http';
-import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, need, parseLatency, sleep } from './lib.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
 const THREADS = Number(process.env.BENCH_THREADS ?? 1);
 const N = Number(process.env.BENCH_N ?? 27);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-if (spawnSync('sh', ['-c', 'command -v wrk']).status !== 0) {
-  console.error('bench needs wrk: apt-get install wrk');
-  process.exit(2);
-}
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
+need('wrk', 'wrk');
 
 const answers = (port) =>
   new Promise((resolve) => http.get({ host: '127.0.0.1', port, agent: false }, (res) => (res.resume(), resolve(res.statusCode === 200))).on('error', () => resolve(false)));
-
-function ms(text, label) {
-  const m = new RegExp(`^\\s+${label}\\s+([\\d.]+)(us|ms|s)`, 'm').exec(text);
-  return m ? Number(m[1]) * { us: 0.001, ms: 1, s: 1000 }[m[2]] : NaN;
-}
 
 function wrk(url, connections, script = []) {
   return new Promise((resolve, reject) => {
@@ -46,7 +29,7 @@ function wrk(url, connections, script = []) {
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.on('error', reject);
-    child.on('exit', () => resolve({ rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN), p50: ms(out, '50%'), p99: ms(out, '99%'), raw: out }));
+    child.on('exit', () => resolve({ rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN), p50: parseLatency(out, '50%'), p99: parseLatency(out, '99%'), raw: out }));
   });
 }
 

@@ -117,7 +117,8 @@ test('socket activation: a TCP port and a unix path from systemd, 2 workers serv
   assert.equal(lstatSync(sock).ino, inode, "systemd's socket file must not be removed");
 });
 
-test('socket activation plus an explicit --bind serves both', async (t) => {
+/** One socket from systemd plus one --bind of our own, started by a first request, as systemd does. */
+async function activatedPlusBind(t: TestContext): Promise<{ prefork: Prefork; activated: string; extra: string }> {
   const dir = tempDir(t);
   const activated = join(dir, 'activated.sock');
   const extra = join(dir, 'extra.sock');
@@ -125,6 +126,11 @@ test('socket activation plus an explicit --bind serves both', async (t) => {
   await eventually(() => existsSync(activated), 5000, 'systemd-socket-activate to listen');
   assert.equal((await request({ socketPath: activated }, { timeoutMs: 15_000 })).status, 200);
   await prefork.ready();
+  return { prefork, activated, extra };
+}
+
+test('socket activation plus an explicit --bind serves both', async (t) => {
+  const { prefork, activated, extra } = await activatedPlusBind(t);
   assert.equal((await request({ socketPath: extra })).status, 200);
   prefork.signal('SIGTERM');
   await prefork.waitForEvent('stopped');
@@ -169,13 +175,7 @@ test('hot upgrade under Type=notify: the new master sends MAINPID= and READY=1 b
 });
 
 test('socket activation and hot upgrade: the sockets systemd passed go to the new master by name; its file is never removed, ours is by the last master', async (t) => {
-  const dir = tempDir(t);
-  const activated = join(dir, 'activated.sock');
-  const extra = join(dir, 'extra.sock');
-  const { prefork } = socketActivated(t, [activated], ['-w', '1', '-b', `unix:${extra}`, join(APPS, 'pid.cjs')]);
-  await eventually(() => existsSync(activated), 5000, 'systemd-socket-activate to listen');
-  assert.equal((await request({ socketPath: activated }, { timeoutMs: 15_000 })).status, 200);
-  await prefork.ready();
+  const { prefork, activated, extra } = await activatedPlusBind(t);
   const [activatedInode, extraInode] = [lstatSync(activated).ino, lstatSync(extra).ino];
   const newPid = await upgrade(t, prefork);
   await waitLog(prefork, (l) => l.event === 'took-over' && l.pid === newPid);
