@@ -1,4 +1,5 @@
 import cluster from 'node:cluster';
+import { Balancer } from './balance.js';
 import { CrashBackoff } from './backoff.js';
 import { ExitCode, type ExitCodeValue } from './exit-codes.js';
 import { HealthMonitor, heartbeatInterval } from './health.js';
@@ -46,6 +47,8 @@ export interface MasterDeps {
 }
 
 const HEALTH_CHECK_MS = 250;
+/** After a shed order, two checks pass before the next: the shed and the reconnects take milliseconds under load. */
+const BALANCE_QUIET_MS = 2 * HEALTH_CHECK_MS;
 const CAUSE: Record<ReplaceReason, RestartReason> = { reload: 'reload', 'max-requests': 'max_requests', 'max-memory': 'max_memory' };
 /** Options a reload cannot apply (new sockets, privileges, the one log file every process shares): logged as ignored. */
 const RESTART_ONLY: ReadonlyArray<keyof Config> = ['bind', 'socketMode', 'backlog', 'name', 'config', 'certfile', 'keyfile', 'logFile', 'pidfile', 'user', 'group', 'socketOwner', 'control', 'metricsBind', 'reload'];
@@ -66,6 +69,7 @@ export class Master {
   readonly #killReasons = new Map<WorkerHandle, string>();
   readonly #generationOf = new WeakMap<WorkerHandle, number>();
   readonly #health: HealthMonitor;
+  readonly #balancer: Balancer;
   /** Why a worker is on its way out, for restart counts by reason. */
   readonly #exitCause = new Map<WorkerHandle, RestartReason>();
   readonly stats = new PoolStats();
@@ -89,6 +93,7 @@ export class Master {
     this.#settings = deps.settingsFor(deps.config);
     this.#desired = deps.config.workers;
     this.#health = new HealthMonitor(this.#healthLimits());
+    this.#balancer = new Balancer(BALANCE_QUIET_MS);
   }
 
   get #log(): Logger {
@@ -105,7 +110,10 @@ export class Master {
     const stopped = new Promise<ExitCodeValue>((resolve) => (this.#resolveStopped = resolve));
     cluster.setupPrimary({ exec: this.deps.workerEntry, args: [], silent: false, cwd: this.#settings.cwd });
     for (let slot = 0; slot < this.#desired; slot += 1) this.#spawn(slot);
-    this.#healthTimer = setInterval(() => this.#checkHealth(), HEALTH_CHECK_MS);
+    this.#healthTimer = setInterval(() => {
+      this.#checkHealth();
+      this.#balance();
+    }, HEALTH_CHECK_MS);
     // Last: a signal that arrived during start-up is replayed here and may stop us at once.
     this.#removeSignalHandlers = installSignalHandlers({
       stop: () => this.stop('graceful', 'signal'),
@@ -167,12 +175,13 @@ export class Master {
 
   #onMessage(handle: WorkerHandle, message: WorkerMessage): void {
     switch (message.type) {
-      case 'hello': {
-        const { listeners } = this.deps;
-        handle.send({ type: 'start', settings: this.#settingsForNewWorker(), handles: listeners.length });
-        listeners.forEach((listener, index) => handle.send({ type: 'handle', index }, listener.handle as RawHandle));
+      case 'hello':
+        handle.send({ type: 'start', settings: this.#settingsForNewWorker(), handles: this.deps.listeners.length });
+        this.#sendHandles(handle);
         break;
-      }
+      case 'resume':
+        if (handle.state === 'ready') this.#sendHandles(handle);
+        break;
       case 'ready':
         if (handle.state === 'booting') handle.transition('ready', 'serving');
         break;
@@ -180,7 +189,7 @@ export class Master {
         this.#bootFailures.set(handle, message.reason);
         break;
       case 'heartbeat': {
-        this.stats.beat(handle, { requests: message.requests, inflight: message.inflight, rss: message.rss, lagMs: message.lagMs, stats: message.stats });
+        this.stats.beat(handle, { requests: message.requests, inflight: message.inflight, keepAlive: message.keepAlive, rss: message.rss, lagMs: message.lagMs, stats: message.stats });
         const verdict = this.#health.beat(handle, message.rss);
         if (verdict !== null) {
           this.#log.warn({ event: 'worker-bloated', worker: handle.slot, pid: handle.pid, rss: message.rss }, `worker ${handle.slot} (pid ${handle.pid}): ${verdict.detail}`);
@@ -200,6 +209,30 @@ export class Master {
         this.#startSuccessor(handle, message.reason);
         break;
     }
+  }
+
+  #sendHandles(handle: WorkerHandle): void {
+    this.deps.listeners.forEach((listener, index) => handle.send({ type: 'handle', index }, listener.handle as RawHandle));
+  }
+
+  /** The worker farthest over its share of the pool's connections sheds the excess (balance.ts). */
+  #balance(): void {
+    if (this.#state !== 'running' || !this.#config.balance) return;
+    const pool: Array<{ worker: WorkerHandle; connections: number }> = [];
+    for (const worker of this.#workers) {
+      const v = worker.state === 'ready' ? this.stats.vitals(worker) : undefined;
+      if (v !== undefined) pool.push({ worker, connections: v.keepAlive });
+    }
+    const order = this.#balancer.decide(pool);
+    if (order === null) return;
+    const { worker: { worker, connections }, count } = order;
+    const counts = pool.map((p) => p.connections);
+    this.#log.debug(
+      { event: 'shed', worker: worker.slot, pid: worker.pid, count, pool: counts },
+      `worker ${worker.slot} holds ${connections} of ${counts.reduce((a, b) => a + b, 0)} kept-alive connections: shedding ${count}`,
+    );
+    this.stats.shed += count;
+    worker.send({ type: 'shed', count });
   }
 
   #onTransition({ worker, from, to, reason }: Transition): void {
@@ -255,6 +288,7 @@ export class Master {
           ageMs: w.uptime(now),
           requests: v ? total(v.stats) : 0,
           inflight: v?.inflight ?? 0,
+          keepAlive: v?.keepAlive ?? 0,
           rss: v?.rss ?? 0,
           lagMs: v?.lagMs ?? 0,
           restarts: slot.restarts,
@@ -278,6 +312,7 @@ export class Master {
         inflight: this.stats.inflight(),
         byClass: totals.byClass,
         restarts: { ...this.stats.restarts },
+        shed: this.stats.shed,
         options: {
           'max-requests': c.maxRequests,
           'max-requests-jitter': c.maxRequestsJitter,

@@ -52,6 +52,8 @@ export type MasterMessage =
   | { type: 'start'; settings: WorkerSettings; handles: number }
   | { type: 'handle'; index: number }
   | { type: 'drain' }
+  /** Over its share of the pool's connections: stop accepting a moment, close `count` after their next response (balance.ts). */
+  | { type: 'shed'; count: number }
   /** SIGUSR1 reached the master: open the log file again by its name (logrotate renamed it). */
   | { type: 'reopen-logs' };
 
@@ -65,14 +67,16 @@ export type WorkerMessage =
   /** The app could not load; the worker exits right after. */
   | { type: 'boot-failed'; reason: string }
   /** Sent from the event loop: its absence means the loop is blocked. */
-  | { type: 'heartbeat'; rss: number; requests: number; inflight: number; stats: RequestStats; lagMs: number }
+  | { type: 'heartbeat'; rss: number; requests: number; inflight: number; keepAlive: number; stats: RequestStats; lagMs: number }
+  /** Done shedding: send the sockets again (the worker closed its copies to stop accepting). */
+  | { type: 'resume' }
   /** Close to a self-imposed limit: the master starts the replacement ahead of time. */
   | { type: 'recycle-soon'; reason: RecycleReason }
   /** At the limit: the worker stopped accepting and drains itself. */
   | { type: 'draining'; reason: RecycleReason };
 
-const WORKER_TYPES = new Set<string>(['hello', 'ready', 'boot-failed', 'heartbeat', 'recycle-soon', 'draining']);
-const MASTER_TYPES = new Set<string>(['start', 'handle', 'drain', 'reopen-logs']);
+const WORKER_TYPES = new Set<string>(['hello', 'ready', 'boot-failed', 'heartbeat', 'recycle-soon', 'draining', 'resume']);
+const MASTER_TYPES = new Set<string>(['start', 'handle', 'drain', 'shed', 'reopen-logs']);
 
 export const isWorkerMessage = (m: unknown): m is WorkerMessage =>
   typeof m === 'object' && m !== null && WORKER_TYPES.has((m as { type?: string }).type ?? '');

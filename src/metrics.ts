@@ -29,10 +29,14 @@ export function renderMetrics(status: PoolStatus, totals: RequestStats): string 
   }
   metric('prefork_worker_restarts_total', 'counter', 'Workers replaced or removed, by reason.',
     RESTART_REASONS.map((r) => [`{reason="${r}"}`, status.master.restarts[r]]));
+  metric('prefork_connections_shed_total', 'counter', 'Kept-alive connections workers were told to close after their next response, to even out the pool (--balance).',
+    [['', status.master.shed]]);
   metric('prefork_workers', 'gauge', 'Worker processes by state.',
     STATES.map((s) => [`{state="${s}"}`, status.workers.filter((w) => w.state === s).length]));
   metric('prefork_worker_rss_bytes', 'gauge', 'Resident memory of each worker, from its last heartbeat.',
     status.workers.map((w) => [`{worker="${w.id}",pid="${w.pid}"}`, w.rss]));
+  metric('prefork_worker_keepalive_connections', 'gauge', 'Open connections that carried more than one request, per worker, from its last heartbeat.',
+    status.workers.map((w) => [`{worker="${w.id}",pid="${w.pid}"}`, w.keepAlive]));
   metric('prefork_worker_event_loop_lag_seconds', 'gauge', 'Mean event-loop delay of each worker over its last heartbeat interval.',
     status.workers.map((w) => [`{worker="${w.id}",pid="${w.pid}"}`, w.lagMs / 1000]));
   metric('prefork_master_uptime_seconds', 'gauge', 'Seconds since the master started.', [['', status.master.uptimeMs / 1000]]);

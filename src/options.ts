@@ -286,6 +286,11 @@ export const OPTIONS = {
     describe: "development: watch the app's directory (not node_modules) and do a rolling restart when a file changes",
     defaultDoc: 'false', default: () => false, parse: boolean,
   }),
+  balance: def<boolean>({
+    name: 'balance', cli: 'boolean', group: 'Workers',
+    describe: 'even out keep-alive connections: a worker holding over 120% of its share closes the excess after their next response (Connection: close) and pauses accepting a moment, so the clients reconnect to the other workers (--no-balance: off)',
+    defaultDoc: 'true', default: () => true, parse: boolean,
+  }),
   factory: def<boolean>({
     name: 'factory', cli: 'boolean', group: 'Server',
     describe: 'APP is a function (sync or async) that returns the app',

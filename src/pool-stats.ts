@@ -9,6 +9,8 @@ export type RestartReason = (typeof RESTART_REASONS)[number];
 export interface Vitals {
   requests: number;
   inflight: number;
+  /** Open connections that carried more than one request: what balance.ts evens out. */
+  keepAlive: number;
   rss: number;
   lagMs: number;
   stats: RequestStats;
@@ -21,6 +23,8 @@ export interface Vitals {
 export class PoolStats {
   readonly #live = new Map<WorkerHandle, Vitals>();
   #retired: RequestStats = emptyStats();
+  /** Connections workers were told to shed to even out the pool (balance.ts). */
+  shed = 0;
   readonly restarts: Record<RestartReason, number> = { max_requests: 0, max_memory: 0, crash: 0, timeout: 0, reload: 0, scale: 0 };
   /** Per slot: restarts so far and why its last worker left. */
   readonly #slots = new Map<number, { restarts: number; lastExit: string | null }>();

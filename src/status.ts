@@ -11,6 +11,8 @@ export interface WorkerStatus {
   ageMs: number;
   requests: number;
   inflight: number;
+  /** Open connections that carried more than one request (what balance.ts evens out). */
+  keepAlive: number;
   rss: number;
   lagMs: number;
   restarts: number;
@@ -33,6 +35,8 @@ export interface PoolStatus {
     inflight: number;
     byClass: Record<StatusClass, number>;
     restarts: Record<RestartReason, number>;
+    /** Kept-alive connections workers were told to close to even out the pool. */
+    shed: number;
     options: Record<string, unknown>;
   };
   workers: WorkerStatus[];
@@ -60,9 +64,9 @@ export function formatStatus(s: PoolStatus): string {
     `options:  ${Object.entries(m.options).map(([k, v]) => `${k}=${String(v)}`).join(' ')}`,
     '',
   ];
-  const rows = [['ID', 'PID', 'STATE', 'AGE', 'REQUESTS', 'INFLIGHT', 'RSS', 'LAG', 'RESTARTS', 'LAST EXIT']];
+  const rows = [['ID', 'PID', 'STATE', 'AGE', 'REQUESTS', 'INFLIGHT', 'KEEPALIVE', 'RSS', 'LAG', 'RESTARTS', 'LAST EXIT']];
   for (const w of s.workers) {
-    rows.push([String(w.id), String(w.pid), w.state, duration(w.ageMs), String(w.requests), String(w.inflight), mb(w.rss), `${w.lagMs.toFixed(1)}ms`, String(w.restarts), w.lastExit ?? '-']);
+    rows.push([String(w.id), String(w.pid), w.state, duration(w.ageMs), String(w.requests), String(w.inflight), String(w.keepAlive), mb(w.rss), `${w.lagMs.toFixed(1)}ms`, String(w.restarts), w.lastExit ?? '-']);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   const table = rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());

@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import { type RawHandle, handleKind, listenOnHandle } from '../src/internals.js';
 import { type Logger, accessLogger } from '../src/log.js';
 import { type RequestStats, emptyStats, record } from '../src/stats.js';
+import { REPORT_STEP } from '../src/balance.js';
 import type { WorkerSettings } from '../src/messages.js';
 import type { Servable, UpgradeListener } from './app-loader.js';
 
@@ -18,6 +19,10 @@ export interface ServingHooks {
   nearLimit(): void;
   /** --max-requests reached: stop accepting now. */
   atLimit(): void;
+  /** Done shedding connections: ask the master for the sockets again (see shed()). */
+  resume(): void;
+  /** The connection count moved REPORT_STEP since the last heartbeat: the master should hear it soon. */
+  connectionsMoved(): void;
 }
 
 type Server = http.Server | https.Server;
@@ -32,6 +37,11 @@ const CLIENT_ERROR_REPLIES: Record<string, string> = {
   HPE_HEADER_OVERFLOW: '431 Request Header Fields Too Large',
   ERR_HTTP_REQUEST_TIMEOUT: '408 Request Timeout',
 };
+
+/** Shedding stops accepting at most this long: connections that stay idle are no load to move. */
+export const MAX_PAUSE_MS = 1000;
+/** After the last shed response, the client's reconnect has landed elsewhere well within this. */
+const SETTLE_MS = 50;
 
 /**
  * Node checks headersTimeout and requestTimeout only when its connection sweep runs, every 30 s
@@ -57,6 +67,16 @@ export class Serving {
   /** Cumulative; the master reads them from each heartbeat, so counting costs no IPC per request. */
   readonly stats: RequestStats = emptyStats();
   #access: Logger | null = null;
+  /** Requests seen on each connection, counted up to 2 (see keptAlive). */
+  readonly #requestsOn = new WeakMap<Duplex, number>();
+  #keptAlive = 0;
+  /** What the last heartbeat said of keptAlive. */
+  #reported = 0;
+  /** Connections still to close after their next response, while shedding (balance.ts). */
+  #toShed = 0;
+  #pauseTimer: NodeJS.Timeout | null = null;
+  /** Drop-in mode serves the app's own server: its listening state is the app's, never paused. */
+  #ownServers = true;
 
   constructor(
     app: Servable | null,
@@ -78,6 +98,39 @@ export class Serving {
 
   get inflight(): number {
     return this.#inflight.size;
+  }
+
+  /**
+   * Open connections that carried more than one request: the ones that stay with a worker, and
+   * so the ones balance.ts evens out. (Under `Connection: close` load there are none to move;
+   * upgraded connections, WebSockets, are not HTTP any more.)
+   */
+  get keptAlive(): number {
+    return this.#keptAlive;
+  }
+
+  /** The count for a heartbeat: from then on, a move of REPORT_STEP asks for an early one. */
+  reportKeptAlive(): number {
+    this.#reported = this.#keptAlive;
+    return this.#reported;
+  }
+
+  /** Per request, one WeakMap look-up: a connection counts as kept alive from its second request. */
+  #countRequestOn(socket: Duplex): void {
+    const seen = this.#requestsOn.get(socket);
+    if (seen === undefined) {
+      this.#requestsOn.set(socket, 1);
+      return;
+    }
+    if (seen > 1) return;
+    this.#requestsOn.set(socket, 2);
+    this.#keptAliveMoved(1);
+    socket.once('close', () => this.#keptAliveMoved(-1));
+  }
+
+  #keptAliveMoved(by: number): void {
+    this.#keptAlive += by;
+    if (Math.abs(this.#keptAlive - this.#reported) >= REPORT_STEP) this.hooks.connectionsMoved();
   }
 
   async listen(handles: readonly RawHandle[]): Promise<void> {
@@ -136,6 +189,10 @@ export class Serving {
 
   #listenOn(server: net.Server, handle: RawHandle, index: number): Promise<void> {
     this.#servers.push(server);
+    return this.#accept(server, handle, index);
+  }
+
+  #accept(server: net.Server, handle: RawHandle, index: number): Promise<void> {
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.once('listening', () => {
@@ -161,6 +218,7 @@ export class Serving {
       this.#watchUpgrades(server);
     }
     this.#track(server);
+    this.#ownServers = false;
     const [first, ...rest] = handles;
     if (first === undefined) return;
     await this.#listenOn(server, first, 0);
@@ -244,6 +302,7 @@ export class Serving {
       return;
     }
     this.#requests += 1;
+    this.#countRequestOn(req.socket);
     if (maxRequests > 0) {
       if (this.#requests === Math.max(1, Math.floor(maxRequests * 0.75))) this.hooks.nearLimit();
       if (this.#requests === maxRequests) this.hooks.atLimit();
@@ -258,6 +317,7 @@ export class Serving {
     });
     // Draining: this response tells the client to take its next request elsewhere.
     if (this.draining) res.shouldKeepAlive = false;
+    else if (this.#toShed > 0) this.#shedOne(res);
     try {
       this.#app.request(req, res);
     } catch (err) {
@@ -284,6 +344,45 @@ export class Serving {
       { event: 'access', method: req.method, path: req.url, status: res.statusCode, ms: Math.round(ms * 1000) / 1000 },
       `${req.method} ${req.url} ${res.statusCode}`,
     );
+  }
+
+  /**
+   * The master saw this worker hold far more than its share of the pool's connections: stop
+   * accepting (close our copies of the sockets; the master keeps them open, so the kernel queues
+   * or hands connects to the other workers) and close `count` connections after their next
+   * response, as a drain does. Their clients reconnect, to another worker. Then accept again.
+   */
+  shed(count: number): void {
+    if (this.draining || !this.#ownServers || this.#pauseTimer !== null || count <= 0) return;
+    this.#toShed = count;
+    for (const server of this.#servers) net.Server.prototype.close.call(server);
+    this.#pauseTimer = setTimeout(() => this.#resume(), MAX_PAUSE_MS);
+    this.log.debug({ event: 'shed', count, keptAlive: this.#keptAlive }, `shedding ${count} of ${this.#keptAlive} kept-alive connections`);
+  }
+
+  #shedOne(res: ServerResponse): void {
+    res.shouldKeepAlive = false;
+    this.#toShed -= 1;
+    if (this.#toShed > 0) return;
+    if (this.#pauseTimer !== null) clearTimeout(this.#pauseTimer);
+    this.#pauseTimer = setTimeout(() => this.#resume(), SETTLE_MS);
+  }
+
+  #resume(): void {
+    this.#toShed = 0;
+    if (this.#pauseTimer !== null) clearTimeout(this.#pauseTimer);
+    if (!this.draining) this.hooks.resume();
+  }
+
+  /** A socket the master sent again after shed(): accept on it once more. */
+  relisten(index: number, handle: RawHandle): Promise<void> {
+    const server = this.#servers[index];
+    if (server === undefined || server.listening || this.draining) {
+      handle.close();
+      return Promise.resolve();
+    }
+    this.#pauseTimer = null;
+    return this.#accept(server, handle, index);
   }
 
   /**

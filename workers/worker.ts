@@ -90,6 +90,8 @@ async function serveApp(s: WorkerSettings, logger: Logger): Promise<void> {
       send({ type: 'draining', reason: 'max-requests' });
       void drain(`served --max-requests ${s.maxRequests}`);
     },
+    resume: () => send({ type: 'resume' }),
+    connectionsMoved: beatSoon,
   };
   // Before the app loads: it may call listen() (drop-in mode) or runTask() while it does.
   const dropIn = new DropIn(logger, s.urls, (call) => serveAppServer(s, call, hooks, logger));
@@ -135,7 +137,21 @@ function beat(): void {
   // The sampling timer's own period is part of every sample: lag is what comes on top.
   const lagMs = Number.isFinite(loopDelay.mean) ? Math.max(0, loopDelay.mean / 1e6 - LOOP_RESOLUTION_MS) : 0;
   loopDelay.reset();
-  send({ type: 'heartbeat', rss: process.memoryUsage.rss(), requests: serving.requests, inflight: serving.inflight, stats: serving.stats, lagMs });
+  send({ type: 'heartbeat', rss: process.memoryUsage.rss(), requests: serving.requests, inflight: serving.inflight, keepAlive: serving.reportKeptAlive(), stats: serving.stats, lagMs });
+}
+
+/**
+ * A burst of connects (or closes) is reported within EARLY_BEAT_MS, once the burst is over, so the
+ * master balances on fresh counts; at most one early beat per window, whatever the load.
+ */
+const EARLY_BEAT_MS = 50;
+let earlyBeat: NodeJS.Timeout | null = null;
+function beatSoon(): void {
+  if (earlyBeat !== null || settings === null || settings.heartbeatMs === 0) return;
+  earlyBeat = setTimeout(() => {
+    beat();
+    earlyBeat = null;
+  }, EARLY_BEAT_MS);
 }
 
 /** Beats from the main thread: a blocked event loop falls silent, which is the point. */
@@ -150,11 +166,21 @@ function finalBeat(): Promise<void> {
   return new Promise((resolve) => {
     if (serving === null || !process.connected) return resolve();
     const timer = setTimeout(resolve, 500);
-    process.send?.({ type: 'heartbeat', rss: process.memoryUsage.rss(), requests: serving.requests, inflight: 0, stats: serving.stats, lagMs: 0 }, undefined, {}, () => {
+    process.send?.({ type: 'heartbeat', rss: process.memoryUsage.rss(), requests: serving.requests, inflight: 0, keepAlive: 0, stats: serving.stats, lagMs: 0 }, undefined, {}, () => {
       clearTimeout(timer);
       resolve();
     });
   });
+}
+
+/** A worker that cannot accept again after shedding serves nobody new: it drains and is replaced. */
+async function relisten(index: number, handle: RawHandle): Promise<void> {
+  try {
+    await serving?.relisten(index, handle);
+  } catch (err) {
+    log?.error({ event: 'relisten-failed', reason: (err as Error).message }, `cannot accept again after shedding connections: ${(err as Error).message}`);
+    void drain('cannot accept again');
+  }
 }
 
 let draining = false;
@@ -206,8 +232,15 @@ function onMessage(message: MasterMessage, handle: unknown): void {
       if (expectedHandles === 0) void boot(settings);
       break;
     case 'handle':
-      handles[message.index] = handle as RawHandle;
-      if (settings !== null && handles.filter(Boolean).length === expectedHandles) void boot(settings);
+      // Serving already: the master sent it again after we shed connections.
+      if (serving !== null) void relisten(message.index, handle as RawHandle);
+      else {
+        handles[message.index] = handle as RawHandle;
+        if (settings !== null && handles.filter(Boolean).length === expectedHandles) void boot(settings);
+      }
+      break;
+    case 'shed':
+      serving?.shed(message.count);
       break;
     case 'drain':
       void drain('asked by the master');

@@ -64,7 +64,7 @@ test('prefork status: a table and --json with the master and every worker; the s
   assert.equal(table.code, 0, table.stderr);
   assert.match(table.stdout, new RegExp(`prefork master pid ${p.pid} \\[shop\\]`));
   assert.match(table.stdout, /workers: {2}2\/2 ready/);
-  assert.match(table.stdout, /ID +PID +STATE +AGE +REQUESTS +INFLIGHT +RSS +LAG +RESTARTS +LAST EXIT/);
+  assert.match(table.stdout, /ID +PID +STATE +AGE +REQUESTS +INFLIGHT +KEEPALIVE +RSS +LAG +RESTARTS +LAST EXIT/);
   for (const pid of p.readyWorkers()) assert.match(table.stdout, new RegExp(`\\n[01] +${pid} +ready `));
   const s = await statusJson(control);
   assert.equal(s.master.pid, p.pid);
