@@ -1,4 +1,3 @@
-import { lookup } from 'node:dns/promises';
 import { existsSync, lstatSync, readFileSync, statSync, unlinkSync, type Stats } from 'node:fs';
 import net, { isIP } from 'node:net';
 import { dirname } from 'node:path';
@@ -51,6 +50,7 @@ async function openTcp(bind: Extract<BindSpec, { kind: 'tcp' }>, scheme: string)
   let host: string | null = bind.host === '' ? null : bind.host;
   if (host !== null && isIP(host) === 0) {
     try {
+      const { lookup } = await import('node:dns/promises');
       host = (await lookup(host)).address;
     } catch {
       throw bindError(`cannot bind ${what}: host "${bind.host}" does not resolve`);

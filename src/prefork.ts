@@ -9,7 +9,6 @@ import type { Logger } from './log.js';
 import { heartbeatInterval } from './health.js';
 import { Master } from './master.js';
 import { serveControl } from './control.js';
-import { serveMetrics } from './metrics.js';
 import type { WorkerSettings } from './messages.js';
 import type { Config } from './options.js';
 import { SystemdNotifier, takeActivatedSockets } from './systemd.js';
@@ -215,6 +214,8 @@ export async function runMaster(config: Config, log: Logger, reloadConfig: () =>
     log.info({ event: 'control-listening', address: control.url }, `control socket on ${control.url}`);
   }
   if (metrics) {
+    // Loaded only with --metrics-bind: node:http is the master's only use of it.
+    const { serveMetrics } = await import('./metrics.js');
     serveMetrics(metrics.handle, () => ({ status: master.snapshot(), totals: master.stats.totals() }));
     log.info({ event: 'metrics-listening', address: `${metrics.url}/metrics` }, `metrics on ${metrics.url}/metrics`);
   }

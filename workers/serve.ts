@@ -1,5 +1,6 @@
 import http, { type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
-import https from 'node:https';
+import type https from 'node:https';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type RawHandle, handleKind, listenOnHandle } from '../src/internals.js';
@@ -26,6 +27,9 @@ export interface ServingHooks {
 }
 
 type Server = http.Server | https.Server;
+
+/** node:https (and with it tls and crypto, ~5 ms and 1.5 MB) loads only for a worker that serves HTTPS or an app's own HTTPS server. */
+const loadHttps = (): typeof https => createRequire(import.meta.url)('node:https') as typeof https;
 
 const NOT_SERVING: Servable = {
   request: (_req, res) => void res.writeHead(503).end('Service Unavailable\n'),
@@ -158,7 +162,7 @@ export class Serving {
     if (tls === null || handleKind(handle) !== 'tcp') return http.createServer(options);
     // The HTTP limits start only after the handshake: a client stalling in it is held by
     // handshakeTimeout (Node's default 120 s), which takes the headers limit too.
-    return https.createServer({ ...options, cert: tls.cert, key: tls.key, handshakeTimeout: headersTimeoutMs > 0 ? headersTimeoutMs : 120_000 });
+    return loadHttps().createServer({ ...options, cert: tls.cert, key: tls.key, handshakeTimeout: headersTimeoutMs > 0 ? headersTimeoutMs : 120_000 });
   }
 
   #listenOne(handle: RawHandle, index: number): Promise<void> {
@@ -210,7 +214,7 @@ export class Serving {
    * listeners move behind ours, so limits, counting, the access log and the drain apply.
    */
   async adopt(server: net.Server, handles: readonly RawHandle[]): Promise<void> {
-    if (server instanceof http.Server || server instanceof https.Server) {
+    if (server instanceof http.Server || server instanceof loadHttps().Server) {
       const listeners = server.listeners('request') as RequestListener[];
       server.removeAllListeners('request');
       this.#app = { request: (req, res) => listeners.forEach((l) => l.call(server, req, res)), upgrade: null };
