@@ -60,6 +60,17 @@ function cpuSeconds(pid) {
   }
 }
 
+/** Memory only this process holds (USS): RSS less the pages it shares, e.g. Node's own binary with its workers. */
+function privateMb(pid) {
+  try {
+    const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const kb = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
+    return (kb('Private_Clean') + kb('Private_Dirty')) / 1024;
+  } catch {
+    return 0;
+  }
+}
+
 function rssMb(pid) {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -182,13 +193,19 @@ async function measure(name, scenario) {
   const cpuBefore = cpuSeconds(server.master);
   const workerCpuBefore = workers.map(cpuSeconds);
   const r = await wrk(addr, { close });
-  const masterCpu = (cpuSeconds(server.master) - cpuBefore) / SECONDS;
+  const masterSeconds = cpuSeconds(server.master) - cpuBefore;
+  const masterCpu = masterSeconds / SECONDS;
   const workerCpu = workers.map((pid, i) => cpuSeconds(pid) - workerCpuBefore[i]);
   const totalWorkerCpu = workerCpu.reduce((a, b) => a + b, 0);
   const busiest = name === 'single' || totalWorkerCpu === 0 ? 1 : Math.max(...workerCpu) / totalWorkerCpu;
+  // What the whole server (master and workers) spends per request: the load generator's own
+  // ceiling on these 2 cores does not cap it, so it compares supervisors where req/s cannot.
+  const serverSeconds = name === 'single' ? masterSeconds : masterSeconds + totalWorkerCpu;
+  const cpuUsPerRequest = r.requests > 0 ? (serverSeconds / r.requests) * 1e6 : NaN;
   const masterRss = rssMb(server.master);
+  const masterPrivate = privateMb(server.master);
   await server.stop();
-  return { config: name, scenario, rps: r.rps, p50: r.p50, p99: r.p99, errors: r.errors, masterCpu, masterRss, busiest, coldMs };
+  return { config: name, scenario, rps: r.rps, p50: r.p50, p99: r.p99, errors: r.errors, masterCpu, masterRss, masterPrivate, busiest, coldMs, cpuUsPerRequest };
 }
 
 const median = (xs) => {
@@ -245,13 +262,20 @@ async function main() {
         errors: mine.reduce((a, r) => a + r.errors, 0),
         masterCpu: median(mine.map((r) => r.masterCpu)),
         masterRssMb: median(mine.map((r) => r.masterRss)),
+        masterPrivateMb: median(mine.map((r) => r.masterPrivate)),
+        cpuUsPerRequest: median(mine.map((r) => r.cpuUsPerRequest)),
         busiestWorker: median(mine.map((r) => r.busiest)),
         coldStartMs: median(mine.map((r) => r.coldMs)),
       });
     }
   }
   const pm2Rps = (scenario) => table.find((r) => r.config === 'pm2' && r.scenario === scenario).rps;
-  for (const row of table) row.vsPm2 = row.rps / pm2Rps(row.scenario);
+  const pm2Cpu = (scenario) => table.find((r) => r.config === 'pm2' && r.scenario === scenario).cpuUsPerRequest;
+  for (const row of table) {
+    row.vsPm2 = row.rps / pm2Rps(row.scenario);
+    // How many times less CPU than PM2 a request costs (PM2's daemon and workers together).
+    row.cpuVsPm2 = pm2Cpu(row.scenario) / row.cpuUsPerRequest;
+  }
 
   console.error('replacement under keep-alive load ...');
   const changes = [
@@ -263,10 +287,10 @@ async function main() {
   ];
 
   console.log(`\nprefork bench: ${WORKERS} workers, wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, median of ${ROUNDS} interleaved rounds, Node ${process.version}\n`);
-  console.log('scenario        config          req/s     p50 ms   p99 ms   ×cluster  ×PM2   errors  master CPU  master RSS  busiest worker  cold start');
+  console.log('scenario        config          req/s     p50 ms   p99 ms   ×cluster  ×PM2   errors  CPU µs/req  ÷PM2  master CPU  master RSS (private)  busiest worker  cold start');
   for (const r of table) {
     console.log(
-      `${r.scenario.padEnd(11)} ${r.config.padEnd(14)} ${String(r.rps).padStart(7)}  ${r.p50.toFixed(2).padStart(7)}  ${r.p99.toFixed(2).padStart(7)}   ${r.vsCluster.toFixed(2).padStart(6)}  ${r.vsPm2.toFixed(2).padStart(5)}  ${String(r.errors).padStart(6)}  ${(r.masterCpu * 100).toFixed(1).padStart(8)} %  ${r.masterRssMb.toFixed(1).padStart(7)} MB  ${(r.busiestWorker * 100).toFixed(0).padStart(12)} %  ${r.coldStartMs.toFixed(0).padStart(7)} ms`,
+      `${r.scenario.padEnd(15)} ${r.config.padEnd(14)} ${String(r.rps).padStart(7)}  ${r.p50.toFixed(2).padStart(7)}  ${r.p99.toFixed(2).padStart(7)}   ${r.vsCluster.toFixed(2).padStart(6)}  ${r.vsPm2.toFixed(2).padStart(5)}  ${String(r.errors).padStart(6)}  ${r.cpuUsPerRequest.toFixed(1).padStart(9)}  ${r.cpuVsPm2.toFixed(2).padStart(5)}  ${(r.masterCpu * 100).toFixed(1).padStart(8)} %  ${r.masterRssMb.toFixed(1).padStart(7)} MB (${r.masterPrivateMb.toFixed(1).padStart(4)} MB)  ${(r.busiestWorker * 100).toFixed(0).padStart(12)} %  ${r.coldStartMs.toFixed(0).padStart(7)} ms`,
     );
   }
   console.log('\nreplacing workers under keep-alive load (6 s run, change at 2 s):');

@@ -189,7 +189,7 @@ export class Master {
         this.#bootFailures.set(handle, message.reason);
         break;
       case 'heartbeat': {
-        this.stats.beat(handle, { requests: message.requests, inflight: message.inflight, keepAlive: message.keepAlive, rss: message.rss, lagMs: message.lagMs, stats: message.stats });
+        this.stats.beat(handle, { requests: message.requests, inflight: message.inflight, keepAlive: message.keepAlive, canShed: message.canShed, rss: message.rss, lagMs: message.lagMs, stats: message.stats });
         const verdict = this.#health.beat(handle, message.rss);
         if (verdict !== null) {
           this.#log.warn({ event: 'worker-bloated', worker: handle.slot, pid: handle.pid, rss: message.rss }, `worker ${handle.slot} (pid ${handle.pid}): ${verdict.detail}`);
@@ -221,7 +221,7 @@ export class Master {
     const pool: Array<{ worker: WorkerHandle; connections: number }> = [];
     for (const worker of this.#workers) {
       const v = worker.state === 'ready' ? this.stats.vitals(worker) : undefined;
-      if (v !== undefined) pool.push({ worker, connections: v.keepAlive });
+      if (v?.canShed === true) pool.push({ worker, connections: v.keepAlive });
     }
     const order = this.#balancer.decide(pool);
     if (order === null) return;

@@ -67,7 +67,7 @@ export type WorkerMessage =
   /** The app could not load; the worker exits right after. */
   | { type: 'boot-failed'; reason: string }
   /** Sent from the event loop: its absence means the loop is blocked. */
-  | { type: 'heartbeat'; rss: number; requests: number; inflight: number; keepAlive: number; stats: RequestStats; lagMs: number }
+  | { type: 'heartbeat'; rss: number; requests: number; inflight: number; keepAlive: number; canShed: boolean; stats: RequestStats; lagMs: number }
   /** Done shedding: send the sockets again (the worker closed its copies to stop accepting). */
   | { type: 'resume' }
   /** Close to a self-imposed limit: the master starts the replacement ahead of time. */

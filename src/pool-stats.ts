@@ -11,6 +11,8 @@ export interface Vitals {
   inflight: number;
   /** Open connections that carried more than one request: what balance.ts evens out. */
   keepAlive: number;
+  /** False in drop-in mode: the app's own server cannot pause accepting. */
+  canShed: boolean;
   rss: number;
   lagMs: number;
   stats: RequestStats;

@@ -113,6 +113,11 @@ export class Serving {
     return this.#keptAlive;
   }
 
+  /** Drop-in mode cannot shed: the listening server is the app's, and pausing it would tell the app it closed. */
+  get canShed(): boolean {
+    return this.#ownServers;
+  }
+
   /** The count for a heartbeat: from then on, a move of REPORT_STEP asks for an early one. */
   reportKeptAlive(): number {
     this.#reported = this.#keptAlive;

@@ -138,7 +138,7 @@ function beat(): void {
   // The sampling timer's own period is part of every sample: lag is what comes on top.
   const lagMs = Number.isFinite(loopDelay.mean) ? Math.max(0, loopDelay.mean / 1e6 - LOOP_RESOLUTION_MS) : 0;
   loopDelay.reset();
-  send({ type: 'heartbeat', rss: process.memoryUsage.rss(), requests: serving.requests, inflight: serving.inflight, keepAlive: serving.reportKeptAlive(), stats: serving.stats, lagMs });
+  send({ type: 'heartbeat', rss: process.memoryUsage.rss(), requests: serving.requests, inflight: serving.inflight, keepAlive: serving.reportKeptAlive(), canShed: serving.canShed, stats: serving.stats, lagMs });
 }
 
 /**
@@ -167,7 +167,7 @@ function finalBeat(): Promise<void> {
   return new Promise((resolve) => {
     if (serving === null || !process.connected) return resolve();
     const timer = setTimeout(resolve, 500);
-    process.send?.({ type: 'heartbeat', rss: process.memoryUsage.rss(), requests: serving.requests, inflight: 0, keepAlive: 0, stats: serving.stats, lagMs: 0 }, undefined, {}, () => {
+    process.send?.({ type: 'heartbeat', rss: process.memoryUsage.rss(), requests: serving.requests, inflight: 0, keepAlive: 0, canShed: false, stats: serving.stats, lagMs: 0 }, undefined, {}, () => {
       clearTimeout(timer);
       resolve();
     });

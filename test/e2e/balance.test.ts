@@ -72,3 +72,12 @@ test('--no-balance leaves keep-alive connections where the kernel put them', asy
   assert.equal(laterShare, 0);
   assert.ok(!p.logs.some((l) => l.event === 'shed'));
 });
+
+test('drop-in apps keep their connections: their listening server is the app\'s own, never paused', async (t) => {
+  const p = startPrefork(t, ['-w', '2', '-b', '127.0.0.1:0', '--log-level', 'debug', app('dropin-http.mjs')]);
+  const target = await p.ready();
+  const { laterShare, failed } = await pileUpThenLoad(t, p, target);
+  assert.deepEqual(failed, []);
+  assert.equal(laterShare, 0);
+  assert.ok(!p.logs.some((l) => l.event === 'shed'), 'no shed order for workers that cannot shed');
+});
