@@ -43,7 +43,7 @@ const CLIENT_ERROR_REPLIES: Record<string, string> = {
 };
 
 /** Shedding stops accepting at most this long: connections that stay idle are no load to move. */
-export const MAX_PAUSE_MS = 1000;
+const MAX_PAUSE_MS = 1000;
 /** After the last shed response, the client's reconnect has landed elsewhere well within this. */
 const SETTLE_MS = 50;
 
@@ -71,10 +71,10 @@ export class Serving {
   /** Cumulative; the master reads them from each heartbeat, so counting costs no IPC per request. */
   readonly stats: RequestStats = emptyStats();
   #access: Logger | null = null;
-  /** Requests seen on each connection, counted up to 2 (see keptAlive). */
+  /** Requests seen on each connection, counted up to 2 (see reportKeptAlive()). */
   readonly #requestsOn = new WeakMap<Duplex, number>();
   #keptAlive = 0;
-  /** What the last heartbeat said of keptAlive. */
+  /** What the last heartbeat said of #keptAlive. */
   #reported = 0;
   /** Connections still to close after their next response, while shedding (balance.ts). */
   #toShed = 0;
@@ -104,21 +104,16 @@ export class Serving {
     return this.#inflight.size;
   }
 
-  /**
-   * Open connections that carried more than one request: the ones that stay with a worker, and
-   * so the ones balance.ts evens out. (Under `Connection: close` load there are none to move;
-   * upgraded connections, WebSockets, are not HTTP any more.)
-   */
-  get keptAlive(): number {
-    return this.#keptAlive;
-  }
-
   /** Drop-in mode cannot shed: the listening server is the app's, and pausing it would tell the app it closed. */
   get canShed(): boolean {
     return this.#ownServers;
   }
 
-  /** The count for a heartbeat: from then on, a move of REPORT_STEP asks for an early one. */
+  /**
+   * For a heartbeat: open connections that carried more than one request, the ones that stay with
+   * a worker and so the ones balance.ts evens out (under `Connection: close` load there are none
+   * to move). From now on, a move of REPORT_STEP asks for an early heartbeat.
+   */
   reportKeptAlive(): number {
     this.#reported = this.#keptAlive;
     return this.#reported;
