@@ -9,8 +9,7 @@ import { type Logger, logFileOf, reopenLogFile } from './log.js';
 import { type WorkerMessage, type WorkerSettings, isWorkerMessage } from './messages.js';
 import type { Config } from './options.js';
 import { PoolStats, type RestartReason } from './pool-stats.js';
-import { total } from './stats.js';
-import type { PoolStatus, WorkerStatus } from './status.js';
+import { type PoolStatus, poolStatus } from './status.js';
 import { installSignalHandlers } from './signals.js';
 import type { SystemdNotifier } from './systemd.js';
 import { type Transition, WorkerHandle } from './worker-handle.js';
@@ -274,58 +273,21 @@ export class Master {
 
   /** The pool as `prefork status` and the metrics show it. */
   snapshot(now = Date.now()): PoolStatus {
-    const totals = this.stats.totals();
-    const c = this.#config;
-    const workers = [...this.#workers]
-      .map((w): WorkerStatus => {
-        const v = this.stats.vitals(w);
-        const slot = this.stats.slot(w.slot);
-        return {
-          id: w.slot,
-          pid: w.pid,
-          state: w.state,
-          generation: this.#generationOf.get(w) ?? 0,
-          ageMs: w.uptime(now),
-          requests: v ? total(v.stats) : 0,
-          inflight: v?.inflight ?? 0,
-          keepAlive: v?.keepAlive ?? 0,
-          rss: v?.rss ?? 0,
-          lagMs: v?.lagMs ?? 0,
-          restarts: slot.restarts,
-          lastExit: slot.lastExit,
-        };
-      })
-      .sort((a, b) => a.id - b.id || a.ageMs - b.ageMs);
-    return {
-      master: {
-        pid: process.pid,
-        name: c.name,
+    return poolStatus(
+      {
+        config: this.#config,
         state: this.#state,
-        uptimeMs: now - this.startedAt,
-        app: c.app ?? '',
+        startedAt: this.startedAt,
         binds: this.deps.listeners.map((l) => l.url),
-        workers: this.#desired,
+        desired: this.#desired,
         ready: this.#readyCount(),
         reloading: this.#reloading,
         generation: this.#generation,
-        requests: total(totals),
-        inflight: this.stats.inflight(),
-        byClass: totals.byClass,
-        restarts: { ...this.stats.restarts },
-        shed: this.stats.shed,
-        options: {
-          'max-requests': c.maxRequests,
-          'max-requests-jitter': c.maxRequestsJitter,
-          timeout: c.timeout,
-          'graceful-timeout': c.gracefulTimeout,
-          'max-memory': c.maxMemory,
-          'reload-batch': c.reloadBatch,
-          'limit-concurrency': c.limitConcurrency,
-          'keep-alive-timeout': c.keepAliveTimeout,
-        },
+        stats: this.stats,
+        workers: [...this.#workers].map((handle) => ({ handle, generation: this.#generationOf.get(handle) ?? 0 })),
       },
-      workers,
-    };
+      now,
+    );
   }
 
   /** One line for systemd's STATUS= (shown by systemctl status). */

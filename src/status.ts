@@ -1,6 +1,7 @@
-import type { RestartReason } from './pool-stats.js';
-import type { StatusClass } from './stats.js';
-import type { WorkerState } from './worker-handle.js';
+import type { Config } from './options.js';
+import type { PoolStats, RestartReason } from './pool-stats.js';
+import { type StatusClass, total } from './stats.js';
+import type { WorkerHandle, WorkerState } from './worker-handle.js';
 
 /** What `prefork status --json` prints and the control socket returns. */
 export interface WorkerStatus {
@@ -40,6 +41,76 @@ export interface PoolStatus {
     options: Record<string, unknown>;
   };
   workers: WorkerStatus[];
+}
+
+/** What the master knows of its pool at one moment: the input of poolStatus(). */
+export interface PoolView {
+  config: Config;
+  state: PoolStatus['master']['state'];
+  startedAt: number;
+  binds: string[];
+  desired: number;
+  ready: number;
+  reloading: boolean;
+  generation: number;
+  stats: PoolStats;
+  workers: ReadonlyArray<{ handle: WorkerHandle; generation: number }>;
+}
+
+/** The pool as `prefork status` and the metrics show it. */
+export function poolStatus(view: PoolView, now: number): PoolStatus {
+  const { stats, config: c } = view;
+  const totals = stats.totals();
+  const workers = view.workers
+    .map(({ handle: w, generation }): WorkerStatus => {
+      const v = stats.vitals(w);
+      const slot = stats.slot(w.slot);
+      return {
+        id: w.slot,
+        pid: w.pid,
+        state: w.state,
+        generation,
+        ageMs: w.uptime(now),
+        requests: v ? total(v.stats) : 0,
+        inflight: v?.inflight ?? 0,
+        keepAlive: v?.keepAlive ?? 0,
+        rss: v?.rss ?? 0,
+        lagMs: v?.lagMs ?? 0,
+        restarts: slot.restarts,
+        lastExit: slot.lastExit,
+      };
+    })
+    .sort((a, b) => a.id - b.id || a.ageMs - b.ageMs);
+  return {
+    master: {
+      pid: process.pid,
+      name: c.name,
+      state: view.state,
+      uptimeMs: now - view.startedAt,
+      app: c.app ?? '',
+      binds: view.binds,
+      workers: view.desired,
+      ready: view.ready,
+      reloading: view.reloading,
+      generation: view.generation,
+      requests: total(totals),
+      inflight: stats.inflight(),
+      byClass: totals.byClass,
+      restarts: { ...stats.restarts },
+      shed: stats.shed,
+      options: {
+        'max-requests': c.maxRequests,
+        'max-requests-jitter': c.maxRequestsJitter,
+        timeout: c.timeout,
+        'graceful-timeout': c.gracefulTimeout,
+        'max-memory': c.maxMemory,
+        'reload-batch': c.reloadBatch,
+        'limit-concurrency': c.limitConcurrency,
+        'keep-alive-timeout': c.keepAliveTimeout,
+      },
+    },
+    workers,
+  };
 }
 
 export function duration(ms: number): string {
