@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { test, type TestContext } from 'node:test';
-import { app, request, startPrefork, type Prefork, type Target } from '../helpers/prefork.js';
+import { join } from 'node:path';
+import { app, distinctPids, request, startPrefork, tempDir, type Prefork, type Target } from '../helpers/prefork.js';
 
 const CONNECTIONS = 24;
 const LOAD_MS = 3000;
@@ -59,9 +60,21 @@ test('keep-alive connections piled on one worker are moved to the other, without
   assert.ok(shed, 'the master logged a shed order');
   assert.ok(Number(shed.count) >= CONNECTIONS / 2 - 2, `shed ${String(shed.count)} connections`);
   assert.ok(p.logs.some((l) => l.role === 'worker' && l.event === 'shed'), 'the worker logged the shed');
+  assert.equal((await distinctPids(target, 2)).size, 2, 'both workers accept new connections again');
   const metrics = (await request({ host: metricsAt.hostname, port: Number(metricsAt.port) }, { path: '/metrics' })).body;
   assert.ok(Number(/^prefork_connections_shed_total (\d+)$/m.exec(metrics)?.[1]) >= Number(shed.count), metrics);
   assert.match(metrics, /^prefork_worker_keepalive_connections\{worker="1",pid="\d+"\} \d+$/m);
+});
+
+test('on a unix socket too: the shedding worker accepts again on the socket the master sends back', async (t) => {
+  const sock = join(tempDir(t), 'app.sock');
+  const p = startPrefork(t, ['-w', '2', '-b', `unix:${sock}`, '--log-level', 'debug', app('pid.cjs')]);
+  await p.ready();
+  const { laterShare, failed } = await pileUpThenLoad(t, p, { socketPath: sock });
+  assert.deepEqual(failed, []);
+  assert.ok(laterShare >= 0.3, `the second worker served only ${(laterShare * 100).toFixed(0)} % of the last second's requests`);
+  assert.ok(!p.logs.some((l) => l.event === 'relisten-failed'));
+  assert.equal((await distinctPids({ socketPath: sock }, 2)).size, 2, 'both workers accept new connections again');
 });
 
 test('--no-balance leaves keep-alive connections where the kernel put them', async (t) => {
