@@ -150,6 +150,26 @@ test('a second SIGUSR2 while an upgrade runs is refused with a log line; the fir
   assert.equal(p.logs.filter((l) => l.event === 'upgrade-started').length, 1, 'only one new master was started');
 });
 
+test('a new master that cannot even be started (the directory it starts in is gone): logged, the old master keeps serving, a later SIGUSR2 works', async (t) => {
+  const dir = realpathSync(tempDir(t));
+  makeRelease(dir, '1');
+  makeRelease(dir, '2');
+  deploy(dir, '1');
+  const p = startRelease(t, dir, ['-w', '1', '-b', '127.0.0.1:0', 'app.cjs']);
+  const target = await p.ready();
+  rmSync(join(dir, 'current'));
+  p.signal('SIGUSR2');
+  const failed = await p.waitForEvent('upgrade-failed', () => true, 10_000);
+  assert.match(String(failed.reason), /cannot start .*ENOENT/);
+  assert.equal((await request(target)).json<{ version: string }>().version, '1', 'the old master serves on');
+  deploy(dir, '2');
+  const newPid = await upgrade(t, p);
+  await waitLog(p, (l) => l.event === 'took-over' && l.pid === newPid, 20_000, 'took-over');
+  assert.equal((await p.exited).code, 0);
+  assert.equal((await request(target)).json<{ version: string }>().version, '2');
+  assert.equal((await stopMaster(p, newPid)).code, 0);
+});
+
 test('a new master not ready within --boot-timeout is stopped; the old master keeps serving', async (t) => {
   const dir = tempDir(t);
   const marker = join(dir, 'slow');
