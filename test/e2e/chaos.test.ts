@@ -5,39 +5,44 @@ import { app, eventually, isAlive, load, request, sleep, startPrefork } from '..
 /** npm test runs a few seconds of this; `npm run test:chaos` sets CHAOS_SECONDS for a longer run. */
 const SECONDS = Number(process.env.CHAOS_SECONDS ?? 3);
 
-test(`kill -9 a random worker every 300 ms for ${SECONDS} s under load: the master survives and the pool heals`, async (t) => {
-  const workers = 4;
-  const concurrency = 8;
-  const p = startPrefork(t, ['-w', String(workers), '-b', '127.0.0.1:0', app('pid.cjs')]);
-  const target = await p.ready();
-  let kills = 0;
-  const killing = (async () => {
-    const end = Date.now() + SECONDS * 1000;
-    while (Date.now() < end) {
-      await sleep(300);
-      const ready = p.readyWorkers();
-      const victim = ready[Math.floor(Math.random() * ready.length)];
-      if (victim === undefined) continue;
-      try {
-        process.kill(victim, 'SIGKILL');
-        kills += 1;
-      } catch {
-        /* it just left */
+for (const keepAlive of [false, true]) {
+  // Keep-alive load also exercises connection balance: kills leave the survivors holding every
+  // connection, which they then shed while more workers die around them.
+  const kind = keepAlive ? 'keep-alive' : 'Connection: close';
+  test(`kill -9 a random worker every 300 ms for ${SECONDS} s under ${kind} load: the master survives and the pool heals`, async (t) => {
+    const workers = 4;
+    const concurrency = 8;
+    const p = startPrefork(t, ['-w', String(workers), '-b', '127.0.0.1:0', app('pid.cjs')]);
+    const target = await p.ready();
+    let kills = 0;
+    const killing = (async () => {
+      const end = Date.now() + SECONDS * 1000;
+      while (Date.now() < end) {
+        await sleep(300);
+        const ready = p.readyWorkers();
+        const victim = ready[Math.floor(Math.random() * ready.length)];
+        if (victim === undefined) continue;
+        try {
+          process.kill(victim, 'SIGKILL');
+          kills += 1;
+        } catch {
+          /* it just left */
+        }
       }
-    }
-  })();
-  const r = await load(target, { until: killing, concurrency, keepAlive: false, maxMs: SECONDS * 1000 + 10_000 });
-  t.diagnostic(`${kills} workers killed; ${r.ok} requests answered, ${r.failed} failed (${JSON.stringify([...r.failures])})`);
-  assert.ok(isAlive(p.pid), 'the master died');
-  assert.ok(kills >= SECONDS * 2, `only ${kills} kills`);
-  // Only requests in flight on a killed worker may fail: at most one per client per kill.
-  assert.ok(r.failed <= kills * concurrency, `${r.failed} failures for ${kills} kills`);
-  for (const code of r.failures.keys()) assert.match(code, /ECONNRESET|socket hang up|EPIPE/, `unexpected failure kind ${code}`);
-  await eventually(() => p.readyWorkers().length === workers, 15_000, `the pool to be whole (${workers} ready)`);
-  const after = await load(target, { total: 200, concurrency: 4, keepAlive: false });
-  assert.equal(after.failed, 0);
-  assert.equal((await p.stop()).code, 0);
-});
+    })();
+    const r = await load(target, { until: killing, concurrency, keepAlive, maxMs: SECONDS * 1000 + 10_000 });
+    t.diagnostic(`${kills} workers killed; ${r.ok} requests answered, ${r.failed} failed (${JSON.stringify([...r.failures])})`);
+    assert.ok(isAlive(p.pid), 'the master died');
+    assert.ok(kills >= SECONDS * 2, `only ${kills} kills`);
+    // Only requests in flight on a killed worker may fail: at most one per client per kill.
+    assert.ok(r.failed <= kills * concurrency, `${r.failed} failures for ${kills} kills`);
+    for (const code of r.failures.keys()) assert.match(code, /ECONNRESET|socket hang up|EPIPE/, `unexpected failure kind ${code}`);
+    await eventually(() => p.readyWorkers().length === workers, 15_000, `the pool to be whole (${workers} ready)`);
+    const after = await load(target, { total: 200, concurrency: 4, keepAlive });
+    assert.equal(after.failed, 0);
+    assert.equal((await p.stop()).code, 0);
+  });
+}
 
 test('a SIGSTOPped worker is detected as hung and replaced', async (t) => {
   const p = startPrefork(t, ['-w', '2', '-b', '127.0.0.1:0', '--timeout', '1', app('pid.cjs')]);
