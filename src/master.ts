@@ -428,6 +428,7 @@ export class Master {
   }
 
   #checkHealth(): void {
+    for (const worker of this.#workers) if (worker.state === 'ready') this.#backoff.survived(worker.startedAt);
     for (const { worker, detail } of this.#health.hung(this.#workers)) {
       this.#log.error({ event: 'worker-hung', worker: worker.slot, pid: worker.pid }, `worker ${worker.slot} (pid ${worker.pid}) hung: ${detail}; killing it`);
       this.#killReasons.set(worker, `killed: hung, ${detail}`);

@@ -24,3 +24,15 @@ test('min-uptime is read at each death (a reload may change it)', () => {
   min = 2000;
   assert.equal(b.next(1500), 100);
 });
+
+test('a worker started since the streak began that outlives min-uptime ends the streak; an older one does not', () => {
+  const b = new CrashBackoff(() => 1000);
+  assert.equal(b.next(10, 10_000), 100);
+  assert.equal(b.next(10, 10_300), 200);
+  b.survived(5_000, 10_500);
+  assert.equal(b.next(10, 10_600), 400, 'a worker from before the streak proves nothing');
+  b.survived(10_400, 11_000);
+  assert.equal(b.next(10, 11_100), 800, 'not yet min-uptime old');
+  b.survived(10_400, 11_400);
+  assert.equal(b.next(10, 11_500), 100, 'it outlived min-uptime: the streak is over');
+});
