@@ -230,7 +230,6 @@ export class Master {
       { event: 'shed', worker: worker.slot, pid: worker.pid, count, pool: counts },
       `worker ${worker.slot} holds ${connections} of ${counts.reduce((a, b) => a + b, 0)} kept-alive connections: shedding ${count}`,
     );
-    this.stats.shed += count;
     worker.send({ type: 'shed', count });
   }
 

@@ -29,7 +29,7 @@ export function renderMetrics(status: PoolStatus, totals: RequestStats): string 
   }
   metric('prefork_worker_restarts_total', 'counter', 'Workers replaced or removed, by reason.',
     RESTART_REASONS.map((r) => [`{reason="${r}"}`, status.master.restarts[r]]));
-  metric('prefork_connections_shed_total', 'counter', 'Kept-alive connections workers were told to close after their next response, to even out the pool (--balance).',
+  metric('prefork_connections_shed_total', 'counter', 'Kept-alive connections closed after their response to even out the pool (--balance).',
     [['', status.master.shed]]);
   metric('prefork_workers', 'gauge', 'Worker processes by state.',
     STATES.map((s) => [`{state="${s}"}`, status.workers.filter((w) => w.state === s).length]));

@@ -25,8 +25,6 @@ export interface Vitals {
 export class PoolStats {
   readonly #live = new Map<WorkerHandle, Vitals>();
   #retired: RequestStats = emptyStats();
-  /** Connections workers were told to shed to even out the pool (balance.ts). */
-  shed = 0;
   readonly restarts: Record<RestartReason, number> = { max_requests: 0, max_memory: 0, crash: 0, timeout: 0, reload: 0, scale: 0 };
   /** Per slot: restarts so far and why its last worker left. */
   readonly #slots = new Map<number, { restarts: number; lastExit: string | null }>();

@@ -16,12 +16,15 @@ export interface RequestStats {
   /** Non-cumulative counts per bucket of DURATION_BUCKETS, plus one for +Inf. */
   buckets: number[];
   durationSum: number;
+  /** Responses that closed a kept-alive connection to even out the pool (balance.ts). */
+  shed: number;
 }
 
 export const emptyStats = (): RequestStats => ({
   byClass: { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 },
   buckets: new Array<number>(DURATION_BUCKETS.length + 1).fill(0),
   durationSum: 0,
+  shed: 0,
 });
 
 export function statusClass(status: number): StatusClass {
@@ -48,5 +51,6 @@ export function add(a: RequestStats, b: RequestStats): RequestStats {
   for (const c of STATUS_CLASSES) out.byClass[c] = a.byClass[c] + b.byClass[c];
   out.buckets = out.buckets.map((_, i) => (a.buckets[i] ?? 0) + (b.buckets[i] ?? 0));
   out.durationSum = a.durationSum + b.durationSum;
+  out.shed = a.shed + b.shed;
   return out;
 }

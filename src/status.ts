@@ -36,7 +36,7 @@ export interface PoolStatus {
     inflight: number;
     byClass: Record<StatusClass, number>;
     restarts: Record<RestartReason, number>;
-    /** Kept-alive connections workers were told to close to even out the pool. */
+    /** Kept-alive connections the workers closed to even out the pool, live and retired workers together. */
     shed: number;
     options: Record<string, unknown>;
   };
@@ -97,7 +97,7 @@ export function poolStatus(view: PoolView, now: number): PoolStatus {
       inflight: stats.inflight(),
       byClass: totals.byClass,
       restarts: { ...stats.restarts },
-      shed: stats.shed,
+      shed: totals.shed,
       options: {
         'max-requests': c.maxRequests,
         'max-requests-jitter': c.maxRequestsJitter,

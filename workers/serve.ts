@@ -80,7 +80,8 @@ export class Serving {
   #reported = 0;
   /** Connections still to close after their next response, while shedding (balance.ts). */
   #toShed = 0;
-  #pauseTimer: NodeJS.Timeout | null = null;
+  /** Set while shedding: when to accept again at the latest, or (once done) after SETTLE_MS. */
+  #resumeTimer: NodeJS.Timeout | null = null;
   /** Drop-in mode serves the app's own server: its listening state is the app's, never paused. */
   #ownServers = true;
 
@@ -380,24 +381,31 @@ export class Serving {
    * response, as a drain does. Their clients reconnect, to another worker. Then accept again.
    */
   shed(count: number): void {
-    if (this.draining || !this.#ownServers || this.#pauseTimer !== null || count <= 0) return;
+    if (this.draining || !this.#ownServers || this.#paused || count <= 0) return;
     this.#toShed = count;
     for (const server of this.#servers) net.Server.prototype.close.call(server);
-    this.#pauseTimer = setTimeout(() => this.#resume(), MAX_PAUSE_MS);
+    this.#resumeTimer = setTimeout(() => this.#resume(), MAX_PAUSE_MS);
     this.log.debug({ event: 'shed', count, keptAlive: this.#keptAlive }, `shedding ${count} of ${this.#keptAlive} kept-alive connections`);
+  }
+
+  /** Not accepting on one of our sockets, from shed() until the master's copy of it arrives. */
+  get #paused(): boolean {
+    return this.#servers.some((s) => !s.listening);
   }
 
   #shedOne(res: ServerResponse): void {
     res.shouldKeepAlive = false;
+    this.stats.shed += 1;
     this.#toShed -= 1;
     if (this.#toShed > 0) return;
-    if (this.#pauseTimer !== null) clearTimeout(this.#pauseTimer);
-    this.#pauseTimer = setTimeout(() => this.#resume(), SETTLE_MS);
+    if (this.#resumeTimer !== null) clearTimeout(this.#resumeTimer);
+    this.#resumeTimer = setTimeout(() => this.#resume(), SETTLE_MS);
   }
 
   #resume(): void {
     this.#toShed = 0;
-    if (this.#pauseTimer !== null) clearTimeout(this.#pauseTimer);
+    if (this.#resumeTimer !== null) clearTimeout(this.#resumeTimer);
+    this.#resumeTimer = null;
     if (!this.draining) this.hooks.resume();
   }
 
@@ -408,7 +416,6 @@ export class Serving {
       handle.close();
       return Promise.resolve();
     }
-    this.#pauseTimer = null;
     return this.#accept(server, handle, index);
   }
 
