@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { usageError } from './exit-codes.js';
 import type { Config } from './options.js';
@@ -38,9 +37,8 @@ export function loadTls(config: Pick<Config, 'certfile' | 'keyfile'>, cwd: strin
   const cert = readPem('--certfile', certfile, cwd);
   const key = readPem('--keyfile', keyfile, cwd);
   // Loaded only with TLS: crypto and tls cost a master without certificates 1-2 MB and ~5 ms.
-  const require = createRequire(import.meta.url);
-  const { X509Certificate, createPrivateKey } = require('node:crypto') as typeof import('node:crypto');
-  const { createSecureContext } = require('node:tls') as typeof import('node:tls');
+  const { X509Certificate, createPrivateKey } = process.getBuiltinModule('node:crypto');
+  const { createSecureContext } = process.getBuiltinModule('node:tls');
   try {
     new X509Certificate(cert);
   } catch (err) {

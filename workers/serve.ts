@@ -1,6 +1,5 @@
 import http, { type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import type https from 'node:https';
-import { createRequire } from 'node:module';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type RawHandle, handleKind, listenOnHandle } from '../src/internals.js';
@@ -29,7 +28,7 @@ export interface ServingHooks {
 type Server = http.Server | https.Server;
 
 /** node:https (and with it tls and crypto, ~5 ms and 1.5 MB) loads only for a worker that serves HTTPS or an app's own HTTPS server. */
-const loadHttps = (): typeof https => createRequire(import.meta.url)('node:https') as typeof https;
+const loadHttps = (): typeof https => process.getBuiltinModule('node:https');
 
 const NOT_SERVING: Servable = {
   request: (_req, res) => void res.writeHead(503).end('Service Unavailable\n'),

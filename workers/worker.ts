@@ -1,7 +1,5 @@
 import type net from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { createRequire } from 'node:module';
-import type tls from 'node:tls';
 import { PreforkError, appLoadError } from '../src/exit-codes.js';
 import { type RawHandle, handleKind, surviveMasterLoss, tcpAddress } from '../src/internals.js';
 import { createLogger, type Logger, reopenLogFile } from '../src/log.js';
@@ -113,7 +111,7 @@ async function serveApp(s: WorkerSettings, logger: Logger): Promise<void> {
 
 /** Drop-in mode: serve the server the app called listen() on, on the master's sockets. */
 async function serveAppServer(s: WorkerSettings, call: ListenCall, hooks: ServingHooks, logger: Logger): Promise<void> {
-  if (s.tls !== null && handles.some((h) => handleKind(h) === 'tcp') && !(call.server instanceof (createRequire(import.meta.url)('node:tls') as typeof tls).Server)) {
+  if (s.tls !== null && handles.some((h) => handleKind(h) === 'tcp') && !(call.server instanceof process.getBuiltinModule('node:tls').Server)) {
     throw appLoadError(
       `app ${s.app} serves itself with listen(${call.target}) (drop-in mode), and prefork cannot add --certfile's HTTPS to the app's own server: export the app (module.exports = app) instead`,
     );
