@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, lstatSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { type LoadResult, app, eventually, isAlive, load, request, sleep, startPrefork, tempDir, toTarget } from '../helpers/prefork.js';
-import { childrenOf, deploy, makeRelease, startRelease, stopMaster, upgrade, waitLog } from '../helpers/upgrade.js';
+import { childrenOf, deploy, startRelease, stopMaster, twoReleases, upgrade, waitLog } from '../helpers/upgrade.js';
 
 const failures = (r: LoadResult): string => JSON.stringify([...r.failures]);
 const servedBy = (r: LoadResult, pids: Iterable<number>): number => [...pids].reduce((sum, pid) => sum + (r.pids.get(pid) ?? 0), 0);
@@ -151,10 +151,7 @@ test('a second SIGUSR2 while an upgrade runs is refused with a log line; the fir
 });
 
 test('a new master that cannot even be started (the directory it starts in is gone): logged, the old master keeps serving, a later SIGUSR2 works', async (t) => {
-  const dir = realpathSync(tempDir(t));
-  makeRelease(dir, '1');
-  makeRelease(dir, '2');
-  deploy(dir, '1');
+  const dir = twoReleases(t);
   const p = startRelease(t, dir, ['-w', '1', '-b', '127.0.0.1:0', 'app.cjs']);
   const target = await p.ready();
   rmSync(join(dir, 'current'));
@@ -189,10 +186,7 @@ test('a new master not ready within --boot-timeout is stopped; the old master ke
 });
 
 test('a symlink deploy (current -> releases/N) plus SIGUSR2: the new master runs the new release\'s Node binary, prefork code and app, with the same Node flags', async (t) => {
-  const dir = realpathSync(tempDir(t));
-  makeRelease(dir, '1');
-  makeRelease(dir, '2');
-  deploy(dir, '1');
+  const dir = twoReleases(t);
   const p = startRelease(t, dir, ['-w', '2', '-b', '127.0.0.1:0', 'app.cjs'], ['--max-old-space-size=200']);
   const target = await p.ready();
   const before = (await request(target)).json<Record<string, unknown>>();
@@ -225,10 +219,7 @@ for (const [what, breakIt, reason] of [
   ['its prefork code does not load', (root: string) => writeFileSync(join(root, 'cli.mjs'), "throw new Error('broken prefork');\n"), /exited with code 1/],
 ] as const) {
   test(`a new release where ${what}: SIGUSR2 fails, the old master and release serve on`, async (t) => {
-    const dir = realpathSync(tempDir(t));
-    makeRelease(dir, '1');
-    breakIt(makeRelease(dir, '2'));
-    deploy(dir, '1');
+    const dir = twoReleases(t, breakIt);
     const p = startRelease(t, dir, ['-w', '2', '-b', '127.0.0.1:0', 'app.cjs']);
     const target = await p.ready();
     deploy(dir, '2');
@@ -263,10 +254,7 @@ test('SIGUSR2 while the master is still starting is refused (held, then logged),
 });
 
 test('a relative unix:app.sock in a symlink deploy: the new release binds its own file; the old release\'s file goes once the new master took over', async (t) => {
-  const dir = realpathSync(tempDir(t));
-  makeRelease(dir, '1');
-  makeRelease(dir, '2');
-  deploy(dir, '1');
+  const dir = twoReleases(t);
   const p = startRelease(t, dir, ['-w', '1', '-b', 'unix:app.sock', 'app.cjs']);
   await p.ready();
   const [oldSock, newSock] = [join(dir, 'releases/1/app.sock'), join(dir, 'releases/2/app.sock')];

@@ -6,11 +6,11 @@
  * tells them apart.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, linkSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, linkSync, mkdirSync, readFileSync, realpathSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { CLI, type LogLine, type Prefork, eventually, isAlive, killOurs, track } from './prefork.js';
+import { CLI, type LogLine, type Prefork, eventually, isAlive, killOurs, tempDir, track } from './prefork.js';
 
 const masters = new Set<number>();
 process.on('exit', () => masters.forEach(killOurs));
@@ -76,6 +76,18 @@ export function makeRelease(dir: string, n: string, files: { app?: string; cli?:
     chmodSync(join(root, 'bin', 'node'), 0o755);
   }
   return root;
+}
+
+/**
+ * A deploy directory with releases 1 and 2 (`second` may alter release 2's files) and
+ * current -> releases/1; returns it by its real path.
+ */
+export function twoReleases(t: TestContext, second: (root: string) => void = () => {}): string {
+  const dir = realpathSync(tempDir(t));
+  makeRelease(dir, '1');
+  second(makeRelease(dir, '2'));
+  deploy(dir, '1');
+  return dir;
 }
 
 /** Points DIR/current at release N, atomically (a new link renamed over the old one). */
