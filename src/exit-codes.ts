@@ -17,6 +17,15 @@ export const ExitCode = {
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
+/** The reference (docs/exit-codes.md) is generated from this list. */
+export const EXIT_CODES: ReadonlyArray<{ code: ExitCodeValue; name: keyof typeof ExitCode; doc: string }> = [
+  { code: ExitCode.ok, name: 'ok', doc: 'clean stop (TERM, INT, QUIT, `prefork stop`), or a successful `--check-config`' },
+  { code: ExitCode.unexpected, name: 'unexpected', doc: 'something prefork did not anticipate: a bug report is welcome' },
+  { code: ExitCode.usage, name: 'usage', doc: 'bad usage or configuration: an option, env value, config file or bind string; one line names the value and what is expected, and nothing was created or removed' },
+  { code: ExitCode.bind, name: 'bind', doc: 'a listening socket could not be opened: address in use, permission denied, a path that is not a stale socket, an `fd://` that is not a listening socket; or the pidfile is held by a running master' },
+  { code: ExitCode.appLoad, name: 'appLoad', doc: 'the app cannot load: file not found, it throws at import, nothing servable, or the first workers failed to boot' },
+];
+
 /** An error that ends the process with a documented exit code and a one-line message. */
 export class PreforkError extends Error {
   constructor(
