@@ -1,5 +1,5 @@
 /**
- * The one table of exit codes. README's "Exit codes" section mirrors it; a change here is a
+ * The one table of exit codes. docs/exit-codes.md is generated from EXIT_CODES below; a change here is a
  * change to a documented contract that supervisors (systemd, Docker, CI scripts) rely on.
  */
 export const ExitCode = {

@@ -59,8 +59,8 @@ test('as PID 1, an app that cannot load still exits 4', { skip }, async (t) => {
 
 const DOCKERFILE = readFileSync(join(ROOT, 'examples/Dockerfile'), 'utf8');
 
-test('README shows examples/Dockerfile as it is, comments left out', () => {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+test('the containers guide shows examples/Dockerfile as it is, comments left out', () => {
+  const readme = readFileSync(join(ROOT, 'docs/containers.md'), 'utf8');
   const shown = /```dockerfile\n([\s\S]*?)```/.exec(readme)?.[1];
   const code = DOCKERFILE.split('\n').filter((line) => line !== '' && !line.startsWith('#')).join('\n');
   assert.equal(shown?.trim(), code.trim());

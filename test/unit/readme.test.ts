@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { test } from 'node:test';
 import { ExitCode } from '../../src/exit-codes.js';
 import { OPTIONS } from '../../src/options.js';
@@ -8,19 +8,58 @@ import { MASTER_SIGNALS } from '../../src/signals.js';
 import { ROOT } from '../helpers/prefork.js';
 
 const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+const docs = readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md'));
 
-test('README documents every option in the table', () => {
-  for (const d of Object.values(OPTIONS)) {
-    if (d.cli === 'positional') continue;
-    assert.ok(readme.includes(`--${d.name}`), `README lacks --${d.name}`);
+/** GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens. */
+const anchorOf = (heading: string): string =>
+  heading
+    .toLowerCase()
+    .replace(/[^a-z0-9 _-]/g, '')
+    .replace(/ /g, '-');
+
+function anchorsIn(text: string): Set<string> {
+  const inFences = text.replace(/```[\s\S]*?```/g, '');
+  return new Set([...inFences.matchAll(/^#+ (.+)$/gm)].map((m) => anchorOf(m[1] ?? '')));
+}
+
+test('README is the front door: the two set-up commands, the test command, and at most 16 KB', () => {
+  for (const command of ['npm install', 'npm start', 'npm test']) assert.ok(readme.includes(command), command);
+  assert.ok(Buffer.byteLength(readme) <= 16 * 1024, `README is ${Buffer.byteLength(readme)} bytes`);
+});
+
+test('README links every guide and reference page in docs/', () => {
+  for (const file of docs) assert.ok(readme.includes(`](docs/${file}`), `README does not link docs/${file}`);
+});
+
+test('every relative link in README and docs/ reaches a file, and a heading when it names one', () => {
+  const pages = ['README.md', ...docs.map((f) => join('docs', f))];
+  for (const page of pages) {
+    const text = readFileSync(join(ROOT, page), 'utf8');
+    for (const [, target = ''] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^[a-z]+:/.test(target)) continue;
+      const [path = '', anchor] = target.split('#');
+      const file = path === '' ? join(ROOT, page) : join(ROOT, dirname(page), path);
+      assert.ok(existsSync(file), `${page}: link ${target} -> ${relative(ROOT, file)} does not exist`);
+      if (anchor !== undefined && anchor !== '' && file.endsWith('.md')) {
+        assert.ok(anchorsIn(readFileSync(file, 'utf8')).has(anchor), `${page}: no heading #${anchor} in ${relative(ROOT, file)}`);
+      }
+    }
   }
 });
 
-test('README documents every master signal and every exit code', () => {
-  for (const { signal } of MASTER_SIGNALS) assert.ok(readme.includes(`\`${signal.replace(/^SIG/, '')}\``), `README lacks ${signal}`);
-  for (const code of Object.values(ExitCode)) assert.match(readme, new RegExp(`^\\| ${code} \\|`, 'm'), `README lacks exit code ${code}`);
+test('the guides name every option as typed (--reload is not satisfied by --reload-batch)', () => {
+  const guides = docs.filter((f) => f !== 'options.md').map((f) => readFileSync(join(ROOT, 'docs', f), 'utf8')).join('\n');
+  for (const d of Object.values(OPTIONS)) {
+    if (d.cli === 'positional') continue;
+    assert.match(guides, new RegExp(`--${d.name}(?![a-z-])`), `no guide mentions --${d.name}`);
+  }
 });
 
-test('README gives the two set-up commands and the test command', () => {
-  for (const command of ['npm install', 'npm start', 'npm test']) assert.ok(readme.includes(command), command);
+test('README summarises every master signal and every exit code', () => {
+  for (const { signal } of MASTER_SIGNALS) {
+    assert.ok(readme.includes(`\`${signal.replace(/^SIG/, '')}\``), `README lacks ${signal}`);
+  }
+  for (const code of Object.values(ExitCode)) {
+    assert.match(readme, new RegExp(`^\\| ${code} \\|`, 'm'), `README lacks exit code ${code}`);
+  }
 });
