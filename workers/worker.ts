@@ -9,6 +9,7 @@ import { captureAppOutput } from './app-output.js';
 import { DropIn } from './drop-in.js';
 import type { ListenCall } from './listen-hook.js';
 import { dropPrivileges } from './drop-privileges.js';
+import { Housekeeping } from './housekeeping.js';
 import { Serving, type ServingHooks } from './serve.js';
 import { Threads } from './threads.js';
 
@@ -27,8 +28,13 @@ let threads: Threads | null = null;
 /** Drop-in mode, between loading the app and its listen() call. */
 let waitingForListen = false;
 
+const housekeeping = new Housekeeping(() => log);
+
+/** A failed send surfaces as 'disconnect' (handled below), never as an unheard 'error' event. */
+const sendFailed = (): void => {};
+
 function send(message: WorkerMessage): void {
-  if (process.connected) process.send?.(message);
+  if (process.connected) process.send?.(message, undefined, {}, sendFailed);
 }
 
 /**
@@ -130,13 +136,18 @@ function addressOf(handle: RawHandle | undefined, url: string | undefined): net.
 const LOOP_RESOLUTION_MS = 20;
 const loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
 
+/** Stats, balance counts, loop lag and memory for the master: on a timer, so guarded (see Housekeeping). */
 function beat(): void {
+  housekeeping.run('heartbeat', beatNow);
+}
+
+function beatNow(): void {
   if (serving === null) return;
   // Mean delay since the last beat: how late this worker's timers run, i.e. its event-loop lag.
   // The sampling timer's own period is part of every sample: lag is what comes on top.
   const lagMs = Number.isFinite(loopDelay.mean) ? Math.max(0, loopDelay.mean / 1e6 - LOOP_RESOLUTION_MS) : 0;
   loopDelay.reset();
-  send({ type: 'heartbeat', rss: process.memoryUsage.rss(), requests: serving.requests, inflight: serving.inflight, keepAlive: serving.reportKeptAlive(), canShed: serving.canShed, stats: serving.stats, lagMs });
+  send({ type: 'heartbeat', rss: housekeeping.rss(), requests: serving.requests, inflight: serving.inflight, keepAlive: serving.reportKeptAlive(), canShed: serving.canShed, stats: serving.stats, lagMs });
 }
 
 /**
@@ -165,7 +176,7 @@ function finalBeat(): Promise<void> {
   return new Promise((resolve) => {
     if (serving === null || !process.connected) return resolve();
     const timer = setTimeout(resolve, 500);
-    process.send?.({ type: 'heartbeat', rss: process.memoryUsage.rss(), requests: serving.requests, inflight: 0, keepAlive: 0, canShed: false, stats: serving.stats, lagMs: 0 }, undefined, {}, () => {
+    process.send?.({ type: 'heartbeat', rss: housekeeping.rss(), requests: serving.requests, inflight: 0, keepAlive: 0, canShed: false, stats: serving.stats, lagMs: 0 }, undefined, {}, () => {
       clearTimeout(timer);
       resolve();
     });
