@@ -38,15 +38,16 @@ function send(message: WorkerMessage): void {
 }
 
 /**
- * The worker opens the log file itself. If it cannot (the directory went away since the master
- * checked it), serving beats logging: it logs to stdout and says why.
+ * The worker opens the log file itself, as the user it runs as. If it cannot (the directory
+ * went away since the master checked it, or --user may not write it), serving beats logging: it
+ * logs to stdout, says why, and tries the file again at the next reopen (USR1).
  */
 function openLog(s: WorkerSettings): Logger {
   const who = { role: 'worker', worker: slot } as const;
   try {
     return createLogger(s, who);
   } catch (err) {
-    const fallback = createLogger({ ...s, logFile: null }, who);
+    const fallback = createLogger(s, who, { orStdout: true });
     fallback.error({ event: 'log-file-failed', file: s.logFile, reason: (err as Error).message }, `${(err as Error).message}; logging to stdout`);
     return fallback;
   }
@@ -65,13 +66,21 @@ function reopenLogs(why: string): void {
 }
 
 async function boot(s: WorkerSettings): Promise<void> {
-  log = openLog(s);
+  // Before the log file opens: a worker running as --user writes only where that user may. Then
+  // before the app's first line runs: it never executes with the master's privileges.
+  let dropFailed: unknown = null;
+  try {
+    if (s.user !== null) dropPrivileges(s.user);
+  } catch (err) {
+    dropFailed = err;
+  }
+  // Half-dropped privileges open nothing: the reason goes to stdout.
+  log = dropFailed === null ? openLog(s) : createLogger({ ...s, logFile: null }, { role: 'worker', worker: slot });
   // Before the app loads: what it prints at import time is its output too.
   captureAppOutput(log);
   process.title = `prefork worker ${slot}${s.name ? ` [${s.name}]` : ''}`;
   try {
-    // Before the app's first line runs: it never executes with the master's privileges.
-    if (s.user !== null) dropPrivileges(s.user);
+    if (dropFailed !== null) throw dropFailed;
     await serveApp(s, log);
   } catch (err) {
     const reason = err instanceof PreforkError ? err.message : `worker failed to start: ${(err as Error)?.stack ?? String(err)}`;
