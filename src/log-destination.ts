@@ -107,20 +107,22 @@ export class LogDestination {
 
   /** The stream interface pino writes to: one call per line (or per pretty chunk). */
   write(chunk: string): boolean {
-    if (this.#pending.length === 0) {
-      try {
-        const n = this.#write(this.#fd, chunk);
-        if (n === Buffer.byteLength(chunk)) return true;
-        this.#queue(Buffer.from(chunk).subarray(n));
-      } catch (err) {
-        this.#queue(Buffer.from(chunk));
-        this.#failed(err);
-        return true;
-      }
-    } else {
+    // Older lines first; and the line about what was dropped comes before this one.
+    if (this.#pending.length > 0) this.#flush();
+    if (this.#pending.length > 0) {
       this.#queue(Buffer.from(chunk));
+      return true;
     }
-    this.#flush();
+    try {
+      const n = this.#write(this.#fd, chunk);
+      if (n !== Buffer.byteLength(chunk)) {
+        this.#queue(Buffer.from(chunk).subarray(n));
+        this.#flush();
+      }
+    } catch (err) {
+      this.#queue(Buffer.from(chunk));
+      this.#failed(err);
+    }
     return true;
   }
 
