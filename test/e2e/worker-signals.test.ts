@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { test } from 'node:test';
-import { CLI, ROOT, app, killOurs, request, sleep, startPrefork, track } from '../helpers/prefork.js';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { type TestContext, test } from 'node:test';
+import { CLI, type Prefork, ROOT, app, killOurs, request, sleep, startPrefork, track } from '../helpers/prefork.js';
 
 /** Every signal the master acts on but TERM and INT (a worker drains on those): none may hurt a worker. */
 const MASTER_ONLY: readonly NodeJS.Signals[] = ['SIGHUP', 'SIGTTIN', 'SIGTTOU', 'SIGUSR1', 'SIGUSR2', 'SIGQUIT', 'SIGWINCH'];
@@ -22,15 +22,36 @@ test('signals meant for the master, sent straight to a worker: the request in fl
   assert.equal((await p.stop()).code, 0);
 });
 
-test('USR2 and friends sent to the whole process group: the worker finishes its request (the master upgrades meanwhile)', async (t) => {
-  // Detached: the CLI leads its own process group, as under systemd, and the test runner is not in it.
+/** Detached: the CLI leads its own process group, as under systemd, and the test runner is not in it. */
+function startGroupLeader(t: TestContext): { p: Prefork; child: ChildProcess } {
   const child = spawn(process.execPath, [CLI, '-w', '1', '-b', '127.0.0.1:0', app('pid.cjs')], {
     cwd: ROOT,
     env: { ...process.env, PREFORK_LOG_FORMAT: 'json' },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
-  const p = track(t, child);
+  return { p: track(t, child), child };
+}
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  test(`${signal} to the whole process group (Ctrl-C, systemd's KillMode): the worker drains, its request completes`, async (t) => {
+    const { p, child } = startGroupLeader(t);
+    const target = await p.ready();
+    const [worker] = p.readyWorkers();
+    assert.ok(worker !== undefined && child.pid !== undefined);
+    const inFlight = request(target, { path: '/slow?ms=1000' });
+    await sleep(300);
+    process.kill(-child.pid, signal);
+    const reply = await inFlight;
+    assert.deepEqual([reply.status, reply.json<{ pid: number }>().pid], [200, worker]);
+    assert.equal((await p.exited).code, 0);
+    const exited = p.logs.filter((l) => l.event === 'worker' && l.state === 'exited' && l.pid === worker).map((l) => l.reason);
+    assert.deepEqual(exited, ['drained (code 0)']);
+  });
+}
+
+test('USR2 and friends sent to the whole process group: the worker finishes its request (the master upgrades meanwhile)', async (t) => {
+  const { p, child } = startGroupLeader(t);
   // A hot upgrade's new master shares our stdout: kill it too whatever happens.
   t.after(() => {
     for (const l of p.logs) if (l.role === 'master' && typeof l.pid === 'number' && l.pid !== child.pid) killOurs(l.pid);
