@@ -48,6 +48,15 @@ function chown(fd: number, owner: FileOwner | null): void {
 }
 
 export type WriteSync = (fd: number, data: string | Uint8Array) => number;
+const defaultWrite: WriteSync = (fd, data) => (typeof data === 'string' ? writeSync(fd, data) : writeSync(fd, data));
+
+export interface DestinationOptions {
+  /** This process created the file (see giveTo()). */
+  created?: boolean;
+  /** For tests: the bound, and a write(2) that fails on demand. */
+  maxPending?: number;
+  writeSync?: WriteSync;
+}
 
 const codeOf = (err: unknown): string => (err as NodeJS.ErrnoException)?.code ?? (err as Error)?.message ?? String(err);
 
@@ -72,11 +81,11 @@ export class LogDestination {
    * `file` is the path the descriptor `fd` belongs to, which reopen() opens again by name; a
    * destination on stdout (fd 1) may still carry the file it could not open, to try on reopen().
    */
-  constructor(fd: number, file: string | null, opts: { created?: boolean; maxPending?: number; writeSync?: WriteSync } = {}) {
+  constructor(fd: number, file: string | null, opts: DestinationOptions = {}) {
     this.#fd = fd;
     this.#file = file;
     this.#created = opts.created ?? false;
-    this.#write = opts.writeSync ?? ((fd, data) => (typeof data === 'string' ? writeSync(fd, data) : writeSync(fd, data)));
+    this.#write = opts.writeSync ?? defaultWrite;
     this.#maxPending = opts.maxPending ?? MAX_PENDING_BYTES;
     if (everyDestination.size === 0) process.once('exit', () => everyDestination.forEach((d) => d.flushPending()));
     everyDestination.add(this);

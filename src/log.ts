@@ -119,8 +119,9 @@ export function createLogger(settings: LogSettings, who: LogIdentity, opts: { or
   if (settings.name !== null) base.name = settings.name;
   const log = build(settings.logLevel, settings.logFormat, base, destination);
   sinks.set(log, { destination, settings, base });
-  destination.onDropped = (count, reason) =>
-    log.warn({ event: 'log-dropped', count, reason }, `${count} log line(s) dropped while the log could not be written (${reason})`);
+  destination.onDropped = (count, reason) => {
+    log.warn({ event: 'log-dropped', count, reason }, `${count} log line(s) dropped: the log could not be written (${reason})`);
+  };
   return log;
 }
 

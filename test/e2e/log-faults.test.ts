@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync,
+  symlinkSync, writeFileSync, writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -188,8 +191,9 @@ test('a symlink planted at the path after a rotation: every process refuses it o
   renameSync(file, `${file}.1`);
   symlinkSync(victim, file);
   p.signal('SIGUSR1');
-  await eventually(() => entries(`${file}.1`).filter((l) => l.event === 'reopen-failed').length === 2, 5000, 'reopen-failed from the master and the worker');
-  for (const l of entries(`${file}.1`).filter((e) => e.event === 'reopen-failed')) assert.match(String(l.reason), /it is a symbolic link/);
+  const failed = (): LogLine[] => entries(`${file}.1`).filter((l) => l.event === 'reopen-failed');
+  await eventually(() => failed().length === 2, 5000, 'reopen-failed from the master and the worker');
+  for (const l of failed()) assert.match(String(l.reason), /it is a symbolic link/);
   await request(target, { path: '/still-old' });
   await eventually(() => entries(`${file}.1`).some((l) => l.event === 'access' && l.path === '/still-old'), 5000, 'access line in the old file');
   assert.equal((await p.stop()).code, 0);
