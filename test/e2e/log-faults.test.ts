@@ -210,6 +210,12 @@ test('--user: the file the master creates is given to the workers\' user, who op
   assert.deepEqual([stat.uid, stat.gid, stat.mode & 0o777], [NOBODY, NOBODY, 0o640 & ~process.umask()]);
   await request(target, { path: '/as-nobody' });
   await eventually(() => entries(file).some((l) => l.event === 'access' && l.path === '/as-nobody'), 5000, 'the worker\'s access line');
+  // Rotation: the master creates the new file first and gives it to nobody, so the worker can reopen it.
+  renameSync(file, `${file}.1`);
+  p.signal('SIGUSR1');
+  await eventually(() => entries(file).filter((l) => l.event === 'reopen-logs').length === 2, 5000, 'reopen-logs from the master and the worker');
+  const rotated = statSync(file);
+  assert.deepEqual([rotated.uid, rotated.gid], [NOBODY, NOBODY]);
   assert.equal((await p.stop()).code, 0);
 });
 
