@@ -1,8 +1,9 @@
-import { accessSync, closeSync, constants as fsConstants, openSync, statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, lstatSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino, type Logger, type DestinationStream } from 'pino';
 import { usageError } from './exit-codes.js';
+import { type FileOwner, LogDestination, openLogFile, trustedSymlink } from './log-destination.js';
 import type { Config } from './options.js';
 
 export type { Logger };
@@ -48,12 +49,9 @@ export type LogSettings = Pick<Config, 'logLevel' | 'logFormat' | 'name'> & {
   logFile?: string | null;
 };
 
-type Destination = ReturnType<typeof pino.destination>;
-
 /** What a logger writes to, kept so the access log and the app's output can share it and SIGUSR1 can reopen it. */
 interface Sink {
-  readonly destination: Destination;
-  readonly file: string | null;
+  readonly destination: LogDestination;
   readonly settings: LogSettings;
   readonly base: Record<string, unknown>;
 }
@@ -68,6 +66,7 @@ function describeOpenError(err: unknown, file: string): string {
   if (code === 'EISDIR') return 'it is a directory';
   if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
   if (code === 'EROFS') return 'read-only file system';
+  if (code === 'ELOOP') return 'it is a symbolic link in a directory others may write to (or owned by another user), which prefork never follows';
   return code ?? ((err as Error)?.message ?? String(err)).split('\n')[0] ?? 'unknown error';
 }
 
@@ -75,22 +74,20 @@ const logFileError = (err: unknown, file: string): Error =>
   usageError(`invalid --log-file "${file}": ${describeOpenError(err, file)}; expected a writable file in an existing directory`);
 
 /**
- * Every process opens the file itself with O_APPEND: each pino line is one small write(2), so
- * lines from the master and the workers never interleave mid-line, and no process has to carry
- * another's output. An unwritable path throws a usage error before anything is created.
+ * Every process opens the file itself with O_APPEND, as the user it runs as: each pino line is
+ * one small write(2), so lines from the master and the workers never interleave mid-line, and no
+ * process has to carry another's output. An unwritable path throws a usage error before anything
+ * is created. `orStdout`: write to stdout instead, and try the file again at the next reopen.
  */
-function openDestination(file: string | null): Destination {
-  if (file === null) return pino.destination({ dest: 1, sync: true });
-  let destination: Destination;
+function openDestination(file: string | null, orStdout: boolean): LogDestination {
+  if (file === null) return new LogDestination(1, null);
   try {
-    destination = pino.destination({ dest: file, sync: true, append: true, mkdir: false });
+    const { fd, created } = openLogFile(file);
+    return new LogDestination(fd, file, { created });
   } catch (err) {
+    if (orStdout) return new LogDestination(1, file);
     throw logFileError(err, file);
   }
-  // Synchronous writes and reopens throw where they are called; the stream also echoes a failed
-  // reopen as an 'error' event, which pino re-emits and which, unheard, would kill the process.
-  destination.on('error', () => {});
-  return destination;
 }
 
 const errno = (code: string): NodeJS.ErrnoException => Object.assign(new Error(code), { code });
@@ -99,6 +96,7 @@ const errno = (code: string): NodeJS.ErrnoException => Object.assign(new Error(c
 export function checkLogFile(file: string): void {
   try {
     const stat = statSync(file, { throwIfNoEntry: false });
+    if (lstatSync(file, { throwIfNoEntry: false })?.isSymbolicLink() && !trustedSymlink(file)) throw errno('ELOOP');
     if (stat?.isDirectory()) throw errno('EISDIR');
     // statSync throws ENOENT when the directory is missing.
     if (stat === undefined && !statSync(dirname(file)).isDirectory()) throw errno('ENOTDIR');
@@ -110,27 +108,36 @@ export function checkLogFile(file: string): void {
 
 /**
  * Writes synchronously: lifecycle lines are few, and a line that a crash or process.exit()
- * swallows is the one an operator needs most.
+ * swallows is the one an operator needs most. Throws a usage error when the file cannot be
+ * opened, unless `orStdout` (a worker: serving beats logging), which logs to stdout until a
+ * reopen succeeds.
  */
-export function createLogger(settings: LogSettings, who: LogIdentity): Logger {
-  const file = settings.logFile ?? null;
-  const destination = openDestination(file);
+export function createLogger(settings: LogSettings, who: LogIdentity, opts: { orStdout?: boolean } = {}): Logger {
+  const destination = openDestination(settings.logFile ?? null, opts.orStdout ?? false);
   const base: Record<string, unknown> = { pid: process.pid, role: who.role };
   if (who.worker !== undefined) base.worker = who.worker;
   if (settings.name !== null) base.name = settings.name;
   const log = build(settings.logLevel, settings.logFormat, base, destination);
-  sinks.set(log, { destination, file, settings, base });
+  sinks.set(log, { destination, settings, base });
+  destination.onDropped = (count, reason) => {
+    log.warn({ event: 'log-dropped', count, reason }, `${count} log line(s) dropped: the log could not be written (${reason})`);
+  };
   return log;
 }
 
-function build(level: string, format: LogSettings['logFormat'], base: Record<string, unknown>, destination: Destination): Logger {
+/** See LogDestination#giveTo: the master, once it knows the workers' --user. */
+export function giveLogFileTo(log: Logger, owner: FileOwner): void {
+  sinks.get(log)?.destination.giveTo(owner);
+}
+
+function build(level: string, format: LogSettings['logFormat'], base: Record<string, unknown>, destination: LogDestination): Logger {
   const options = { level, base, timestamp: pino.stdTimeFunctions.epochTime };
   return format === 'pretty' ? pino(options, prettyStream(destination)) : pino(options, destination);
 }
 
 /** The file `log` appends to, or null when it writes to stdout. */
 export function logFileOf(log: Logger): string | null {
-  return sinks.get(log)?.file ?? null;
+  return sinks.get(log)?.destination.file ?? null;
 }
 
 /**
@@ -140,17 +147,15 @@ export function logFileOf(log: Logger): string | null {
  * file stays in use, so no line is lost.
  */
 export function reopenLogFile(log: Logger): string | null {
-  const sink = sinks.get(log);
-  if (sink === undefined || sink.file === null) return null;
+  const destination = sinks.get(log)?.destination;
+  const file = destination?.file ?? null;
+  if (destination === undefined || file === null) return null;
   try {
-    // Opened here first: a reopen that fails inside the stream leaves a close of the current
-    // descriptor queued for its next reopen, which would then close it twice.
-    closeSync(openSync(sink.file, 'a'));
+    destination.reopen();
   } catch (err) {
-    throw new Error(`cannot reopen ${sink.file}: ${describeOpenError(err, sink.file)}; still writing to the file it replaced`);
+    throw new Error(`cannot reopen ${file}: ${describeOpenError(err, file)}; still writing to the file it replaced`);
   }
-  sink.destination.reopen();
-  return sink.file;
+  return file;
 }
 
 /**

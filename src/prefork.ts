@@ -5,7 +5,7 @@ import { ExitCode, type ExitCodeValue, usageError } from './exit-codes.js';
 import { type BindSpec, parseBind } from './bind.js';
 import { type HandoverSocket, type OwnedFile, Inheritance, bindKey } from './handover.js';
 import { type Listener, openListeners, releaseListeners, removeSocketFile } from './listeners.js';
-import type { Logger } from './log.js';
+import { type Logger, giveLogFileTo } from './log.js';
 import { heartbeatInterval } from './health.js';
 import { Master } from './master.js';
 import { serveControl } from './control.js';
@@ -94,6 +94,7 @@ export async function runMaster(config: Config, log: Logger, reloadConfig: () =>
   // Read while we still can (key files are often root-only) and before anything is bound.
   let tls = loadTls(config, cwd);
   const privileges = resolvePrivileges(config);
+  if (privileges.worker !== null) giveLogFileTo(log, privileges.worker);
   if (process.pid === 1) warnAboutPid1(log);
   // Locked before binding, so a second master refuses before it creates anything. A new master
   // takes the lock over from its parent only when that one hands over.

@@ -9,6 +9,7 @@ import { captureAppOutput } from './app-output.js';
 import { DropIn } from './drop-in.js';
 import type { ListenCall } from './listen-hook.js';
 import { dropPrivileges } from './drop-privileges.js';
+import { Housekeeping } from './housekeeping.js';
 import { Serving, type ServingHooks } from './serve.js';
 import { Threads } from './threads.js';
 
@@ -27,20 +28,26 @@ let threads: Threads | null = null;
 /** Drop-in mode, between loading the app and its listen() call. */
 let waitingForListen = false;
 
+const housekeeping = new Housekeeping(() => log);
+
+/** A failed send surfaces as 'disconnect' (handled below), never as an unheard 'error' event. */
+const sendFailed = (): void => {};
+
 function send(message: WorkerMessage): void {
-  if (process.connected) process.send?.(message);
+  if (process.connected) process.send?.(message, undefined, {}, sendFailed);
 }
 
 /**
- * The worker opens the log file itself. If it cannot (the directory went away since the master
- * checked it), serving beats logging: it logs to stdout and says why.
+ * The worker opens the log file itself, as the user it runs as. If it cannot (the directory
+ * went away since the master checked it, or --user may not write it), serving beats logging: it
+ * logs to stdout, says why, and tries the file again at the next reopen (USR1).
  */
 function openLog(s: WorkerSettings): Logger {
   const who = { role: 'worker', worker: slot } as const;
   try {
     return createLogger(s, who);
   } catch (err) {
-    const fallback = createLogger({ ...s, logFile: null }, who);
+    const fallback = createLogger(s, who, { orStdout: true });
     fallback.error({ event: 'log-file-failed', file: s.logFile, reason: (err as Error).message }, `${(err as Error).message}; logging to stdout`);
     return fallback;
   }
@@ -59,13 +66,21 @@ function reopenLogs(why: string): void {
 }
 
 async function boot(s: WorkerSettings): Promise<void> {
-  log = openLog(s);
+  // Before the log file opens: a worker running as --user writes only where that user may. Then
+  // before the app's first line runs: it never executes with the master's privileges.
+  let dropFailed: unknown = null;
+  try {
+    if (s.user !== null) dropPrivileges(s.user);
+  } catch (err) {
+    dropFailed = err;
+  }
+  // Half-dropped privileges open nothing: the reason goes to stdout.
+  log = dropFailed === null ? openLog(s) : createLogger({ ...s, logFile: null }, { role: 'worker', worker: slot });
   // Before the app loads: what it prints at import time is its output too.
   captureAppOutput(log);
   process.title = `prefork worker ${slot}${s.name ? ` [${s.name}]` : ''}`;
   try {
-    // Before the app's first line runs: it never executes with the master's privileges.
-    if (s.user !== null) dropPrivileges(s.user);
+    if (dropFailed !== null) throw dropFailed;
     await serveApp(s, log);
   } catch (err) {
     const reason = err instanceof PreforkError ? err.message : `worker failed to start: ${(err as Error)?.stack ?? String(err)}`;
@@ -130,13 +145,18 @@ function addressOf(handle: RawHandle | undefined, url: string | undefined): net.
 const LOOP_RESOLUTION_MS = 20;
 const loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
 
+/** Stats, balance counts, loop lag and memory for the master: on a timer, so guarded (see Housekeeping). */
 function beat(): void {
+  housekeeping.run('heartbeat', beatNow);
+}
+
+function beatNow(): void {
   if (serving === null) return;
   // Mean delay since the last beat: how late this worker's timers run, i.e. its event-loop lag.
   // The sampling timer's own period is part of every sample: lag is what comes on top.
   const lagMs = Number.isFinite(loopDelay.mean) ? Math.max(0, loopDelay.mean / 1e6 - LOOP_RESOLUTION_MS) : 0;
   loopDelay.reset();
-  send({ type: 'heartbeat', rss: process.memoryUsage.rss(), requests: serving.requests, inflight: serving.inflight, keepAlive: serving.reportKeptAlive(), canShed: serving.canShed, stats: serving.stats, lagMs });
+  send({ type: 'heartbeat', rss: housekeeping.rss(), requests: serving.requests, inflight: serving.inflight, keepAlive: serving.reportKeptAlive(), canShed: serving.canShed, stats: serving.stats, lagMs });
 }
 
 /**
@@ -165,7 +185,7 @@ function finalBeat(): Promise<void> {
   return new Promise((resolve) => {
     if (serving === null || !process.connected) return resolve();
     const timer = setTimeout(resolve, 500);
-    process.send?.({ type: 'heartbeat', rss: process.memoryUsage.rss(), requests: serving.requests, inflight: 0, keepAlive: 0, canShed: false, stats: serving.stats, lagMs: 0 }, undefined, {}, () => {
+    process.send?.({ type: 'heartbeat', rss: housekeeping.rss(), requests: serving.requests, inflight: 0, keepAlive: 0, canShed: false, stats: serving.stats, lagMs: 0 }, undefined, {}, () => {
       clearTimeout(timer);
       resolve();
     });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -155,6 +155,26 @@ describe('log destinations', () => {
       }
     }
     assert.equal(existsSync(join(dir, 'missing')), false);
+  });
+
+  test('createLogger creates the file 0640 and refuses a symlink at the path (exit 2), leaving its target alone', () => {
+    const file = join(dir, 'mode.log');
+    createLogger(settings(file), { role: 'master' }).info('x');
+    assert.equal(statSync(file).mode & 0o777, 0o640 & ~process.umask());
+    const target = join(dir, 'target');
+    writeFileSync(target, '');
+    const link = join(dir, 'link.log');
+    symlinkSync(target, link);
+    chmodSync(dir, 0o1777); // a link in a directory anyone may write to is never followed
+    for (const attempt of [() => createLogger(settings(link), { role: 'master' }), () => checkLogFile(link)]) {
+      assert.throws(attempt, (err: unknown) => {
+        assert.ok(err instanceof PreforkError);
+        assert.equal(err.exitCode, 2);
+        assert.equal(err.message, `invalid --log-file "${link}": it is a symbolic link in a directory others may write to (or owned by another user), which prefork never follows; expected a writable file in an existing directory`);
+        return true;
+      });
+    }
+    assert.equal(readFileSync(target, 'utf8'), '');
   });
 
   test('checkLogFile accepts a new file in a writable directory without creating it', () => {
