@@ -1,0 +1,155 @@
+/**
+ * A graceful stop refuses new connections from the moment its drain begins (after
+ * --shutdown-delay), while what is in flight and the open keep-alive connections drain as before.
+ * Before, the master kept its copies of the sockets open until the end: the kernel completed
+ * handshakes into a backlog nobody accepted from, and those clients were reset when the drain ended.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { type Prefork, type Target, app, request, sleep, startPrefork, tempDir } from '../helpers/prefork.js';
+
+/** Connects once: the error code (or 'connected') and how long the answer took. */
+function connectOnce(target: Target): Promise<{ outcome: string; ms: number }> {
+  const started = Date.now();
+  return new Promise((done) => {
+    const s = target.socketPath !== undefined ? net.connect(target.socketPath) : net.connect(target.port!, target.host);
+    const finish = (outcome: string): void => {
+      s.destroy();
+      done({ outcome, ms: Date.now() - started });
+    };
+    s.setTimeout(3000, () => finish('timeout'));
+    s.once('connect', () => finish('connected'));
+    s.once('error', (err: NodeJS.ErrnoException) => finish(err.code ?? err.message));
+  });
+}
+
+/** Every worker logged that it drains: their servers (and copies of the sockets) are closed by then. */
+async function workersDraining(p: Prefork, count: number): Promise<void> {
+  await p.waitForLog(() => p.logs.filter((l) => l.event === 'draining' && l.role !== 'master').length >= count, 5000, `${count} workers draining`);
+}
+
+async function assertRefused(target: Target, codes: readonly string[]): Promise<void> {
+  for (let i = 0; i < 3; i += 1) {
+    const { outcome, ms } = await connectOnce(target);
+    assert.ok(codes.includes(outcome), `a new connection during the drain: ${outcome} (expected ${codes.join(' or ')})`);
+    assert.ok(ms < 500, `refused after ${ms} ms`);
+  }
+}
+
+test('TERM: from the drain on, a new TCP connection is refused at once; the request in flight still gets its 200', async (t) => {
+  const p = startPrefork(t, ['-w', '2', '-b', '127.0.0.1:0', app('pid.cjs')]);
+  const target = await p.ready();
+  const slow = request(target, { path: '/slow?ms=2000' });
+  await sleep(200);
+  p.signal('SIGTERM');
+  await p.waitForEvent('stopping');
+  await workersDraining(p, 2);
+  await assertRefused(target, ['ECONNREFUSED']);
+  assert.equal((await slow).status, 200);
+  assert.deepEqual(await p.exited, { code: 0, signal: null });
+});
+
+test('TERM: from the drain on, the unix socket file is gone (ENOENT) and nothing accepts; the request in flight gets its 200', async (t) => {
+  const sock = join(tempDir(t), 'app.sock');
+  const p = startPrefork(t, ['-w', '2', '-b', `unix:${sock}`, app('pid.cjs')]);
+  await p.ready();
+  const slow = request({ socketPath: sock }, { path: '/slow?ms=2000' });
+  await sleep(200);
+  p.signal('SIGTERM');
+  await p.waitForEvent('stopping');
+  await workersDraining(p, 2);
+  assert.equal(existsSync(sock), false, 'the socket file is removed when the drain begins');
+  await assertRefused({ socketPath: sock }, ['ENOENT', 'ECONNREFUSED']);
+  assert.equal((await slow).status, 200);
+  assert.deepEqual(await p.exited, { code: 0, signal: null });
+  assert.ok(!p.logs.some((l) => l.level !== undefined && Number(l.level) >= 40), 'no warning or error about the file already removed');
+});
+
+test('--shutdown-delay: new connections are served during the delay, refused at once from the drain on', async (t) => {
+  const p = startPrefork(t, ['-w', '2', '-b', '127.0.0.1:0', '--shutdown-delay', '1', app('pid.cjs')]);
+  const target = await p.ready();
+  const slow = request(target, { path: '/slow?ms=3000' });
+  await sleep(200);
+  p.signal('SIGTERM');
+  await p.waitForEvent('stopping');
+  await sleep(300);
+  const during = await request(target, { headers: { connection: 'close' } });
+  assert.equal(during.status, 200, 'served during --shutdown-delay');
+  await p.waitForEvent('shutdown-delay-over');
+  await workersDraining(p, 2);
+  await assertRefused(target, ['ECONNREFUSED']);
+  assert.equal((await slow).status, 200);
+  assert.deepEqual(await p.exited, { code: 0, signal: null });
+});
+
+interface Failure {
+  code: string;
+  /** The request went out on a kept-alive connection opened earlier. */
+  reused: boolean;
+  /** When the connection it went out on was opened (the client's clock, as the log's). */
+  openedAt: number;
+  /** From sending the request to its error. */
+  ms: number;
+}
+
+/** One keep-alive client: requests back to back on its own agent until `stop()` says so. */
+async function keepAliveClient(target: Target, stop: () => boolean, failures: Failure[]): Promise<number> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  let ok = 0;
+  for (let i = 0; i < 2000 && !stop(); i += 1) {
+    const sentAt = Date.now();
+    let openedAt = sentAt;
+    let reused = false;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const req = http.get({ ...target, path: '/', agent, timeout: 10_000 }, (res) => {
+          res.resume();
+          res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
+        });
+        req.on('socket', () => {
+          reused = req.reusedSocket;
+          if (!reused) openedAt = Date.now();
+        });
+        req.on('timeout', () => req.destroy(new Error('timeout')));
+        req.on('error', reject);
+      });
+      ok += 1;
+    } catch (err) {
+      failures.push({ code: (err as NodeJS.ErrnoException).code ?? (err as Error).message, reused, openedAt, ms: Date.now() - sentAt });
+      // Refusals are instant: pace the retries.
+      await sleep(20);
+    }
+  }
+  agent.destroy();
+  return ok;
+}
+
+test('a keep-alive load across TERM: no kept-alive connection fails; only connections opened after the drain began, refused at once', async (t) => {
+  const p = startPrefork(t, ['-w', '2', '-b', '127.0.0.1:0', app('pid.cjs')]);
+  const target = await p.ready();
+  let exited = false;
+  void p.exited.then(() => (exited = true));
+  const failures: Failure[] = [];
+  const deadline = Date.now() + 15_000;
+  const clients = Array.from({ length: 4 }, () => keepAliveClient(target, () => exited || Date.now() > deadline, failures));
+  await sleep(400);
+  // Holds the drain open for 2 s: a connection queued instead of refused would wait that long.
+  const slow = request(target, { path: '/slow?ms=2000' });
+  await sleep(100);
+  p.signal('SIGTERM');
+  const drainStart = Number((await p.waitForEvent('stopping')).time);
+  assert.equal((await slow).status, 200);
+  assert.deepEqual(await p.exited, { code: 0, signal: null });
+  const ok = (await Promise.all(clients)).reduce((a, b) => a + b, 0);
+  const codes = [...new Set(failures.map((f) => f.code))];
+  t.diagnostic(`${ok} requests answered, ${failures.length} failed (${codes.join(', ')}), all after the drain began at ${drainStart}`);
+  assert.ok(ok > 0);
+  assert.deepEqual(failures.filter((f) => f.reused), [], 'no request on a kept-alive connection failed');
+  // 50 ms: a connect issued in the very moment the sockets close may land on either side.
+  assert.deepEqual(failures.filter((f) => f.openedAt < drainStart - 50), [], 'no connection opened before the drain failed');
+  assert.deepEqual(failures.filter((f) => f.ms >= 500), [], 'every failure was a refusal at once, not a wait for the drain');
+});
