@@ -209,7 +209,11 @@ export async function runMaster(config: Config, log: Logger, reloadConfig: () =>
     // A new master's workers may serve beside the old master's: never cut them.
     fatalStop: successor === null ? 'immediate' : 'graceful',
     // The files stay while the old master of a hot upgrade we never took over from serves them.
-    stopListening: () => stopListening(listeners, log, (l) => l.inherited === true && successor?.live !== true),
+    // Inside another program (serve()) an fd:// bind is that program's own descriptor: its to close.
+    stopListening: () => {
+      const ours = hooks.embedded === true ? listeners.filter((l) => l.bind.kind !== 'fd') : listeners;
+      stopListening(ours, log, (l) => l.inherited === true && successor?.live !== true);
+    },
   });
   if (control) {
     serveControl(control.handle, master, log);

@@ -27,15 +27,22 @@ function connectOnce(target: Target): Promise<{ outcome: string; ms: number }> {
   });
 }
 
-/** Every worker logged that it drains: their servers (and copies of the sockets) are closed by then. */
-async function workersDraining(p: Prefork, count: number): Promise<void> {
-  await p.waitForLog(() => p.logs.filter((l) => l.event === 'draining' && l.role !== 'master').length >= count, 5000, `${count} workers draining`);
-}
-
-async function assertRefused(target: Target, codes: readonly string[]): Promise<void> {
+/**
+ * From `since` (the drain began: the master logged it), connects until one is refused, which must
+ * come within 500 ms (the workers close their copies as the master's drain message reaches them,
+ * a few ms later); from then on every connect is refused at once.
+ */
+async function assertRefusedFrom(since: number, target: Target, codes: readonly string[]): Promise<void> {
+  let first = await connectOnce(target);
+  while (first.outcome === 'connected' && Date.now() - since < 500) first = await connectOnce(target);
+  // ECONNRESET: queued just before the last worker closed its copy (the kernel resets what it queued).
+  const firstCodes = [...codes, 'ECONNRESET'];
+  const at = Date.now() - since;
+  assert.ok(firstCodes.includes(first.outcome), `a new connection ${at} ms into the drain: ${first.outcome} (expected ${firstCodes.join(' or ')})`);
+  assert.ok(at < 500, `the first refusal came ${at} ms into the drain`);
   for (let i = 0; i < 3; i += 1) {
     const { outcome, ms } = await connectOnce(target);
-    assert.ok(codes.includes(outcome), `a new connection during the drain: ${outcome} (expected ${codes.join(' or ')})`);
+    assert.ok(codes.includes(outcome), `a new connection later in the drain: ${outcome} (expected ${codes.join(' or ')})`);
     assert.ok(ms < 500, `refused after ${ms} ms`);
   }
 }
@@ -47,13 +54,12 @@ test('TERM: from the drain on, a new TCP connection is refused at once; the requ
   await sleep(200);
   p.signal('SIGTERM');
   await p.waitForEvent('stopping');
-  await workersDraining(p, 2);
-  await assertRefused(target, ['ECONNREFUSED']);
+  await assertRefusedFrom(Date.now(), target, ['ECONNREFUSED']);
   assert.equal((await slow).status, 200);
   assert.deepEqual(await p.exited, { code: 0, signal: null });
 });
 
-test('TERM: from the drain on, the unix socket file is gone (ENOENT) and nothing accepts; the request in flight gets its 200', async (t) => {
+test('TERM: from the drain on, the unix socket file is gone (ENOENT at once); the request in flight gets its 200', async (t) => {
   const sock = join(tempDir(t), 'app.sock');
   const p = startPrefork(t, ['-w', '2', '-b', `unix:${sock}`, app('pid.cjs')]);
   await p.ready();
@@ -61,9 +67,8 @@ test('TERM: from the drain on, the unix socket file is gone (ENOENT) and nothing
   await sleep(200);
   p.signal('SIGTERM');
   await p.waitForEvent('stopping');
-  await workersDraining(p, 2);
+  await assertRefusedFrom(Date.now(), { socketPath: sock }, ['ENOENT']);
   assert.equal(existsSync(sock), false, 'the socket file is removed when the drain begins');
-  await assertRefused({ socketPath: sock }, ['ENOENT', 'ECONNREFUSED']);
   assert.equal((await slow).status, 200);
   assert.deepEqual(await p.exited, { code: 0, signal: null });
   assert.ok(!p.logs.some((l) => l.level !== undefined && Number(l.level) >= 40), 'no warning or error about the file already removed');
@@ -80,8 +85,7 @@ test('--shutdown-delay: new connections are served during the delay, refused at 
   const during = await request(target, { headers: { connection: 'close' } });
   assert.equal(during.status, 200, 'served during --shutdown-delay');
   await p.waitForEvent('shutdown-delay-over');
-  await workersDraining(p, 2);
-  await assertRefused(target, ['ECONNREFUSED']);
+  await assertRefusedFrom(Date.now(), target, ['ECONNREFUSED']);
   assert.equal((await slow).status, 200);
   assert.deepEqual(await p.exited, { code: 0, signal: null });
 });
@@ -152,4 +156,23 @@ test('a keep-alive load across TERM: no kept-alive connection fails; only connec
   // 50 ms: a connect issued in the very moment the sockets close may land on either side.
   assert.deepEqual(failures.filter((f) => f.openedAt < drainStart - 50), [], 'no connection opened before the drain failed');
   assert.deepEqual(failures.filter((f) => f.ms >= 500), [], 'every failure was a refusal at once, not a wait for the drain');
+});
+
+test('fd://N whose giver closed its copy: refused from the drain on as well', async (t) => {
+  const server = net.createServer();
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  t.after(() => server.close());
+  const port = (server.address() as net.AddressInfo).port;
+  const fd = (server as unknown as { _handle: { fd: number } })._handle.fd;
+  const p = startPrefork(t, ['-w', '2', '-b', 'fd://3', app('pid.cjs')], { extraFds: [fd] });
+  await p.ready();
+  await new Promise((done) => server.close(done));
+  const target = { host: '127.0.0.1', port };
+  const slow = request(target, { path: '/slow?ms=2000' });
+  await sleep(200);
+  p.signal('SIGTERM');
+  await p.waitForEvent('stopping');
+  await assertRefusedFrom(Date.now(), target, ['ECONNREFUSED']);
+  assert.equal((await slow).status, 200);
+  assert.deepEqual(await p.exited, { code: 0, signal: null });
 });
