@@ -264,7 +264,11 @@ const stopped = new WeakSet<Listener>();
  * reset when the drain ends. A copy someone else holds (systemd's) keeps the socket listening:
  * theirs to decide. Not for a hot upgrade's hand-over: the new master serves these sockets.
  */
-export function stopListening(listeners: readonly Listener[], log: Logger, keepFile: (l: Listener) => boolean = () => false): void {
+export function stopListening(
+  listeners: readonly Listener[],
+  log: Logger,
+  keepFile: (l: Listener) => boolean = () => false,
+): void {
   for (const listener of listeners) {
     if (stopped.has(listener)) continue;
     const { owned, handle } = listener;

@@ -63,7 +63,12 @@ export function serveMetrics(handle: RawHandle, read: () => { status: PoolStatus
     }
     return rendered.body;
   };
-  const limits = { headersTimeout: 5000, requestTimeout: 10_000, connectionsCheckingInterval: 1000, maxHeaderSize: 8192 };
+  const limits = {
+    headersTimeout: 5000,
+    requestTimeout: 10_000,
+    connectionsCheckingInterval: 1000,
+    maxHeaderSize: 8192,
+  };
   const server = http.createServer(limits, (req, res) => {
     res.shouldKeepAlive = false;
     if (req.url !== '/metrics' && req.url !== '/') {
@@ -71,7 +76,8 @@ export function serveMetrics(handle: RawHandle, read: () => { status: PoolStatus
       return;
     }
     const text = body(Date.now());
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': text.length }).end(text);
+    const type = 'text/plain; version=0.0.4; charset=utf-8';
+    res.writeHead(200, { 'content-type': type, 'content-length': text.length }).end(text);
   });
   server.maxConnections = METRICS_MAX_CONNECTIONS;
   // headersTimeout spares a connection that never sends a byte: it would hold its slot for good.
