@@ -222,6 +222,7 @@ export async function openListeners(binds: readonly BindSpec[], opts: ListenOpti
  */
 export function releaseListeners(listeners: readonly Listener[], log: Logger, keepFile: (l: Listener) => boolean = () => false): void {
   for (const listener of listeners) {
+    if (stopped.has(listener)) continue;
     if (listener.owned === null || keepFile(listener)) {
       // An fd we were given stays open for whoever gave it; a path-bound one must not be closed (see above).
       if (listener.bind.kind !== 'fd' && (listener.owned === null || listener.inherited === true)) listener.handle.close();
@@ -234,17 +235,55 @@ export function releaseListeners(listeners: readonly Listener[], log: Logger, ke
 
 /** Removes a socket file if it is still the one with this device and inode. */
 export function removeSocketFile(owned: { path: string; dev: number; ino: number }, log: Logger): void {
+  if (fileIsOurs(owned, log) !== true) return;
+  unlinkSync(owned.path);
+  log.debug({ event: 'socket-removed', path: owned.path }, `removed ${owned.path}`);
+}
+
+/** True when the socket file at the path is still the one with this device and inode; null when it is gone. */
+function fileIsOurs(owned: { path: string; dev: number; ino: number }, log: Logger): boolean | null {
   const { path, dev, ino } = owned;
   let stats: Stats;
   try {
     stats = lstatSync(path);
   } catch {
-    return;
+    return null;
   }
-  if (stats.isSocket() && stats.dev === dev && stats.ino === ino) {
-    unlinkSync(path);
-    log.debug({ event: 'socket-removed', path }, `removed ${path}`);
-  } else {
-    log.warn({ event: 'socket-not-ours', path }, `left ${path} in place: it is no longer the socket this master created`);
+  if (stats.isSocket() && stats.dev === dev && stats.ino === ino) return true;
+  log.warn({ event: 'socket-not-ours', path }, `left ${path} in place: it is no longer the socket this master created`);
+  return false;
+}
+
+/** Listeners stopListening() closed: releaseListeners() has nothing left to do for them. */
+const stopped = new WeakSet<Listener>();
+
+/**
+ * A stop's drain begins: close the master's copy of every socket and remove the socket files
+ * that are ours (as releaseListeners() would), so that once the draining workers closed theirs a
+ * new connection is refused at once instead of waiting in a backlog nobody accepts from, to be
+ * reset when the drain ends. A copy someone else holds (systemd's) keeps the socket listening:
+ * theirs to decide. Not for a hot upgrade's hand-over: the new master serves these sockets.
+ */
+export function stopListening(
+  listeners: readonly Listener[],
+  log: Logger,
+  keepFile: (l: Listener) => boolean = () => false,
+): void {
+  for (const listener of listeners) {
+    if (stopped.has(listener)) continue;
+    const { owned, handle } = listener;
+    if (owned !== null && listener.inherited !== true) {
+      // Bound by path here: libuv unlinks that path on close(), so close only while the file is
+      // ours to remove. Without it (gone, or another in its place) nobody reaches our socket anyway.
+      if (keepFile(listener)) continue;
+      if (fileIsOurs(owned, log) === true) {
+        handle.close();
+        log.debug({ event: 'socket-removed', path: owned.path }, `removed ${owned.path}`);
+      }
+    } else {
+      handle.close();
+      if (owned !== null && !keepFile(listener)) removeSocketFile(owned, log);
+    }
+    stopped.add(listener);
   }
 }

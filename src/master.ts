@@ -43,6 +43,11 @@ export interface MasterDeps {
    * may already be serving clients beside another master's (a hot upgrade's new master): 'graceful'.
    */
   fatalStop?: 'graceful' | 'immediate';
+  /**
+   * A stop's drain begins (not a hot upgrade's hand-over): close the master's copies of the
+   * listeners, so that with the workers' closed too new connections are refused at once.
+   */
+  stopListening?: () => void;
 }
 
 const HEALTH_CHECK_MS = 250;
@@ -85,6 +90,8 @@ export class Master {
   #delayTimer: NodeJS.Timeout | null = null;
   #healthTimer: NodeJS.Timeout | null = null;
   #removeSignalHandlers: () => void = () => {};
+  /** False once stopListening() ran: no worker gets the listeners again. */
+  #listening = true;
   #resolveStopped: (code: ExitCodeValue) => void = () => {};
 
   constructor(private readonly deps: MasterDeps) {
@@ -211,6 +218,7 @@ export class Master {
   }
 
   #sendHandles(handle: WorkerHandle): void {
+    if (!this.#listening) return;
     this.deps.listeners.forEach((listener, index) => handle.send({ type: 'handle', index }, listener.handle as RawHandle));
   }
 
@@ -576,20 +584,23 @@ export class Master {
     );
     void this.deps.notifier?.stopping();
     if (mode === 'immediate') {
+      if (!handover) this.#stopListening();
       for (const w of this.#workers) w.kill();
     } else if (delay > 0) {
       this.#delayTimer = setTimeout(() => {
         this.#delayTimer = null;
         this.#log.info({ event: 'shutdown-delay-over', workers: this.#workers.size }, `--shutdown-delay ${delay} s over: draining`);
-        this.#drainAll();
+        this.#drainAll(!handover);
       }, delay * 1000);
     } else {
-      this.#drainAll();
+      this.#drainAll(!handover);
     }
     if (this.#workers.size === 0) this.#finish();
   }
 
-  #drainAll(): void {
+  /** `stopListening`: false for a hand-over, whose sockets the new master serves. */
+  #drainAll(stopListening: boolean): void {
+    if (stopListening) this.#stopListening();
     for (const w of this.#workers) w.drain('master stopping');
     // The backstop: each worker ends its own drain at --graceful-timeout (closing what is still
     // open, then exiting); the second more lets it do so rather than be killed mid-way.
@@ -597,6 +608,12 @@ export class Master {
       this.#log.warn({ event: 'graceful-timeout', workers: this.#workers.size }, 'graceful timeout: killing the workers still busy');
       for (const w of this.#workers) w.kill();
     }, this.#config.gracefulTimeout * 1000 + 1000);
+  }
+
+  #stopListening(): void {
+    if (!this.#listening) return;
+    this.#listening = false;
+    this.deps.stopListening?.();
   }
 
   #finish(): void {

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { ExitCode, type ExitCodeValue, usageError } from './exit-codes.js';
 import { type BindSpec, parseBind } from './bind.js';
 import { type HandoverSocket, type OwnedFile, Inheritance, bindKey } from './handover.js';
-import { type Listener, openListeners, releaseListeners, removeSocketFile } from './listeners.js';
+import { type Listener, openListeners, releaseListeners, removeSocketFile, stopListening } from './listeners.js';
 import { type Logger, giveLogFileTo } from './log.js';
 import { heartbeatInterval } from './health.js';
 import { Master } from './master.js';
@@ -209,6 +209,12 @@ export async function runMaster(config: Config, log: Logger, reloadConfig: () =>
     },
     // A new master's workers may serve beside the old master's: never cut them.
     fatalStop: successor === null ? 'immediate' : 'graceful',
+    // The files stay while the old master of a hot upgrade we never took over from serves them.
+    // Inside another program (serve()) an fd:// bind is that program's own descriptor: its to close.
+    stopListening: () => {
+      const ours = hooks.embedded === true ? listeners.filter((l) => l.bind.kind !== 'fd') : listeners;
+      stopListening(ours, log, (l) => l.inherited === true && successor?.live !== true);
+    },
   });
   if (control) {
     serveControl(control.handle, master, log);

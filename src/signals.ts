@@ -14,7 +14,7 @@ export interface SignalEntry {
 }
 
 export const MASTER_SIGNALS: readonly SignalEntry[] = [
-  { signal: 'SIGTERM', action: 'stop', doc: 'graceful stop: after --shutdown-delay, stop accepting, drain up to --graceful-timeout, remove socket files and the pidfile, exit 0; a second TERM/INT stops at once' },
+  { signal: 'SIGTERM', action: 'stop', doc: 'graceful stop: after --shutdown-delay, stop listening (new connections refused at once, socket files removed), drain up to --graceful-timeout, remove the pidfile, exit 0; a second TERM/INT stops at once' },
   { signal: 'SIGINT', action: 'stop', doc: 'same as TERM (Ctrl-C)' },
   { signal: 'SIGQUIT', action: 'stopNow', doc: 'immediate stop: kill the workers, remove socket files and the pidfile, exit 0' },
   { signal: 'SIGHUP', action: 'reload', doc: 'rolling restart: reread the config, new workers load the app again, old ones drain once the new are ready' },
