@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util';
+import { usageError } from './exit-codes.js';
 import { type OptionDef, type OptionKey, OPTIONS, optionKeys } from './options.js';
+import { closest } from './suggest.js';
 
 /**
  * The fast path for the server command line: node's own parseArgs, driven by the same option
@@ -39,4 +41,33 @@ export function fastParse(argv: readonly string[]): Partial<Record<OptionKey, un
     values[key] = raw.length === 1 ? raw[0] : raw;
   }
   return values;
+}
+
+/** Every spelling the server command line accepts, without dashes: names, aliases, --no-BOOLEAN. */
+const KNOWN_LONG = new Set<string>(['help', 'version']);
+const KNOWN_SHORT = new Set<string>(['h']);
+for (const key of optionKeys) {
+  const d = OPTIONS[key] as OptionDef<unknown>;
+  if (d.cli === 'positional') continue;
+  KNOWN_LONG.add(d.name);
+  if (d.cli === 'boolean') KNOWN_LONG.add(`no-${d.name}`);
+  if (d.alias !== undefined) KNOWN_SHORT.add(d.alias);
+}
+
+/**
+ * Refuses an unknown option by the name the user typed, with the option they probably meant.
+ * yargs would report `--no-such-flag` as "such-flag" (the negation of an option it never knew).
+ */
+export function checkOptionNames(argv: readonly string[]): void {
+  for (const arg of argv) {
+    if (arg === '--') return;
+    // A lone "-" and negative numbers (-w -1) are values, not options.
+    if (!arg.startsWith('-') || arg === '-' || /^-\d/.test(arg)) continue;
+    const long = arg.startsWith('--');
+    const name = long ? arg.slice(2).split('=')[0]! : arg.slice(1, 2);
+    if (long ? KNOWN_LONG.has(name) : KNOWN_SHORT.has(name)) continue;
+    const typed = long ? `--${name}` : `-${name}`;
+    const near = long ? closest(name, [...KNOWN_LONG]) : null;
+    throw usageError(`unknown option ${typed}: ${near === null ? 'see prefork --help for the options' : `did you mean --${near}?`}`);
+  }
 }

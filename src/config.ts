@@ -171,7 +171,9 @@ function checkDuplicateBinds(config: Config, labels: Labels, cwd: string): void 
     if (key === null) return;
     const first = seen.get(key);
     const what = `${label} ${formatBind(bind)}`;
-    if (first !== undefined) throw usageError(`${what} is the same address as ${first}: each address can be bound once`);
+    if (first !== undefined) {
+      throw usageError(`${first === what ? `${what} is given twice` : `${what} is the same address as ${first}`}: each address can be bound once`);
+    }
     seen.set(key, what);
   };
   for (const bind of config.bind) claim(bind, labels.bind);
