@@ -58,16 +58,32 @@ for (const key of optionKeys) {
  * Refuses an unknown option by the name the user typed, with the option they probably meant.
  * yargs would report `--no-such-flag` as "such-flag" (the negation of an option it never knew).
  */
-export function checkOptionNames(argv: readonly string[]): void {
+export function checkOptionNames(argv: readonly string[], known: readonly string[] = [...KNOWN_LONG], short: ReadonlySet<string> = KNOWN_SHORT): void {
+  const knownLong = new Set(known);
   for (const arg of argv) {
     if (arg === '--') return;
     // A lone "-" and negative numbers (-w -1) are values, not options.
-    if (!arg.startsWith('-') || arg === '-' || /^-\d/.test(arg)) continue;
+    if (!isOption(arg)) continue;
     const long = arg.startsWith('--');
     const name = long ? arg.slice(2).split('=')[0]! : arg.slice(1, 2);
-    if (long ? KNOWN_LONG.has(name) : KNOWN_SHORT.has(name)) continue;
+    if (long ? knownLong.has(name) : short.has(name)) continue;
     const typed = long ? `--${name}` : `-${name}`;
-    const near = long ? closest(name, [...KNOWN_LONG]) : null;
+    const near = long ? closest(name, known) : null;
     throw usageError(`unknown option ${typed}: ${near === null ? 'see prefork --help for the options' : `did you mean --${near}?`}`);
+  }
+}
+
+const isOption = (arg: string): boolean => arg.startsWith('-') && arg !== '-' && !/^-\d/.test(arg);
+
+/** `-w` at the end, or followed by another option: named as typed (yargs says "following: w"). */
+export function checkOptionValues(argv: readonly string[]): void {
+  for (const [i, arg] of argv.entries()) {
+    if (arg === '--') return;
+    if (!isOption(arg) || arg.includes('=')) continue;
+    const name = arg.startsWith('--') ? arg.slice(2) : arg.length === 2 ? arg.slice(1) : null;
+    const d = optionKeys.map((k) => OPTIONS[k] as OptionDef<unknown>).find((o) => o.name === name || o.alias === name);
+    if (d === undefined || d.cli === 'boolean' || d.cli === 'positional') continue;
+    const next = argv[i + 1];
+    if (next === undefined || isOption(next)) throw usageError(`${arg} needs a value: ${d.describe}`);
   }
 }

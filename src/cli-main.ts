@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { formatBind } from './bind.js';
-import { checkOptionNames, fastParse } from './argv.js';
+import { checkOptionNames, checkOptionValues, fastParse } from './argv.js';
 import { takeEarlySignals } from './early-signals.js';
 import { configToJSON, resolveConfig } from './config.js';
 import { ExitCode, PreforkError, usageError } from './exit-codes.js';
@@ -25,7 +25,10 @@ export async function main(argv: readonly string[]): Promise<never> {
       if (early !== undefined) exitWith(INTERRUPTED[early]);
       exitWith(await runClient(parseClientArgv(argv, process.env)));
     }
-    if (!argv.includes('--help') && !argv.includes('-h')) checkOptionNames(argv);
+    if (!argv.includes('--help') && !argv.includes('-h')) {
+      checkOptionNames(argv);
+      checkOptionValues(argv);
+    }
     const cliValues = fastParse(argv) ?? (await import('./cli-yargs.js')).parseArgv(argv);
     const sources = { argv: cliValues, env: process.env, cwd: operatorCwd(), stdoutIsTTY: process.stdout.isTTY === true };
     const config = await resolveConfig(sources);

@@ -3,6 +3,7 @@ import yargs from 'yargs';
 import type { ControlReply, ControlRequest } from './control.js';
 import { ExitCode, type ExitCodeValue, usageError } from './exit-codes.js';
 import { formatStatus } from './status.js';
+import { checkOptionNames } from './argv.js';
 
 export const CONTROL_COMMANDS = ['status', 'reload', 'scale', 'stop'] as const;
 
@@ -14,6 +15,7 @@ interface ClientArgs {
 
 /** `prefork status|reload|scale N|stop --control PATH [--json]`: yargs wiring only. */
 export function parseClientArgv(argv: readonly string[], env: NodeJS.ProcessEnv): ClientArgs {
+  checkOptionNames(argv, ['control', 'json', 'help'], new Set(['h']));
   const parsed = yargs([...argv])
     .scriptName('prefork')
     .usage('prefork status|reload|scale N|stop --control PATH\n\nTalk to a running prefork master over its --control socket.')

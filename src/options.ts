@@ -360,7 +360,7 @@ export const OPTIONS = {
   }),
   checkConfig: def<boolean>({
     name: 'check-config', cli: 'boolean', group: 'Config', cliOnly: true,
-    describe: 'print the resolved configuration as JSON and exit',
+    describe: 'check what a start checks, without binding or forking, print the resolved configuration as JSON and exit',
     defaultDoc: 'false', default: () => false, parse: boolean,
   }),
 } as const;

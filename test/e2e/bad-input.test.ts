@@ -68,7 +68,8 @@ const ROWS: Row[] = [
   { what: 'keep-alive beyond a timer in env', args: [], env: { PREFORK_KEEP_ALIVE_TIMEOUT: '2147484' }, code: 2, message: /invalid env PREFORK_KEEP_ALIVE_TIMEOUT "2147484": expected a number of seconds from 0 to 2147483/ },
   { what: 'max-memory beyond an exact byte count', args: ['--max-memory', '99999999999'], code: 2, message: /invalid --max-memory "99999999999": expected a whole number from 0 to 8589934591/ },
   { what: 'request timeout beyond a timer in config', args: ['--config', 'DIR/c.json'], setup: (d) => writeFileSync(join(d, 'c.json'), '{"requestTimeout": 3000000}'), code: 2, message: /invalid "requestTimeout" in .*c.json: 3000000: expected a number of seconds from 0 to 2147483/ },
-  { what: 'option without its value', args: ['-w'], code: 2, message: /Not enough arguments following: w/ },
+  { what: 'option without its value', args: ['-w'], code: 2, message: /^prefork: -w needs a value: number of worker processes$/ },
+  { what: 'option followed by another', args: ['--name', '--workers', '2'], code: 2, message: /--name needs a value/ },
   // env
   { what: 'bad env workers', args: [], env: { PREFORK_WORKERS: 'zero' }, code: 2, message: /invalid env PREFORK_WORKERS "zero"/ },
   { what: 'bad PORT', args: [], env: { PORT: 'http' }, code: 2, message: /invalid env PORT "http"/ },

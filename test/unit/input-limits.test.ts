@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { checkOptionNames } from '../../src/argv.js';
+import { checkOptionNames, checkOptionValues } from '../../src/argv.js';
+import { parseClientArgv } from '../../src/control-client.js';
 import { addressesOverlap } from '../../src/bind.js';
 import { type ConfigSources, resolveConfig } from '../../src/config.js';
 import { PreforkError } from '../../src/exit-codes.js';
@@ -187,6 +188,17 @@ describe('the command line names unknown options as typed', () => {
 
   test('what is known passes: names, aliases, negations, values that look numeric, and after --', () => {
     checkOptionNames(['-w', '-1', '--no-balance', '--bind=:1', '-b', ':2', '--check-config', '--help', '-h', '--version', 'a.js', '--', '--whatever']);
+  });
+
+  test('an option without its value is named as typed', async () => {
+    await usage(() => checkOptionValues(['app.js', '-w']), '-w needs a value: number of worker processes');
+    await usage(() => checkOptionValues(['--graceful-timeout', '--workers', '2', 'app.js']), '--graceful-timeout needs a value');
+    checkOptionValues(['-w', '-1', '--access-log', '--name=x', '-b', ':1', 'app.js']);
+  });
+
+  test('the control client names its unknown options too', async () => {
+    await usage(() => parseClientArgv(['status', '--contrl', '/x.sock'], {}), 'unknown option --contrl: did you mean --control?');
+    assert.equal(parseClientArgv(['status', '--control', '/x.sock', '--json'], {}).json, true);
   });
 
   test('closest(): one candidate within reach, or none', () => {
