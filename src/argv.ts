@@ -58,7 +58,11 @@ for (const key of optionKeys) {
  * Refuses an unknown option by the name the user typed, with the option they probably meant.
  * yargs would report `--no-such-flag` as "such-flag" (the negation of an option it never knew).
  */
-export function checkOptionNames(argv: readonly string[], known: readonly string[] = [...KNOWN_LONG], short: ReadonlySet<string> = KNOWN_SHORT): void {
+export function checkOptionNames(
+  argv: readonly string[],
+  known: readonly string[] = [...KNOWN_LONG],
+  short: ReadonlySet<string> = KNOWN_SHORT,
+): void {
   const knownLong = new Set(known);
   for (const arg of argv) {
     if (arg === '--') return;
@@ -69,7 +73,8 @@ export function checkOptionNames(argv: readonly string[], known: readonly string
     if (long ? knownLong.has(name) : short.has(name)) continue;
     const typed = long ? `--${name}` : `-${name}`;
     const near = long ? closest(name, known) : null;
-    throw usageError(`unknown option ${typed}: ${near === null ? 'see prefork --help for the options' : `did you mean --${near}?`}`);
+    const hint = near === null ? 'see prefork --help for the options' : `did you mean --${near}?`;
+    throw usageError(`unknown option ${typed}: ${hint}`);
   }
 }
 

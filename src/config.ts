@@ -38,7 +38,8 @@ export interface ConfigFile {
 async function settle<T>(work: Promise<T>, file: string): Promise<T> {
   let onEmptyLoop: () => void = () => {};
   const never = new Promise<never>((_, reject) => {
-    onEmptyLoop = () => reject(usageError(`cannot load config file ${file}: its default export never settles (a promise nothing resolves)`));
+    const why = 'its default export never settles (a promise nothing resolves)';
+    onEmptyLoop = () => reject(usageError(`cannot load config file ${file}: ${why}`));
     process.once('beforeExit', onEmptyLoop);
   });
   try {
@@ -48,7 +49,8 @@ async function settle<T>(work: Promise<T>, file: string): Promise<T> {
   }
 }
 
-const isThenable = (v: unknown): v is PromiseLike<unknown> => typeof (v as { then?: unknown } | null)?.then === 'function';
+const isThenable = (v: unknown): v is PromiseLike<unknown> =>
+  typeof (v as { then?: unknown } | null)?.then === 'function';
 
 /** Reads a .json, .js, .mjs or .cjs config file into option keys. Every failure is exit 2. */
 export async function loadConfigFile(file: string, cwd: string): Promise<ConfigFile> {
@@ -82,7 +84,8 @@ export async function loadConfigFile(file: string, cwd: string): Promise<ConfigF
     throw usageError(`invalid config file "${file}": expected a .json, .js, .mjs or .cjs file`);
   }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
-    throw usageError(`config file ${file} must hold an object of options, got ${data === null ? 'null' : Array.isArray(data) ? 'an array' : typeof data}`);
+    const got = data === null ? 'null' : Array.isArray(data) ? 'an array' : typeof data;
+    throw usageError(`config file ${file} must hold an object of options, got ${got}`);
   }
   const values: Partial<Record<OptionKey, unknown>> = {};
   const names: Partial<Record<OptionKey, string>> = {};
@@ -93,7 +96,9 @@ export async function loadConfigFile(file: string, cwd: string): Promise<ConfigF
       const hint = near === null ? 'see prefork --help for the options' : `did you mean "${near}"?`;
       throw usageError(`unknown option "${name}" in config file ${file}: ${hint}`);
     }
-    if (key in values) throw usageError(`option "${name}" in config file ${file} is also given as "${names[key]}": give it once`);
+    if (key in values) {
+      throw usageError(`option "${name}" in config file ${file} is also given as "${names[key]}": give it once`);
+    }
     values[key] = value;
     names[key] = name;
   }
@@ -103,7 +108,13 @@ export async function loadConfigFile(file: string, cwd: string): Promise<ConfigF
 /** Where each option's value came from, as messages name it: --workers, env PREFORK_WORKERS, "workers" in c.json. */
 type Labels = Record<OptionKey, string>;
 
-function valueFor(key: OptionKey, src: ConfigSources, file: ConfigFile, fileName: string | null, labels: Partial<Labels>): unknown {
+function valueFor(
+  key: OptionKey,
+  src: ConfigSources,
+  file: ConfigFile,
+  fileName: string | null,
+  labels: Partial<Labels>,
+): unknown {
   const d = OPTIONS[key] as OptionDef<unknown>;
   const cli = src.argv[key];
   const from = (label: string, raw: unknown, sep = ''): unknown => {
@@ -125,12 +136,15 @@ function valueFor(key: OptionKey, src: ConfigSources, file: ConfigFile, fileName
 export async function resolveConfig(src: ConfigSources): Promise<Config> {
   const configOption = OPTIONS.config;
   const fileName = (src.argv.config ?? (src.env[envName(configOption)] || undefined)) as string | undefined;
-  const file = fileName === undefined ? { values: {}, names: {} } : await loadConfigFile(configOption.parse(fileName, '--config') ?? '', src.cwd);
+  const path = fileName === undefined ? null : (configOption.parse(fileName, '--config') ?? '');
+  const file = path === null ? { values: {}, names: {} } : await loadConfigFile(path, src.cwd);
   const resolved: Record<string, unknown> = {};
   const labels: Partial<Labels> = {};
   // Logs reach a TTY only when they go to stdout: with a log file the default format is json.
   const logsToTTY = src.stdoutIsTTY && valueFor('logFile', src, file, fileName ?? null, labels) === null;
-  for (const key of optionKeys) resolved[key] = valueFor(key, { ...src, stdoutIsTTY: logsToTTY }, file, fileName ?? null, labels);
+  for (const key of optionKeys) {
+    resolved[key] = valueFor(key, { ...src, stdoutIsTTY: logsToTTY }, file, fileName ?? null, labels);
+  }
   const config = resolved as Config;
   if (config.app === null) throw usageError('missing APP: expected path/to/module[:export], e.g. prefork server.js or prefork app.mjs:handler');
   checkCombinations(config, labels as Labels, src.cwd);
@@ -143,13 +157,15 @@ export async function resolveConfig(src: ConfigSources): Promise<Config> {
 function checkCombinations(config: Config, labels: Labels, cwd: string): void {
   const { certfile, keyfile, headersTimeout, requestTimeout } = config;
   if ((certfile === null) !== (keyfile === null)) {
-    const [given, missing] = certfile !== null ? [`${labels.certfile} ${certfile}`, '--keyfile'] : [`${labels.keyfile} ${keyfile}`, '--certfile'];
+    const [given, missing] =
+      certfile !== null ? [`${labels.certfile} ${certfile}`, '--keyfile'] : [`${labels.keyfile} ${keyfile}`, '--certfile'];
     throw usageError(`${given} is set but ${missing} is not: HTTPS needs both a certificate and its private key`);
   }
   // Node refuses this pair: the headers are part of the request, so they cannot be given longer.
   if (requestTimeout > 0 && headersTimeout > requestTimeout) {
     throw usageError(
-      `invalid ${labels.headersTimeout} ${headersTimeout}: expected at most ${labels.requestTimeout} ${requestTimeout} (the headers are part of the request), or --request-timeout 0 (off)`,
+      `invalid ${labels.headersTimeout} ${headersTimeout}: expected at most ${labels.requestTimeout} ${requestTimeout} ` +
+        '(the headers are part of the request), or --request-timeout 0 (off)',
     );
   }
   checkDuplicateBinds(config, labels, cwd);
@@ -172,7 +188,8 @@ function checkDuplicateBinds(config: Config, labels: Labels, cwd: string): void 
     const first = seen.get(key);
     const what = `${label} ${formatBind(bind)}`;
     if (first !== undefined) {
-      throw usageError(`${first === what ? `${what} is given twice` : `${what} is the same address as ${first}`}: each address can be bound once`);
+      const again = first === what ? `${what} is given twice` : `${what} is the same address as ${first}`;
+      throw usageError(`${again}: each address can be bound once`);
     }
     seen.set(key, what);
   };

@@ -54,7 +54,11 @@ export function parseClientArgv(argv: readonly string[], env: NodeJS.ProcessEnv)
 export const INTERRUPTED: Readonly<Record<'SIGINT' | 'SIGTERM', number>> = { SIGINT: 130, SIGTERM: 143 };
 
 /** Sends one request, prints progress as it comes, resolves with the exit code. */
-export function runClient({ request, control, json }: ClientArgs, out = process.stdout, err = process.stderr): Promise<number> {
+export function runClient(
+  { request, control, json }: ClientArgs,
+  out = process.stdout,
+  err = process.stderr,
+): Promise<number> {
   return new Promise((resolve) => {
     const socket = net.connect(control);
     let buffered = '';

@@ -44,7 +44,10 @@ export function notListening(fd: number): string | null {
     return 'not an open descriptor';
   }
   if (!stats.isSocket()) {
-    return stats.isFIFO() ? 'a pipe' : stats.isFile() ? 'a regular file' : stats.isDirectory() ? 'a directory' : stats.isCharacterDevice() ? 'a terminal or device' : 'not a socket';
+    if (stats.isFIFO()) return 'a pipe';
+    if (stats.isFile()) return 'a regular file';
+    if (stats.isDirectory()) return 'a directory';
+    return stats.isCharacterDevice() ? 'a terminal or device' : 'not a socket';
   }
   let inode: string | undefined;
   try {

@@ -47,7 +47,8 @@ function refuseOverlap(listener: Listener, before: readonly Listener[]): void {
       const bound = a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
       return given === bound ? given : `${given} (${bound})`;
     };
-    throw bindError(`cannot bind ${shown(listener, mine)}: it overlaps ${shown(other, theirs)}, bound already (the same port on a common address)`);
+    const why = 'the same port on a common address';
+    throw bindError(`cannot bind ${shown(listener, mine)}: it overlaps ${shown(other, theirs)}, bound already (${why})`);
   }
 }
 
@@ -132,7 +133,9 @@ export function checkUnixPath(path: string): void {
   const dir = dirname(path);
   if (!existsSync(dir)) throw bindError(`cannot bind unix:${path}: directory ${dir} does not exist`);
   const stats = lstatOrNull(path);
-  if (stats !== null && !stats.isSocket()) throw bindError(`cannot bind unix:${path}: the path exists and is ${kindOf(stats)}; refusing to replace it`);
+  if (stats !== null && !stats.isSocket()) {
+    throw bindError(`cannot bind unix:${path}: the path exists and is ${kindOf(stats)}; refusing to replace it`);
+  }
 }
 
 /** fd://N must be a listening socket: see fd-check.ts for what else Node would accept. */

@@ -98,7 +98,8 @@ const optionalString: Parse<string | null> = (raw, label) => (raw === null ? nul
  */
 export const octalMode: Parse<number> = (raw, label) => {
   const expected = 'an octal file mode from 0000 to 0777, e.g. 0660';
-  if (typeof raw === 'number') bad(label, raw, 'an octal file mode as a string, e.g. "0660" (a number would read as decimal)');
+  const asString = 'an octal file mode as a string, e.g. "0660" (a number would read as decimal)';
+  if (typeof raw === 'number') bad(label, raw, asString);
   const text = typeof raw === 'string' ? raw.trim().replace(/^0o/i, '') : '';
   if (!/^[0-7]{1,4}$/.test(text)) bad(label, raw, expected);
   const mode = parseInt(text, 8);

@@ -22,7 +22,9 @@ export function resolveApp(spec: string, cwd: string): string {
   } catch (err) {
     const near = /^[a-z]+$/.test(spec) && err instanceof PreforkError ? closest(spec, CONTROL_COMMANDS) : null;
     if (near === null) throw err;
-    if (near === spec) throw usageError(`"${spec}" is a command, not an app file: it goes first, as in prefork ${spec} --control PATH`);
+    if (near === spec) {
+      throw usageError(`"${spec}" is a command, not an app file: it goes first, as in prefork ${spec} --control PATH`);
+    }
     throw usageError(`unknown command "${spec}" (and no app file ${spec}): did you mean prefork ${near} --control PATH?`);
   }
 }

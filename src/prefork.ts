@@ -125,7 +125,8 @@ export async function runMaster(config: Config, log: Logger, reloadConfig: () =>
       control = (await openListeners([{ kind: 'unix', path: config.control }], { socketMode: 0o600, log, inherited: fromOldMaster('control') }))[0] ?? null;
     }
     if (config.metricsBind !== null) {
-      metrics = (await openListeners([config.metricsBind], { socketMode: config.socketMode, log, inherited: fromOldMaster('metrics'), bound: listeners }))[0] ?? null;
+      const metricsOptions = { socketMode: config.socketMode, log, inherited: fromOldMaster('metrics'), bound: listeners };
+      metrics = (await openListeners([config.metricsBind], metricsOptions))[0] ?? null;
     }
     if (successor === null) pidfile?.publish();
   } catch (err) {

@@ -9,4 +9,5 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 export const MAX_TIMER_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
 
 /** Seconds (plus an optional margin) as a setTimeout delay that cannot overflow. */
-export const timerMs = (seconds: number, marginMs = 0): number => Math.min(MAX_TIMER_MS, Math.round(seconds * 1000) + marginMs);
+export const timerMs = (seconds: number, marginMs = 0): number =>
+  Math.min(MAX_TIMER_MS, Math.round(seconds * 1000) + marginMs);
