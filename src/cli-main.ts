@@ -26,8 +26,9 @@ export async function main(argv: readonly string[]): Promise<never> {
       exitWith(await runClient(parseClientArgv(argv, process.env)));
     }
     if (!argv.includes('--help') && !argv.includes('-h')) {
-      checkOptionNames(argv);
+      // Values first: in `--name -svc` the trouble is the missing value, not an option -s.
       checkOptionValues(argv);
+      checkOptionNames(argv);
     }
     const cliValues = fastParse(argv) ?? (await import('./cli-yargs.js')).parseArgv(argv);
     const sources = { argv: cliValues, env: process.env, cwd: operatorCwd(), stdoutIsTTY: process.stdout.isTTY === true };
