@@ -132,8 +132,25 @@ function valueFor(
   return d.default({ env: src.env, stdoutIsTTY: src.stdoutIsTTY });
 }
 
+/** PREFORK_* names prefork itself puts in the environment of its workers and new masters. */
+const INTERNAL_ENV = new Set(['PREFORK_WORKER_ID', 'PREFORK_UPGRADE']);
+
+/**
+ * A PREFORK_* variable one typo away from an option's (PREFORK_WOKERS) would be ignored without
+ * a word. Others may be the app's own: the namespace is not claimed, only near misses refused.
+ */
+function checkEnvNames(env: NodeJS.ProcessEnv): void {
+  const known = optionKeys.filter((k) => !OPTIONS[k].cliOnly).map((k) => envName(OPTIONS[k] as OptionDef<unknown>));
+  for (const name of Object.keys(env)) {
+    if (!name.startsWith('PREFORK_') || INTERNAL_ENV.has(name) || known.includes(name)) continue;
+    const near = closest(name.slice('PREFORK_'.length), known.map((k) => k.slice('PREFORK_'.length)));
+    if (near !== null) throw usageError(`unknown env ${name}: did you mean PREFORK_${near}?`);
+  }
+}
+
 /** Merges defaults < config file < env < CLI, validates every value, and freezes the result. */
 export async function resolveConfig(src: ConfigSources): Promise<Config> {
+  checkEnvNames(src.env);
   const configOption = OPTIONS.config;
   const fileName = (src.argv.config ?? (src.env[envName(configOption)] || undefined)) as string | undefined;
   const path = fileName === undefined ? null : (configOption.parse(fileName, '--config') ?? '');

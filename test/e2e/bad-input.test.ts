@@ -75,6 +75,7 @@ const ROWS: Row[] = [
   { what: 'bad PORT', args: [], env: { PORT: 'http' }, code: 2, message: /invalid env PORT "http"/ },
   { what: 'bad WEB_CONCURRENCY', args: [], env: { WEB_CONCURRENCY: '0' }, code: 2, message: /invalid env WEB_CONCURRENCY "0"/ },
   { what: 'bad env boolean', args: [], env: { PREFORK_ACCESS_LOG: 'maybe' }, code: 2, message: /invalid env PREFORK_ACCESS_LOG "maybe": expected true or false/ },
+  { what: 'misspelt env name', args: [], env: { PREFORK_WOKERS: '2' }, code: 2, message: /unknown env PREFORK_WOKERS: did you mean PREFORK_WORKERS\?/ },
   { what: 'bad env balance', args: [], env: { PREFORK_BALANCE: 'evenly' }, code: 2, message: /invalid env PREFORK_BALANCE "evenly": expected true or false/ },
   // config files
   { what: 'missing config file', args: ['--config', 'DIR/none.json'], code: 2, message: /cannot read config file .*none.json: file not found/ },

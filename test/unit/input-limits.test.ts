@@ -105,6 +105,12 @@ describe('config files: keys as written, typos, exports that never give options'
     await usage(resolveConfig(sources({ config: json({ zzzz: 1 }) })), 'see prefork --help');
   });
 
+  test('a PREFORK_* env name one typo from an option is refused; others are left to the app', async () => {
+    await usage(resolveConfig(sources({}, { PREFORK_GRACEFUL_TIMOUT: '5' })), 'unknown env PREFORK_GRACEFUL_TIMOUT: did you mean PREFORK_GRACEFUL_TIMEOUT?');
+    const c = await resolveConfig(sources({}, { PREFORK_WORKER_ID: '3', PREFORK_UPGRADE: '{}', PREFORK_FEATURE_FLAGS: 'x' }));
+    assert.equal(c.app, 'server.js');
+  });
+
   test('one option under two spellings is refused', async () => {
     const file = json({ socketMode: '0600', 'socket-mode': '0640' });
     await usage(resolveConfig(sources({ config: file })), `option "socket-mode" in config file ${file} is also given as "socketMode"`);
