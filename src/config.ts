@@ -3,6 +3,7 @@ import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type BindSpec, formatBind } from './bind.js';
 import { PreforkError, usageError } from './exit-codes.js';
+import { HANDOVER_ENV } from './handover.js';
 import { closest } from './suggest.js';
 import { type Config, type OptionDef, type OptionKey, OPTIONS, envName, optionKeys } from './options.js';
 
@@ -133,7 +134,7 @@ function valueFor(
 }
 
 /** PREFORK_* names prefork itself puts in the environment of its workers and new masters. */
-const INTERNAL_ENV = new Set(['PREFORK_WORKER_ID', 'PREFORK_UPGRADE']);
+const INTERNAL_ENV = new Set(['PREFORK_WORKER_ID', HANDOVER_ENV]);
 
 /**
  * A PREFORK_* variable one typo away from an option's (PREFORK_WOKERS) would be ignored without
