@@ -15,7 +15,7 @@ interface ClientArgs {
 
 /** `prefork status|reload|scale N|stop --control PATH [--json]`: yargs wiring only. */
 export function parseClientArgv(argv: readonly string[], env: NodeJS.ProcessEnv): ClientArgs {
-  checkOptionNames(argv, ['control', 'json', 'help'], new Set(['h']));
+  checkOptionNames(argv, ['control', 'json', 'help', 'version'], new Set(['h']));
   const parsed = yargs([...argv])
     .scriptName('prefork')
     .usage('prefork status|reload|scale N|stop --control PATH\n\nTalk to a running prefork master over its --control socket.')
