@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util';
+import { usageError } from './exit-codes.js';
 import { type OptionDef, type OptionKey, OPTIONS, optionKeys } from './options.js';
+import { closest } from './suggest.js';
 
 /**
  * The fast path for the server command line: node's own parseArgs, driven by the same option
@@ -39,4 +41,54 @@ export function fastParse(argv: readonly string[]): Partial<Record<OptionKey, un
     values[key] = raw.length === 1 ? raw[0] : raw;
   }
   return values;
+}
+
+/** Every spelling the server command line accepts, without dashes: names, aliases, --no-BOOLEAN. */
+const KNOWN_LONG = new Set<string>(['help', 'version']);
+const KNOWN_SHORT = new Set<string>(['h']);
+for (const key of optionKeys) {
+  const d = OPTIONS[key] as OptionDef<unknown>;
+  if (d.cli === 'positional') continue;
+  KNOWN_LONG.add(d.name);
+  if (d.cli === 'boolean') KNOWN_LONG.add(`no-${d.name}`);
+  if (d.alias !== undefined) KNOWN_SHORT.add(d.alias);
+}
+
+/**
+ * Refuses an unknown option by the name the user typed, with the option they probably meant.
+ * yargs would report `--no-such-flag` as "such-flag" (the negation of an option it never knew).
+ */
+export function checkOptionNames(
+  argv: readonly string[],
+  known: readonly string[] = [...KNOWN_LONG],
+  short: ReadonlySet<string> = KNOWN_SHORT,
+): void {
+  const knownLong = new Set(known);
+  for (const arg of argv) {
+    if (arg === '--') return;
+    // A lone "-" and negative numbers (-w -1) are values, not options.
+    if (!isOption(arg)) continue;
+    const long = arg.startsWith('--');
+    const name = long ? arg.slice(2).split('=')[0]! : arg.slice(1, 2);
+    if (long ? knownLong.has(name) : short.has(name)) continue;
+    const typed = long ? `--${name}` : `-${name}`;
+    const near = long ? closest(name, known) : null;
+    const hint = near === null ? 'see prefork --help for the options' : `did you mean --${near}?`;
+    throw usageError(`unknown option ${typed}: ${hint}`);
+  }
+}
+
+const isOption = (arg: string): boolean => arg.startsWith('-') && arg !== '-' && !/^-\d/.test(arg);
+
+/** `-w` at the end, or followed by another option: named as typed (yargs says "following: w"). */
+export function checkOptionValues(argv: readonly string[]): void {
+  for (const [i, arg] of argv.entries()) {
+    if (arg === '--') return;
+    if (!isOption(arg) || arg.includes('=')) continue;
+    const name = arg.startsWith('--') ? arg.slice(2) : arg.length === 2 ? arg.slice(1) : null;
+    const d = optionKeys.map((k) => OPTIONS[k] as OptionDef<unknown>).find((o) => o.name === name || o.alias === name);
+    if (d === undefined || d.cli === 'boolean' || d.cli === 'positional') continue;
+    const next = argv[i + 1];
+    if (next === undefined || isOption(next)) throw usageError(`${arg} needs a value: ${d.describe}`);
+  }
 }

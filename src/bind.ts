@@ -1,4 +1,4 @@
-import { isIP, isIPv6 } from 'node:net';
+import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { usageError } from './exit-codes.js';
 
 /** Where a listening socket lives. The one place that parses and formats bind strings. */
@@ -101,4 +101,24 @@ export function formatBind(bind: BindSpec): string {
     case 'fd':
       return `fd://${bind.fd}`;
   }
+}
+
+/** A bound TCP address as the kernel reports it (getsockname). */
+export interface BoundAddress {
+  address: string;
+  port: number;
+}
+
+/**
+ * Whether two bound addresses take the same port on a common interface: the same address, or
+ * one is a wildcard covering the other (:: is dual-stack, 0.0.0.0 covers every IPv4 address).
+ * The master binds without listening, so the kernel lets both through and a worker's listen()
+ * would fail later.
+ */
+export function addressesOverlap(a: BoundAddress, b: BoundAddress): boolean {
+  if (a.port !== b.port) return false;
+  const plain = (x: string): string => (/^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(x) ? x.slice(7) : x.toLowerCase());
+  const [x, y] = [plain(a.address), plain(b.address)];
+  if (x === y || x === '::' || y === '::') return true;
+  return (x === '0.0.0.0' && isIPv4(y)) || (y === '0.0.0.0' && isIPv4(x));
 }

@@ -1,34 +1,40 @@
 import { readFileSync } from 'node:fs';
 import { formatBind } from './bind.js';
-import { fastParse } from './argv.js';
+import { checkOptionNames, checkOptionValues, fastParse } from './argv.js';
+import { takeEarlySignals } from './early-signals.js';
 import { configToJSON, resolveConfig } from './config.js';
 import { ExitCode, PreforkError, usageError } from './exit-codes.js';
-import { checkLogFile, createLogger } from './log.js';
+import { createLogger } from './log.js';
+import { CONTROL_COMMANDS, preflight } from './preflight.js';
 import { type OptionDef, type OptionKey, OPTIONS, envName, optionKeys } from './options.js';
 import { operatorCwd, runMaster } from './prefork.js';
 import { MASTER_SIGNALS } from './signals.js';
-import { loadTls } from './tls.js';
 
 function exitWith(code: number, message?: string): never {
   if (message !== undefined) process.stderr.write(`prefork: ${message}\n`);
   process.exit(code);
 }
 
-const CONTROL_COMMANDS: readonly string[] = ['status', 'reload', 'scale', 'stop'];
-
 export async function main(argv: readonly string[]): Promise<never> {
   try {
     if (CONTROL_COMMANDS.includes(argv[0] ?? '')) {
       // yargs and the client load only for these commands: they cost the master 14 MB and 70 ms.
-      const { parseClientArgv, runClient } = await import('./control-client.js');
+      const { INTERRUPTED, parseClientArgv, runClient } = await import('./control-client.js');
+      // Ctrl-C while the client loaded ends it now (the early handlers only record signals).
+      const early = takeEarlySignals().find((s): s is keyof typeof INTERRUPTED => s in INTERRUPTED);
+      if (early !== undefined) exitWith(INTERRUPTED[early]);
       exitWith(await runClient(parseClientArgv(argv, process.env)));
+    }
+    if (!argv.includes('--help') && !argv.includes('-h')) {
+      // Values first: in `--name -svc` the trouble is the missing value, not an option -s.
+      checkOptionValues(argv);
+      checkOptionNames(argv);
     }
     const cliValues = fastParse(argv) ?? (await import('./cli-yargs.js')).parseArgv(argv);
     const sources = { argv: cliValues, env: process.env, cwd: operatorCwd(), stdoutIsTTY: process.stdout.isTTY === true };
     const config = await resolveConfig(sources);
     if (cliValues.checkConfig === true) {
-      loadTls(config, sources.cwd);
-      if (config.logFile !== null) checkLogFile(config.logFile);
+      preflight(config, sources.cwd);
       process.stdout.write(`${JSON.stringify(configToJSON(config, formatBind), null, 2)}\n`);
       exitWith(ExitCode.ok);
     }

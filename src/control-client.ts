@@ -3,6 +3,7 @@ import yargs from 'yargs';
 import type { ControlReply, ControlRequest } from './control.js';
 import { ExitCode, type ExitCodeValue, usageError } from './exit-codes.js';
 import { formatStatus } from './status.js';
+import { checkOptionNames } from './argv.js';
 
 export const CONTROL_COMMANDS = ['status', 'reload', 'scale', 'stop'] as const;
 
@@ -14,6 +15,7 @@ interface ClientArgs {
 
 /** `prefork status|reload|scale N|stop --control PATH [--json]`: yargs wiring only. */
 export function parseClientArgv(argv: readonly string[], env: NodeJS.ProcessEnv): ClientArgs {
+  checkOptionNames(argv, ['control', 'json', 'help', 'version'], new Set(['h']));
   const parsed = yargs([...argv])
     .scriptName('prefork')
     .usage('prefork status|reload|scale N|stop --control PATH\n\nTalk to a running prefork master over its --control socket.')
@@ -44,16 +46,36 @@ export function parseClientArgv(argv: readonly string[], env: NodeJS.ProcessEnv)
   return { request, control: control.replace(/^unix:(\/\/)?/, ''), json: parsed.json === true };
 }
 
+/**
+ * A client that INT (Ctrl-C) or TERM ends while it waits exits at once with 128 + the signal
+ * number, as shells report it: 130 and 143. The master is not told: it carries on (a reload
+ * or scale completes, a stop still drains).
+ */
+export const INTERRUPTED: Readonly<Record<'SIGINT' | 'SIGTERM', number>> = { SIGINT: 130, SIGTERM: 143 };
+
 /** Sends one request, prints progress as it comes, resolves with the exit code. */
-export function runClient({ request, control, json }: ClientArgs, out = process.stdout, err = process.stderr): Promise<ExitCodeValue> {
+export function runClient(
+  { request, control, json }: ClientArgs,
+  out = process.stdout,
+  err = process.stderr,
+): Promise<number> {
   return new Promise((resolve) => {
     const socket = net.connect(control);
     let buffered = '';
     let finished = false;
-    const finish = (code: ExitCodeValue): void => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (finished) return;
+      const goesOn = request.cmd === 'status' ? '' : `; the master carries on with the ${request.cmd}`;
+      err.write(`prefork: interrupted (${signal}) while waiting for the master${goesOn}\n`);
+      socket.destroy();
+      finish(INTERRUPTED[signal as keyof typeof INTERRUPTED]);
+    };
+    const finish = (code: number): void => {
       finished = true;
+      for (const signal of Object.keys(INTERRUPTED)) process.off(signal, onSignal);
       resolve(code);
     };
+    for (const signal of Object.keys(INTERRUPTED)) process.on(signal, onSignal);
     socket.setEncoding('utf8');
     socket.on('connect', () => socket.write(`${JSON.stringify(request)}\n`));
     socket.on('error', (e: NodeJS.ErrnoException) => {

@@ -2,8 +2,9 @@ import { existsSync, lstatSync, readFileSync, statSync, unlinkSync, type Stats }
 import net, { isIP } from 'node:net';
 import { dirname } from 'node:path';
 import { getSystemErrorName } from 'node:util';
-import { type BindSpec, formatBind } from './bind.js';
+import { type BindSpec, addressesOverlap, formatBind } from './bind.js';
 import { bindError, usageError } from './exit-codes.js';
+import { notListening } from './fd-check.js';
 import type { HandoverSocket } from './handover.js';
 import { type RawHandle, bindPipe, bindTcp, handleKind, openFd, tcpAddress } from './internals.js';
 import type { Logger } from './log.js';
@@ -27,6 +28,28 @@ export interface ListenOptions {
   tls?: boolean;
   /** Hot upgrade: the socket the old master had for this bind, opened from its fd instead of binding. */
   inherited?: (bind: BindSpec) => HandoverSocket | null;
+  /** Sockets this master opened before (the workers' binds, for --metrics-bind): a bind may not overlap them. */
+  bound?: readonly Listener[];
+}
+
+/**
+ * Two binds of one port on overlapping addresses (localhost:P and 127.0.0.1:P, 0.0.0.0:P and
+ * 127.0.0.1:P) both succeed, as nothing listens yet; the workers would fail at listen(). Exit 3.
+ */
+function refuseOverlap(listener: Listener, before: readonly Listener[]): void {
+  const mine = handleKind(listener.handle) === 'tcp' ? tcpAddress(listener.handle) : null;
+  if (mine === null || mine.port === 0) return;
+  for (const other of before) {
+    const theirs = handleKind(other.handle) === 'tcp' ? tcpAddress(other.handle) : null;
+    if (theirs === null || !addressesOverlap(mine, theirs)) continue;
+    const shown = (l: Listener, a: { address: string; port: number }): string => {
+      const given = formatBind(l.bind);
+      const bound = a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+      return given === bound ? given : `${given} (${bound})`;
+    };
+    const why = 'the same port on a common address';
+    throw bindError(`cannot bind ${shown(listener, mine)}: it overlaps ${shown(other, theirs)}, bound already (${why})`);
+  }
 }
 
 const errName = (errno: number): string => {
@@ -105,10 +128,25 @@ async function clearStaleSocket(path: string, log: Logger): Promise<void> {
   log.info({ event: 'stale-socket-removed', path }, `removed stale socket ${path} (nobody was listening)`);
 }
 
-async function openUnix(bind: Extract<BindSpec, { kind: 'unix' }>, opts: ListenOptions): Promise<Listener> {
-  const { path } = bind;
+/** What a start refuses about a unix socket path without binding (--check-config checks it too). */
+export function checkUnixPath(path: string): void {
   const dir = dirname(path);
   if (!existsSync(dir)) throw bindError(`cannot bind unix:${path}: directory ${dir} does not exist`);
+  const stats = lstatOrNull(path);
+  if (stats !== null && !stats.isSocket()) {
+    throw bindError(`cannot bind unix:${path}: the path exists and is ${kindOf(stats)}; refusing to replace it`);
+  }
+}
+
+/** fd://N must be a listening socket: see fd-check.ts for what else Node would accept. */
+export function checkInheritedFd(fd: number): void {
+  const what = notListening(fd);
+  if (what !== null) throw bindError(`cannot use fd://${fd}: it is not a listening socket (${what})`);
+}
+
+async function openUnix(bind: Extract<BindSpec, { kind: 'unix' }>, opts: ListenOptions): Promise<Listener> {
+  const { path } = bind;
+  checkUnixPath(path);
   await clearStaleSocket(path, opts.log);
   // The umask makes the file's mode right from creation: a chmod after bind leaves a window
   // in which any local user can connect.
@@ -153,6 +191,7 @@ function openAbstract(bind: Extract<BindSpec, { kind: 'abstract' }>): Listener {
 }
 
 function openInheritedFd(bind: Extract<BindSpec, { kind: 'fd' }>, scheme: string): Listener {
+  checkInheritedFd(bind.fd);
   const handle = openFd(bind.fd);
   if (typeof handle === 'number') throw bindError(`cannot use fd://${bind.fd}: it is not an open socket (${errName(handle)})`);
   return { bind, handle, url: fdUrl(bind, handle, scheme), owned: null };
@@ -205,7 +244,10 @@ function openOne(bind: BindSpec, opts: ListenOptions): Promise<Listener> | Liste
 export async function openListeners(binds: readonly BindSpec[], opts: ListenOptions): Promise<Listener[]> {
   const opened: Listener[] = [];
   try {
-    for (const bind of binds) opened.push(await openOne(bind, opts));
+    for (const bind of binds) {
+      opened.push(await openOne(bind, opts));
+      refuseOverlap(opened.at(-1)!, [...(opts.bound ?? []), ...opened.slice(0, -1)]);
+    }
   } catch (err) {
     releaseListeners(opened, opts.log);
     throw err;

@@ -11,6 +11,7 @@ import type { Config } from './options.js';
 import { PoolStats, type RestartReason } from './pool-stats.js';
 import { type PoolStatus, poolStatus } from './status.js';
 import { installSignalHandlers } from './signals.js';
+import { timerMs } from './timers.js';
 import type { SystemdNotifier } from './systemd.js';
 import { type Transition, WorkerHandle } from './worker-handle.js';
 
@@ -270,7 +271,7 @@ export class Master {
 
   /** A worker drains for at most --graceful-timeout (it enforces that itself; this is the backstop). */
   #limitDrain(worker: WorkerHandle): void {
-    const grace = this.#config.gracefulTimeout * 1000 + 1000;
+    const grace = timerMs(this.#config.gracefulTimeout, 1000);
     setTimeout(() => {
       if (worker.state !== 'draining') return;
       this.#killReasons.set(worker, `killed: still draining after --graceful-timeout ${this.#config.gracefulTimeout} s`);
@@ -607,7 +608,7 @@ export class Master {
     this.#stopTimer ??= setTimeout(() => {
       this.#log.warn({ event: 'graceful-timeout', workers: this.#workers.size }, 'graceful timeout: killing the workers still busy');
       for (const w of this.#workers) w.kill();
-    }, this.#config.gracefulTimeout * 1000 + 1000);
+    }, timerMs(this.#config.gracefulTimeout, 1000));
   }
 
   #stopListening(): void {

@@ -2,6 +2,7 @@ import { type BindSpec, parseBind } from './bind.js';
 import { usageError } from './exit-codes.js';
 import { availableCpus } from './cpus.js';
 import { socketActivated } from './systemd.js';
+import { MAX_TIMER_SECONDS } from './timers.js';
 
 /**
  * THE option table. Each entry is the single definition of one option: its flag, alias, env
@@ -35,13 +36,22 @@ export interface OptionDef<T> {
 
 const def = <T>(d: OptionDef<T>): OptionDef<T> => d;
 
-function bad(label: string, raw: unknown, expected: string): never {
-  const shown = JSON.stringify(raw) ?? String(raw);
-  throw usageError(`invalid ${label} ${shown}: expected ${expected}`);
+/** A value as the user wrote it; JSON.stringify would show 1e400 (Infinity) and NaN as null. */
+export function showValue(raw: unknown): string {
+  if (typeof raw === 'number' && !Number.isFinite(raw)) return String(raw);
+  return JSON.stringify(raw) ?? String(raw);
 }
 
+function bad(label: string, raw: unknown, expected: string): never {
+  throw usageError(`invalid ${label} ${showValue(raw)}: expected ${expected}`);
+}
+
+/** A number as decimal text: a JSON number or a string of digits, never 1e3, Infinity or 0x10. */
+const decimalText = (raw: unknown): string =>
+  typeof raw === 'number' ? (Number.isFinite(raw) ? String(raw) : '') : typeof raw === 'string' ? raw.trim() : '';
+
 export const wholeNumber = (min: number, max = Number.MAX_SAFE_INTEGER): Parse<number> => (raw, label) => {
-  const text = typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw.trim() : '';
+  const text = decimalText(raw);
   const expected = max === Number.MAX_SAFE_INTEGER ? `a whole number >= ${min}` : `a whole number from ${min} to ${max}`;
   if (!/^\d+$/.test(text)) bad(label, raw, expected);
   const value = Number(text);
@@ -49,10 +59,17 @@ export const wholeNumber = (min: number, max = Number.MAX_SAFE_INTEGER): Parse<n
   return value;
 };
 
+/**
+ * Every duration option: seconds, fractions allowed, at most what a Node timer can hold (see
+ * timers.ts). The one validator for them, whatever the source (CLI, env, config file, serve()).
+ */
 export const seconds: Parse<number> = (raw, label) => {
-  const text = typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw.trim() : '';
-  if (!/^\d+(\.\d+)?$/.test(text)) bad(label, raw, 'a number of seconds >= 0 (e.g. 30 or 0.5)');
-  return Number(text);
+  const text = decimalText(raw);
+  const expected = `a number of seconds from 0 to ${MAX_TIMER_SECONDS} (about 24.8 days), e.g. 30 or 0.5`;
+  if (!/^\d+(\.\d+)?$/.test(text)) bad(label, raw, expected);
+  const value = Number(text);
+  if (value > MAX_TIMER_SECONDS) bad(label, raw, expected);
+  return value;
 };
 
 const boolean: Parse<boolean> = (raw, label) => {
@@ -75,12 +92,14 @@ const nonEmptyString: Parse<string> = (raw, label) => {
 
 const optionalString: Parse<string | null> = (raw, label) => (raw === null ? null : nonEmptyString(raw, label));
 
+/**
+ * Always octal digits in a string, from every source: a number would mean 0o440 on the command
+ * line but 440 (0o670) in JSON, which has no octal literals, so numbers are refused.
+ */
 export const octalMode: Parse<number> = (raw, label) => {
   const expected = 'an octal file mode from 0000 to 0777, e.g. 0660';
-  if (typeof raw === 'number') {
-    if (!Number.isInteger(raw) || raw < 0 || raw > 0o777) bad(label, raw, `${expected} (write it as a string in JSON)`);
-    return raw;
-  }
+  const asString = 'an octal file mode as a string, e.g. "0660" (a number would read as decimal)';
+  if (typeof raw === 'number') bad(label, raw, asString);
   const text = typeof raw === 'string' ? raw.trim().replace(/^0o/i, '') : '';
   if (!/^[0-7]{1,4}$/.test(text)) bad(label, raw, expected);
   const mode = parseInt(text, 8);
@@ -133,6 +152,9 @@ const ownerSpec: Parse<string | null> = (raw, label) => {
   if (parts.length > 2 || (user === '' && group === '') || (user !== '' && !ACCOUNT.test(user)) || (parts.length === 2 && !ACCOUNT.test(group))) bad(label, raw, expected);
   return raw;
 };
+
+/** --max-memory is compared in bytes: beyond this, MB * 1048576 is no longer an exact number. */
+const MAX_MEMORY_MB = Math.floor(Number.MAX_SAFE_INTEGER / 1048576);
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const LOG_FORMATS = ['json', 'pretty'] as const;
@@ -224,7 +246,7 @@ export const OPTIONS = {
   maxMemory: def<number>({
     name: 'max-memory', cli: 'string', group: 'Workers',
     describe: 'recycle (gracefully) a worker whose RSS stays above this many MB (0 = off)',
-    defaultDoc: '0', default: () => 0, parse: wholeNumber(0),
+    defaultDoc: '0', default: () => 0, parse: wholeNumber(0, MAX_MEMORY_MB),
   }),
   reloadBatch: def<number>({
     name: 'reload-batch', cli: 'string', group: 'Workers',
@@ -259,7 +281,7 @@ export const OPTIONS = {
   maxHeaderSize: def<number>({
     name: 'max-header-size', cli: 'string', group: 'Server',
     describe: 'largest request head (request line and headers) in bytes; larger: 431',
-    defaultDoc: '16384', default: () => 16384, parse: wholeNumber(1024),
+    defaultDoc: '16384', default: () => 16384, parse: wholeNumber(1024, 2 ** 31 - 1),
   }),
   certfile: def<string | null>({
     name: 'certfile', cli: 'string', group: 'Server',
@@ -339,7 +361,7 @@ export const OPTIONS = {
   }),
   checkConfig: def<boolean>({
     name: 'check-config', cli: 'boolean', group: 'Config', cliOnly: true,
-    describe: 'print the resolved configuration as JSON and exit',
+    describe: 'check what a start checks, without binding or forking, print the resolved configuration as JSON and exit',
     defaultDoc: 'false', default: () => false, parse: boolean,
   }),
 } as const;
@@ -355,7 +377,8 @@ export const optionKeys = Object.keys(OPTIONS) as OptionKey[];
 /** Where a config file or serve() may give a looser form than the resolved value. */
 interface InputForms {
   bind: string | readonly string[];
-  socketMode: number | string;
+  /** Octal digits, e.g. "0660" (see octalMode). */
+  socketMode: string;
 }
 
 /** The options marked cliOnly above (test/unit/options checks the two agree). */

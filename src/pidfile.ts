@@ -328,3 +328,9 @@ function pidfileHandle(parts: HandleParts): Pidfile {
     },
   };
 }
+
+/** The path checks lockPidfile makes first, without locking (for --check-config). */
+export function checkPidfilePath(path: string, given: string): void {
+  const abs = resolve(path);
+  checkPath(abs, given, `${abs}.lock`);
+}

@@ -16,7 +16,7 @@ import { type TlsMaterial, loadTls } from './tls.js';
 import { lockPidfile } from './pidfile.js';
 import { type WorkerIdentity, chownSockets, resolvePrivileges } from './privileges.js';
 import { Successor, Upgrader } from './upgrade.js';
-import { resolveAppPath } from '../workers/app-loader.js';
+import { resolveApp } from './preflight.js';
 import { watchForReload } from './reload-watcher.js';
 
 const WORKER_ENTRY = fileURLToPath(new URL('../workers/main.js', import.meta.url));
@@ -90,7 +90,7 @@ export async function runMaster(config: Config, log: Logger, reloadConfig: () =>
   const inheritance = Inheritance.fromEnv(process.env);
   const successor = inheritance === null ? null : new Successor(inheritance, log);
   // A missing app file fails before anything is bound: bad input creates nothing.
-  resolveAppPath(config.app ?? '', cwd);
+  resolveApp(config.app ?? '', cwd);
   // Read while we still can (key files are often root-only) and before anything is bound.
   let tls = loadTls(config, cwd);
   const privileges = resolvePrivileges(config);
@@ -126,7 +126,8 @@ export async function runMaster(config: Config, log: Logger, reloadConfig: () =>
       control = (await openListeners([{ kind: 'unix', path: config.control }], { socketMode: 0o600, log, inherited: fromOldMaster('control') }))[0] ?? null;
     }
     if (config.metricsBind !== null) {
-      metrics = (await openListeners([config.metricsBind], { socketMode: config.socketMode, log, inherited: fromOldMaster('metrics') }))[0] ?? null;
+      const metricsOptions = { socketMode: config.socketMode, log, inherited: fromOldMaster('metrics'), bound: listeners };
+      metrics = (await openListeners([config.metricsBind], metricsOptions))[0] ?? null;
     }
     if (successor === null) pidfile?.publish();
   } catch (err) {

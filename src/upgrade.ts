@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { isAbsolute, resolve, sep } from 'node:path';
 import { HANDOVER_ENV, type HandoverSocket, type Inheritance, handoverFor } from './handover.js';
+import { timerMs } from './timers.js';
 import type { Logger } from './log.js';
 
 /**
@@ -188,7 +189,7 @@ export class Upgrader {
       return;
     }
     child.kill('SIGTERM');
-    const kill = setTimeout(() => child.kill('SIGKILL'), (this.deps.gracefulTimeout() + 1) * 1000);
+    const kill = setTimeout(() => child.kill('SIGKILL'), timerMs(this.deps.gracefulTimeout(), 1000));
     kill.unref();
     child.once('exit', () => clearTimeout(kill));
     // The channel stays open: a new master that lost it would think us gone and take over.

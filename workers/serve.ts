@@ -7,6 +7,7 @@ import { type Logger, accessLogger } from '../src/log.js';
 import { type RequestStats, emptyStats, record } from '../src/stats.js';
 import { REPORT_STEP } from '../src/balance.js';
 import type { WorkerSettings } from '../src/messages.js';
+import { timerMs } from '../src/timers.js';
 import type { Servable, UpgradeListener } from './app-loader.js';
 
 /**
@@ -190,7 +191,8 @@ export class Serving {
 
   #listenOne(handle: RawHandle, index: number): Promise<void> {
     const server = this.#createServer(handle);
-    server.keepAliveTimeout = this.settings.keepAliveTimeout * 1000;
+    // Node arms the idle socket's timer at keepAliveTimeout + 1 s: that too must fit a timer.
+    server.keepAliveTimeout = timerMs(this.settings.keepAliveTimeout, 1000) - 1000;
     server.on('request', this.#onRequest);
     const { upgrade } = this.#app;
     if (upgrade) {

@@ -16,7 +16,9 @@ async function checkConfig(t: Parameters<typeof runPrefork>[0], args: string[], 
 test('--check-config prints the resolved config; precedence is CLI > env > config file > defaults', async (t) => {
   const dir = tempDir(t);
   writeFileSync(join(dir, 'prefork.json'), JSON.stringify({ workers: 3, 'graceful-timeout': 7, keepAliveTimeout: 9, bind: ['unix:/tmp/from-file.sock'] }));
-  const fromFile = await checkConfig(t, ['--config', join(dir, 'prefork.json'), 'app.js']);
+  // --check-config checks what a start checks: the app file must exist.
+  writeFileSync(join(dir, 'app.js'), 'module.exports = (req, res) => res.end();\n');
+  const fromFile = await checkConfig(t, ['--config', join(dir, 'prefork.json'), 'app.js'], {}, dir);
   assert.equal(fromFile.workers, 3);
   assert.equal(fromFile.gracefulTimeout, 7);
   assert.equal(fromFile.keepAliveTimeout, 9);
@@ -24,9 +26,9 @@ test('--check-config prints the resolved config; precedence is CLI > env > confi
   assert.equal(fromFile.app, 'app.js');
   assert.equal(fromFile.socketMode, '0660');
 
-  const envWins = await checkConfig(t, ['--config', join(dir, 'prefork.json'), 'app.js'], { PREFORK_WORKERS: '5' });
+  const envWins = await checkConfig(t, ['--config', join(dir, 'prefork.json'), 'app.js'], { PREFORK_WORKERS: '5' }, dir);
   assert.equal(envWins.workers, 5);
-  const cliWins = await checkConfig(t, ['--config', join(dir, 'prefork.json'), '-w', '6', 'app.js'], { PREFORK_WORKERS: '5' });
+  const cliWins = await checkConfig(t, ['--config', join(dir, 'prefork.json'), '-w', '6', 'app.js'], { PREFORK_WORKERS: '5' }, dir);
   assert.equal(cliWins.workers, 6);
   assert.equal(cliWins.gracefulTimeout, 7);
 });
@@ -34,23 +36,24 @@ test('--check-config prints the resolved config; precedence is CLI > env > confi
 test('a .mjs config file works, found through env PREFORK_CONFIG', async (t) => {
   const dir = tempDir(t);
   writeFileSync(join(dir, 'prefork.config.mjs'), "export default { workers: 2, bind: ':9000', app: 'server.js' };\n");
-  const c = await checkConfig(t, [], { PREFORK_CONFIG: join(dir, 'prefork.config.mjs') });
+  writeFileSync(join(dir, 'server.js'), 'module.exports = (req, res) => res.end();\n');
+  const c = await checkConfig(t, [], { PREFORK_CONFIG: join(dir, 'prefork.config.mjs') }, dir);
   assert.deepEqual([c.workers, c.bind, c.app], [2, [':9000'], 'server.js']);
 });
 
 test('defaults: 127.0.0.1:8000; PORT gives 0.0.0.0:$PORT only when no bind is given; WEB_CONCURRENCY sets workers', async (t) => {
-  const plain = await checkConfig(t, ['app.js']);
+  const plain = await checkConfig(t, [app('pid.cjs')]);
   assert.deepEqual(plain.bind, ['127.0.0.1:8000']);
   assert.equal(plain.gracefulTimeout, 30);
   assert.equal(plain.backlog, 2048);
   assert.equal(plain.keepAliveTimeout, 5);
-  const port = await checkConfig(t, ['app.js'], { PORT: '9123', WEB_CONCURRENCY: '3' });
+  const port = await checkConfig(t, [app('pid.cjs')], { PORT: '9123', WEB_CONCURRENCY: '3' });
   assert.deepEqual(port.bind, ['0.0.0.0:9123']);
   assert.equal(port.workers, 3);
-  const explicit = await checkConfig(t, ['-b', 'unix:/tmp/x.sock', '-b', '[::1]:81', '-w', '2', 'app.js'], { PORT: '9123', WEB_CONCURRENCY: '3' });
+  const explicit = await checkConfig(t, ['-b', 'unix:/tmp/x.sock', '-b', '[::1]:81', '-w', '2', app('pid.cjs')], { PORT: '9123', WEB_CONCURRENCY: '3' });
   assert.deepEqual(explicit.bind, ['unix:/tmp/x.sock', '[::1]:81']);
   assert.equal(explicit.workers, 2);
-  const envBind = await checkConfig(t, ['app.js'], { PORT: '9123', PREFORK_BIND: 'unix:/tmp/y.sock' });
+  const envBind = await checkConfig(t, [app('pid.cjs')], { PORT: '9123', PREFORK_BIND: 'unix:/tmp/y.sock' });
   assert.deepEqual(envBind.bind, ['unix:/tmp/y.sock']);
 });
 

@@ -221,7 +221,7 @@ test('a --log-file we may not write to exits 2 (permission denied), nothing crea
 test('a relative --log-file is resolved against the directory prefork started in; --check-config creates nothing', async (t) => {
   const dir = tempDir(t);
   mkdirSync(join(dir, 'logs'));
-  const r = await runPrefork(t, ['--check-config', '--log-file', 'logs/app.log', 'app.js'], { cwd: dir, env: { PWD: dir } });
+  const r = await runPrefork(t, ['--check-config', '--log-file', 'logs/app.log', app('pid.cjs')], { cwd: dir, env: { PWD: dir } });
   assert.equal(r.code, 0, r.stderr);
   assert.equal((JSON.parse(r.stdout) as { logFile: string }).logFile, join(dir, 'logs', 'app.log'));
   assert.deepEqual(readdirSync(join(dir, 'logs')), []);

@@ -161,7 +161,7 @@ describe('precedence: CLI > env > config file > defaults', () => {
   });
 
   test('.mjs config: default export object', async () => {
-    const file = configFile('mjs', `export default { workers: 3, socketMode: 0o600, bind: [':9001', 'unix:/tmp/x.sock'] };\n`);
+    const file = configFile('mjs', `export default { workers: 3, socketMode: '0600', bind: [':9001', 'unix:/tmp/x.sock'] };\n`);
     const c = await resolveConfig(sources({ config: file }));
     assert.equal(c.workers, 3);
     assert.equal(c.socketMode, 0o600);
@@ -278,14 +278,14 @@ describe('bad values are exit 2 naming the value and its source', () => {
     await usage(resolveConfig(sources({ logLevel: 'loud' })), '--log-level', '"loud"', 'info');
     await usage(resolveConfig(sources({}, { PREFORK_LOG_LEVEL: 'loud' })), 'env PREFORK_LOG_LEVEL', '"loud"');
     const file = json({ logLevel: 'loud' });
-    await usage(resolveConfig(sources({ config: file })), `"log-level" in ${file}`, '"loud"');
+    await usage(resolveConfig(sources({ config: file })), `"logLevel" in ${file}: "loud"`);
   });
 
   test('graceful-timeout "-1"', async () => {
     await usage(resolveConfig(sources({ gracefulTimeout: '-1' })), '--graceful-timeout', '"-1"');
     await usage(resolveConfig(sources({}, { PREFORK_GRACEFUL_TIMEOUT: '-1' })), 'env PREFORK_GRACEFUL_TIMEOUT', '"-1"');
     const file = json({ gracefulTimeout: -1 });
-    await usage(resolveConfig(sources({ config: file })), `"graceful-timeout" in ${file}`, '-1');
+    await usage(resolveConfig(sources({ config: file })), `"gracefulTimeout" in ${file}: -1`);
   });
 
   test('other bad values', async () => {
@@ -364,7 +364,6 @@ describe('octal socket modes', () => {
     ['0', 0],
     ['0777', 0o777],
     ['  0640 ', 0o640],
-    [0o600, 0o600],
   ];
   for (const [raw, expected] of cases) {
     test(`${JSON.stringify(raw)} -> 0o${expected.toString(8)}`, () => {
@@ -378,9 +377,12 @@ describe('octal socket modes', () => {
     assert.equal((await resolveConfig(sources({ config: json({ socketMode: '0o644' }) }))).socketMode, 0o644);
   });
 
-  test('a JSON number above 0o777 is rejected', async () => {
-    const file = json({ socketMode: 660 });
-    await usage(resolveConfig(sources({ config: file })), `"socket-mode" in ${file}`, '660');
+  test('a number is refused from every source: 440 would be 0o670 in JSON but 0o440 on the command line', async () => {
+    for (const raw of [440, 0o600, 660]) assert.throws(() => octalMode(raw, '--socket-mode'), /as a string, e\.g\. "0660" \(a number would read as decimal\)/);
+    const file = json({ socketMode: 440 });
+    await usage(resolveConfig(sources({ config: file })), `invalid "socketMode" in ${file}: 440: expected an octal file mode as a string`);
+    const mjs = configFile('mjs', 'export default { socketMode: 0o600 };\n');
+    await usage(resolveConfig(sources({ config: mjs })), `"socketMode" in ${mjs}: 384`);
   });
 });
 
