@@ -19,11 +19,15 @@ export async function main(argv: readonly string[]): Promise<never> {
   try {
     if (CONTROL_COMMANDS.includes(argv[0] ?? '')) {
       // yargs and the client load only for these commands: they cost the master 14 MB and 70 ms.
-      const { INTERRUPTED, parseClientArgv, runClient } = await import('./control-client.js');
+      const { INTERRUPTED, interruptedLine, parseClientArgv, runClient } = await import('./control-client.js');
+      const args = parseClientArgv(argv, process.env);
       // Ctrl-C while the client loaded ends it now (the early handlers only record signals).
       const early = takeEarlySignals().find((s): s is keyof typeof INTERRUPTED => s in INTERRUPTED);
-      if (early !== undefined) exitWith(INTERRUPTED[early]);
-      exitWith(await runClient(parseClientArgv(argv, process.env)));
+      if (early !== undefined) {
+        process.stderr.write(interruptedLine(early, args.request.cmd));
+        exitWith(INTERRUPTED[early]);
+      }
+      exitWith(await runClient(args));
     }
     if (!argv.includes('--help') && !argv.includes('-h')) {
       // Values first: in `--name -svc` the trouble is the missing value, not an option -s.

@@ -53,6 +53,12 @@ export function parseClientArgv(argv: readonly string[], env: NodeJS.ProcessEnv)
  */
 export const INTERRUPTED: Readonly<Record<'SIGINT' | 'SIGTERM', number>> = { SIGINT: 130, SIGTERM: 143 };
 
+/** What an interrupted client says, whether the signal came while it loaded or while it waited. */
+export function interruptedLine(signal: NodeJS.Signals, cmd: string): string {
+  const goesOn = cmd === 'status' ? '' : `; the master carries on with the ${cmd}`;
+  return `prefork: interrupted (${signal}) while waiting for the master${goesOn}\n`;
+}
+
 /** Sends one request, prints progress as it comes, resolves with the exit code. */
 export function runClient(
   { request, control, json }: ClientArgs,
@@ -65,8 +71,7 @@ export function runClient(
     let finished = false;
     const onSignal = (signal: NodeJS.Signals): void => {
       if (finished) return;
-      const goesOn = request.cmd === 'status' ? '' : `; the master carries on with the ${request.cmd}`;
-      err.write(`prefork: interrupted (${signal}) while waiting for the master${goesOn}\n`);
+      err.write(interruptedLine(signal, request.cmd));
       socket.destroy();
       finish(INTERRUPTED[signal as keyof typeof INTERRUPTED]);
     };
