@@ -17,7 +17,8 @@ const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\n/g,
 
 function flags(d: OptionDef<unknown>): string {
   if (d.cli === 'positional') return '`APP`';
-  const long = d.cli === 'boolean' ? `\`--${d.name}\`, \`--no-${d.name}\`` : `\`--${d.name}\``;
+  const value = d.value !== undefined ? ` ${d.value}` : '';
+  const long = d.cli === 'boolean' ? `\`--${d.name}\`, \`--no-${d.name}\`` : `\`--${d.name}${value}\``;
   return d.alias !== undefined ? `\`-${d.alias}\`, ${long}` : long;
 }
 
@@ -28,7 +29,9 @@ function optionsDoc(): string {
     'Every option is defined once, in `src/options.ts`, and can be given on the command line, as an\n',
     'environment variable, or as a key of a config file (`--config`: the camelCase or the kebab-case\n',
     'name). Precedence: **command line > env > config file > defaults**; env `PORT` and\n',
-    '`WEB_CONCURRENCY` count as defaults. `prefork --help` prints the same table.\n',
+    '`WEB_CONCURRENCY` count as defaults. Durations are seconds (`0.5` allowed) up to 2147483\n',
+    '(about 24.8 days, what a timer can hold). See [Configuration](configuration.md) for config\n',
+    'files; `prefork --help` prints the one-line version of this table.\n',
   ];
   for (const group of groups) {
     parts.push(`\n## ${group}\n\n| option | env | config key | default | meaning |\n|---|---|---|---|---|\n`);
@@ -37,9 +40,10 @@ function optionsDoc(): string {
       if (d.group !== group) continue;
       const env = d.cliOnly ? 'CLI only' : `\`${envName(d)}\``;
       const configKey = d.cliOnly ? '' : `\`${key}\``;
-      parts.push(`| ${flags(d)} | ${env} | ${configKey} | ${cell(d.defaultDoc)} | ${cell(d.describe)} |\n`);
+      parts.push(`| ${flags(d)} | ${env} | ${configKey} | ${cell(d.defaultDoc)} | ${cell(d.doc ?? d.describe)} |\n`);
     }
   }
+  parts.push('\nAnd `-h`, `--help` (the options with their env names and defaults), `--version`.\n');
   return HEADER + parts.join('');
 }
 

@@ -3,7 +3,6 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { test } from 'node:test';
 import { ExitCode } from '../../src/exit-codes.js';
-import { OPTIONS } from '../../src/options.js';
 import { MASTER_SIGNALS } from '../../src/signals.js';
 import { ROOT } from '../helpers/prefork.js';
 
@@ -44,14 +43,6 @@ test('every relative link in README and docs/ reaches a file, and a heading when
         assert.ok(anchorsIn(readFileSync(file, 'utf8')).has(anchor), `${page}: no heading #${anchor} in ${relative(ROOT, file)}`);
       }
     }
-  }
-});
-
-test('the guides name every option as typed (--reload is not satisfied by --reload-batch)', () => {
-  const guides = docs.filter((f) => f !== 'options.md').map((f) => readFileSync(join(ROOT, 'docs', f), 'utf8')).join('\n');
-  for (const d of Object.values(OPTIONS)) {
-    if (d.cli === 'positional') continue;
-    assert.match(guides, new RegExp(`--${d.name}(?![a-z-])`), `no guide mentions --${d.name}`);
   }
 });
 
