@@ -47,19 +47,31 @@ function optionsDoc(): string {
   return HEADER + parts.join('');
 }
 
+/** Said once in signals.md: how signals reach prefork outside the master's table. */
+const SIGNALS_PROSE = "Signals that arrive while prefork is still starting (loading modules, reading the config, binding) are held and acted on as soon as the master is up: a `TERM` during start-up still ends in a clean stop, never in Node's default death.  Workers handle signals too, because Ctrl-C and systemd's default `KillMode` signal the whole process group: a worker that gets `TERM`/`INT` drains as above (after `--shutdown-delay`, like the master; a second signal drains at once), reopens its log file on `USR1`, and ignores `HUP`, `TTIN`, `TTOU`, `USR2` and `QUIT` (they are for the master, which kills its workers itself on `QUIT`), so `systemctl kill -s USR2` without `--kill-whom=main` cuts no request. If the master dies, even by `SIGKILL`, every worker stops accepting at once, finishes its in-flight requests (for at most `--graceful-timeout`) and exits; an idle worker exits within a second. No orphans.";
+
 function signalsDoc(): string {
-  const rows = MASTER_SIGNALS.map((s) => `| \`${s.signal.replace(/^SIG/, '')}\` | ${cell(s.doc)} |\n`).join('');
+  // INT does what TERM does: one row for both, as operators read it.
+  const rows = MASTER_SIGNALS.filter((s) => s.signal !== 'SIGINT')
+    .map((s) => {
+      const name = s.signal === 'SIGTERM' ? '`TERM`, `INT`' : `\`${s.signal.replace(/^SIG/, '')}\``;
+      return `| ${name} | ${cell(s.detail ?? s.doc)} |\n`;
+    })
+    .join('');
   return (
-    `${HEADER}# Signals\n\nSend them to the master (\`kill -TERM $MASTER_PID\`, or \`systemctl kill --kill-whom=main\`).\n` +
-    'Workers ignore the ones meant for the master, so a signal sent to the whole process group does\n' +
-    'no harm to requests in flight.\n\n| signal | effect |\n|---|---|\n' +
-    rows
+    `${HEADER}# Signals\n\nSend them to the master (\`kill -TERM $MASTER_PID\`).\n\n| signal | effect |\n|---|---|\n` +
+    `${rows}\n${SIGNALS_PROSE}\n`
   );
 }
 
+const EXIT_PROSE = "Every error is one line on stderr that names the bad value and what was expected, e.g. `prefork: invalid --workers \"0\": expected a whole number from 1 to 1024`. Bad input creates and deletes nothing.";
+
 function exitCodesDoc(): string {
   const rows = EXIT_CODES.map((c) => `| ${c.code} | \`${c.name}\` | ${cell(c.doc)} |\n`).join('');
-  return `${HEADER}# Exit codes\n\nWhat the \`prefork\` command exits with (systemd, Docker and scripts rely on these).\n\n| code | name | meaning |\n|---|---|---|\n${rows}`;
+  return (
+    `${HEADER}# Exit codes\n\nWhat the \`prefork\` command exits with (systemd, Docker and scripts rely on these).\n\n` +
+    `| code | name | meaning |\n|---|---|---|\n${rows}\n${EXIT_PROSE}\n`
+  );
 }
 
 function logEventsDoc(root: string): string {
