@@ -1,23 +1,22 @@
-import cluster from 'node:cluster';
 import { Balancer } from './balance.js';
 import { CrashBackoff } from './backoff.js';
 import { ExitCode, type ExitCodeValue } from './exit-codes.js';
-import { HealthMonitor, heartbeatInterval } from './health.js';
-import { type RawHandle, refuseBindsFor } from './internals.js';
+import { HealthMonitor } from './health.js';
+import type { RawHandle } from './internals.js';
 import type { Listener } from './listeners.js';
 import { type Logger, logFileOf, reopenLogFile } from './log.js';
-import { type WorkerMessage, type WorkerSettings, isWorkerMessage } from './messages.js';
+import type { WorkerMessage, WorkerSettings } from './messages.js';
 import type { Config } from './options.js';
-import { PoolStats, type RestartReason } from './pool-stats.js';
+import { PoolStats } from './pool-stats.js';
+import { Replacements } from './replacement.js';
 import { type PoolStatus, poolStatus } from './status.js';
 import { installSignalHandlers } from './signals.js';
 import type { SystemdNotifier } from './systemd.js';
-import { type Transition, WorkerHandle } from './worker-handle.js';
+import { type ReplaceReason, type Spawn, type Transition, WorkerHandle } from './worker-handle.js';
+
+export type { ReplaceReason };
 
 type MasterState = 'starting' | 'running' | 'stopping';
-
-/** Why a worker is replaced; logged, and the label of prefork_worker_restarts_total later. */
-export type ReplaceReason = 'reload' | 'max-requests' | 'max-memory';
 
 export interface MasterDeps {
   config: Config;
@@ -27,8 +26,10 @@ export interface MasterDeps {
   settingsFor: (config: Config) => WorkerSettings;
   /** Reads the configuration afresh (config file, env, argv) for SIGHUP. */
   reloadConfig: () => Promise<Config>;
-  /** The compiled worker entry (dist/workers/main.js). */
-  workerEntry: string;
+  /** Starts a worker process for a slot: fork.ts (cluster.fork), or fakes in unit tests. */
+  spawn: Spawn;
+  /** Installs the signal table (signals.ts); unit tests call the actions themselves. */
+  installSignals?: typeof installSignalHandlers;
   /** systemd readiness notifications, when NOTIFY_SOCKET is set. */
   notifier: SystemdNotifier | null;
   /** Hot upgrade (SIGUSR2): starts a new master; abort() stops one still starting when we stop. */
@@ -45,41 +46,42 @@ export interface MasterDeps {
   fatalStop?: 'graceful' | 'immediate';
 }
 
-const HEALTH_CHECK_MS = 250;
+export const HEALTH_CHECK_MS = 250;
 /** After a shed order, two checks pass before the next: the shed and the reconnects take milliseconds under load. */
 const BALANCE_QUIET_MS = 2 * HEALTH_CHECK_MS;
-const CAUSE: Record<ReplaceReason, RestartReason> = { reload: 'reload', 'max-requests': 'max_requests', 'max-memory': 'max_memory' };
 /** Options a reload cannot apply (new sockets, privileges, the one log file every process shares): logged as ignored. */
 const RESTART_ONLY: ReadonlyArray<keyof Config> = ['bind', 'socketMode', 'backlog', 'name', 'config', 'certfile', 'keyfile', 'logFile', 'pidfile', 'user', 'group', 'socketOwner', 'control', 'metricsBind', 'reload'];
 
+const live = (w: WorkerHandle): boolean => w.state === 'booting' || w.state === 'ready';
+
 /**
  * The master loop: owns the worker table, reacts to signals and worker messages, keeps every
- * slot served. Planned replacements surge first: the new worker must be ready before the old one
- * is told to drain, so capacity never dips. It never touches a client connection and never binds.
+ * slot served (one pass, #maintain). Planned replacements surge first (replacement.ts). It never
+ * touches a client connection and never binds.
  */
 export class Master {
   readonly #workers = new Set<WorkerHandle>();
-  /** New worker -> the worker it replaces once ready. */
-  readonly #successors = new Map<WorkerHandle, { old: WorkerHandle; reason: ReplaceReason }>();
-  /** Workers waiting for a replacement slot in the batch, in order. */
-  readonly #retiring = new Map<WorkerHandle, ReplaceReason>();
+  /** Slots waiting out a crash back-off. */
   readonly #pendingSpawns = new Map<number, NodeJS.Timeout>();
-  readonly #bootFailures = new Map<WorkerHandle, string>();
-  readonly #killReasons = new Map<WorkerHandle, string>();
-  readonly #generationOf = new WeakMap<WorkerHandle, number>();
   readonly #health: HealthMonitor;
   readonly #balancer: Balancer;
-  /** Why a worker is on its way out, for restart counts by reason. */
-  readonly #exitCause = new Map<WorkerHandle, RestartReason>();
+  readonly #replacements: Replacements;
   readonly stats = new PoolStats();
   readonly startedAt = Date.now();
   #config: Config;
   #settings: WorkerSettings;
   #desired: number;
   #generation = 0;
+  #reloading = false;
+  /** Reloads asked for so far: only the newest one applies its config (overlapping ones coalesce). */
+  #reloadAsks = 0;
+  /** The generation whose reload failed: its stale workers keep serving, not replaced again. */
+  #reloadFailed = -1;
   #state: MasterState = 'starting';
   #exitCode: ExitCodeValue = ExitCode.ok;
   readonly #backoff = new CrashBackoff(() => this.#config.minUptime * 1000);
+  #maintaining = false;
+  #maintainAgain = false;
   #stopTimer: NodeJS.Timeout | null = null;
   /** Pending start of the drain while --shutdown-delay runs. */
   #delayTimer: NodeJS.Timeout | null = null;
@@ -93,6 +95,12 @@ export class Master {
     this.#desired = deps.config.workers;
     this.#health = new HealthMonitor(this.#healthLimits());
     this.#balancer = new Balancer(BALANCE_QUIET_MS);
+    this.#replacements = new Replacements({
+      batch: () => this.#config.reloadBatch,
+      allowed: (old) => this.#state !== 'stopping' && old.slot < this.#desired,
+      spawn: (slot) => this.#spawn(slot),
+      log: deps.log,
+    });
   }
 
   get #log(): Logger {
@@ -107,14 +115,14 @@ export class Master {
   /** Forks the workers; resolves with the exit code once the master has stopped. */
   run(): Promise<ExitCodeValue> {
     const stopped = new Promise<ExitCodeValue>((resolve) => (this.#resolveStopped = resolve));
-    cluster.setupPrimary({ exec: this.deps.workerEntry, args: [], silent: false, cwd: this.#settings.cwd });
     for (let slot = 0; slot < this.#desired; slot += 1) this.#spawn(slot);
     this.#healthTimer = setInterval(() => {
       this.#checkHealth();
       this.#balance();
+      this.#maintain();
     }, HEALTH_CHECK_MS);
     // Last: a signal that arrived during start-up is replayed here and may stop us at once.
-    this.#removeSignalHandlers = installSignalHandlers({
+    this.#removeSignalHandlers = (this.deps.installSignals ?? installSignalHandlers)({
       stop: () => this.stop('graceful', 'signal'),
       stopNow: () => this.stop('immediate', 'SIGQUIT'),
       reload: () => void this.reload(),
@@ -129,40 +137,24 @@ export class Master {
   // ── spawning ────────────────────────────────────────────────────────────────────────────
 
   #spawn(slot: number): WorkerHandle {
-    // systemd's variables are the master's: a worker that notified or fed the watchdog would
-    // speak for the whole service.
-    const worker = cluster.fork({ PREFORK_WORKER_ID: String(slot), NOTIFY_SOCKET: undefined, WATCHDOG_USEC: undefined, WATCHDOG_PID: undefined });
-    refuseBindsFor(worker, (req) => {
-      this.#log.warn(
-        { event: 'bind-refused', worker: slot, pid: worker.process.pid, address: req.address, port: req.port },
-        `refused worker ${slot}'s request to bind ${req.address ?? '*'}:${req.port}: the master binds only the configured addresses`,
-      );
-    });
-    const handle = new WorkerHandle(
+    let bootTimer: NodeJS.Timeout | undefined;
+    const handle: WorkerHandle = new WorkerHandle(
       slot,
-      {
-        pid: worker.process.pid,
-        send: (message, raw) => void worker.send(message, raw as never),
-        kill: (signal) => void worker.process.kill(signal),
+      this.deps.spawn(slot, { message: (m) => this.#onMessage(handle, m), exit: (code, signal) => this.#onExit(handle, code, signal) }),
+      (t) => {
+        if (t.from === 'booting') clearTimeout(bootTimer);
+        this.#onTransition(t);
       },
-      (t) => this.#onTransition(t),
     );
+    handle.generation = this.#generation;
     this.#workers.add(handle);
-    this.#generationOf.set(handle, this.#generation);
     this.#log.info({ event: 'worker', worker: slot, pid: handle.pid, state: 'booting' }, `worker ${slot} (pid ${handle.pid}) booting`);
-    worker.on('message', (message: unknown) => {
-      if (isWorkerMessage(message)) this.#onMessage(handle, message);
-    });
-    worker.on('exit', (code: number | null, signal: NodeJS.Signals | null) => this.#onExit(handle, code, signal));
-    // EPIPE when sending to a worker that just died: its exit event tells the rest.
-    worker.on('error', (err) => this.#log.debug({ event: 'worker-ipc-error', worker: slot, err: err.message }, 'worker IPC error'));
-    const bootTimer = setTimeout(() => {
+    bootTimer = setTimeout(() => {
       if (handle.state !== 'booting') return;
       // The worker's own reason, when it sent one, says more.
-      if (!this.#bootFailures.has(handle)) this.#bootFailures.set(handle, `not ready within --boot-timeout ${this.#config.bootTimeout} s`);
+      handle.bootFailure ??= `not ready within --boot-timeout ${this.#config.bootTimeout} s`;
       handle.kill();
     }, this.#config.bootTimeout * 1000);
-    worker.once('exit', () => clearTimeout(bootTimer));
     return handle;
   }
 
@@ -185,27 +177,27 @@ export class Master {
         if (handle.state === 'booting') handle.transition('ready', 'serving');
         break;
       case 'boot-failed':
-        this.#bootFailures.set(handle, message.reason);
+        handle.bootFailure = message.reason;
         break;
       case 'heartbeat': {
         this.stats.beat(handle, { requests: message.requests, inflight: message.inflight, keepAlive: message.keepAlive, canShed: message.canShed, rss: message.rss, lagMs: message.lagMs, stats: message.stats });
         const verdict = this.#health.beat(handle, message.rss);
         if (verdict !== null) {
           this.#log.warn({ event: 'worker-bloated', worker: handle.slot, pid: handle.pid, rss: message.rss }, `worker ${handle.slot} (pid ${handle.pid}): ${verdict.detail}`);
-          this.#replace(handle, 'max-memory');
+          this.#replacements.queue(handle, 'max-memory');
         }
         break;
       }
       case 'recycle-soon':
         // The limit is the worker's to enforce; we only make sure its successor is on the way.
-        if (handle.state === 'ready') this.#startSuccessor(handle, message.reason);
+        if (handle.state === 'ready') this.#replacements.start(handle, message.reason);
         break;
       case 'draining':
         // Already draining means we asked first (its successor is ready): nothing to add.
         if (handle.state !== 'ready') break;
         handle.transition('draining', message.reason);
-        this.#exitCause.set(handle, 'max_requests');
-        this.#startSuccessor(handle, message.reason);
+        handle.exitCause = 'max_requests';
+        this.#replacements.start(handle, message.reason);
         break;
     }
   }
@@ -241,15 +233,7 @@ export class Master {
     if (to === 'draining' && this.#state !== 'stopping') this.#limitDrain(worker);
     if (to !== 'ready') return;
     this.#health.watch(worker);
-    const replaced = this.#successors.get(worker);
-    if (replaced !== undefined) {
-      this.#successors.delete(worker);
-      if (replaced.old.state === 'ready') this.#exitCause.set(replaced.old, CAUSE[replaced.reason]);
-      replaced.old.drain(`replaced by pid ${worker.pid} (${replaced.reason})`);
-      this.#pump();
-    } else if ((this.#generationOf.get(worker) ?? 0) < this.#generation) {
-      this.#replace(worker, 'reload');
-    }
+    this.#replacements.promoted(worker);
     if (this.#state === 'starting' && this.#readyCount() >= this.#desired) {
       this.#state = 'running';
       const urls = this.deps.listeners.map((l) => l.url);
@@ -257,7 +241,7 @@ export class Master {
       void this.deps.notifier?.ready(this.status());
       this.deps.onReady?.(urls);
     }
-    this.#reportReloadDone();
+    this.#maintain();
   }
 
   /** A worker drains for at most --graceful-timeout (it enforces that itself; this is the backstop). */
@@ -265,7 +249,7 @@ export class Master {
     const grace = this.#config.gracefulTimeout * 1000 + 1000;
     setTimeout(() => {
       if (worker.state !== 'draining') return;
-      this.#killReasons.set(worker, `killed: still draining after --graceful-timeout ${this.#config.gracefulTimeout} s`);
+      worker.killReason = `killed: still draining after --graceful-timeout ${this.#config.gracefulTimeout} s`;
       worker.kill();
     }, grace).unref();
   }
@@ -283,7 +267,7 @@ export class Master {
         reloading: this.#reloading,
         generation: this.#generation,
         stats: this.stats,
-        workers: [...this.#workers].map((handle) => ({ handle, generation: this.#generationOf.get(handle) ?? 0 })),
+        workers: [...this.#workers].map((handle) => ({ handle, generation: handle.generation })),
       },
       now,
     );
@@ -294,49 +278,78 @@ export class Master {
     return `${this.#readyCount()} workers serving ${this.deps.listeners.map((l) => l.url).join(', ')}`;
   }
 
+  /** A method, not a field read: TypeScript would keep a narrowing of #state across calls and awaits. */
+  #stopping(): boolean {
+    return this.#state === 'stopping';
+  }
+
   #readyCount(): number {
     let ready = 0;
     for (const w of this.#workers) if (w.state === 'ready') ready += 1;
     return ready;
   }
 
-  /** A worker that serves slot `slot` now or will: booting or ready, and not on its way out. */
-  #slotCovered(slot: number): boolean {
+  // ── keeping the pool whole ──────────────────────────────────────────────────────────────
+
+  /**
+   * The one place that checks the pool against what is wanted, after every change and on every
+   * health check: workers above the desired count drain, a slot holds one worker (plus a
+   * successor booting to replace it), an empty slot is forked unless it waits out a crash
+   * back-off, workers older than the last reload are queued for replacement.
+   */
+  #maintain(): void {
+    if (this.#state === 'stopping') return;
+    // Draining or forking a worker changes the pool again (and calls back here): one pass at a time.
+    if (this.#maintaining) {
+      this.#maintainAgain = true;
+      return;
+    }
+    this.#maintaining = true;
+    try {
+      do {
+        this.#maintainAgain = false;
+        this.#maintainOnce();
+      } while (this.#maintainAgain && !this.#stopping());
+    } finally {
+      this.#maintaining = false;
+    }
+  }
+
+  #maintainOnce(): void {
+    const bySlot = new Map<number, WorkerHandle[]>();
     for (const w of this.#workers) {
-      if (w.slot !== slot || (w.state !== 'booting' && w.state !== 'ready')) continue;
-      if (!this.#retiring.has(w)) return true;
+      if (!live(w)) continue;
+      if (w.slot >= this.#desired) {
+        this.#retire(w, 'scaled down', 'scale');
+        continue;
+      }
+      // A successor booting beside the worker it replaces is the one extra a slot may hold.
+      if (w.replaces !== null && live(w.replaces.old)) continue;
+      bySlot.set(w.slot, [...(bySlot.get(w.slot) ?? []), w]);
     }
-    return false;
-  }
-
-  // ── replacement: surge, then drain ──────────────────────────────────────────────────────
-
-  /** Queues a planned replacement; at most --reload-batch run at once. */
-  #replace(old: WorkerHandle, reason: ReplaceReason): void {
-    if (old.state !== 'ready' || this.#retiring.has(old) || this.#hasSuccessor(old) || this.#state === 'stopping') return;
-    this.#retiring.set(old, reason);
-    this.#pump();
-  }
-
-  #hasSuccessor(old: WorkerHandle): boolean {
-    for (const { old: o } of this.#successors.values()) if (o === old) return true;
-    return false;
-  }
-
-  #pump(): void {
-    for (const [old, reason] of this.#retiring) {
-      if (this.#successors.size >= this.#config.reloadBatch) return;
-      this.#retiring.delete(old);
-      if (old.state === 'ready') this.#startSuccessor(old, reason);
+    for (const [slot, timer] of this.#pendingSpawns) {
+      if (slot < this.#desired) continue;
+      clearTimeout(timer);
+      this.#pendingSpawns.delete(slot);
     }
+    for (const extras of bySlot.values()) {
+      // Never expected: the safety net that keeps one worker per slot whatever raced. The newest ready one stays.
+      extras.sort((a, b) => Number(b.state === 'ready') - Number(a.state === 'ready') || b.generation - a.generation || b.startedAt - a.startedAt);
+      for (const extra of extras.slice(1)) this.#retire(extra, `another worker serves slot ${extra.slot}`, 'scale');
+    }
+    for (let slot = 0; slot < this.#desired; slot += 1) if (!bySlot.has(slot) && !this.#pendingSpawns.has(slot)) this.#spawn(slot);
+    if (this.#reloadFailed !== this.#generation) {
+      for (const w of this.#workers) if (w.state === 'ready' && w.generation < this.#generation) this.#replacements.queue(w, 'reload');
+    }
+    this.#replacements.pump();
+    this.#reportReloadDone();
   }
 
-  /** Forks the worker that will take over `old`'s slot; `old` drains once it is ready. */
-  #startSuccessor(old: WorkerHandle, reason: ReplaceReason): void {
-    if (this.#hasSuccessor(old) || this.#state === 'stopping' || old.slot >= this.#desired) return;
-    this.#retiring.delete(old);
-    const successor = this.#spawn(old.slot);
-    this.#successors.set(successor, { old, reason });
+  /** A worker no longer wanted drains (a successor still booting just stops; its old worker stays). */
+  #retire(w: WorkerHandle, why: string, cause: 'scale'): void {
+    if (w.replaces !== null) return this.#replacements.cancel(w, why);
+    if (w.state === 'ready') w.exitCause = cause;
+    w.drain(why);
   }
 
   // ── exits ───────────────────────────────────────────────────────────────────────────────
@@ -344,20 +357,15 @@ export class Master {
   #onExit(handle: WorkerHandle, code: number | null, signal: NodeJS.Signals | null): void {
     const how = signal !== null ? `signal ${signal}` : `code ${code}`;
     const before = handle.state;
-    const bootFailure = this.#bootFailures.get(handle);
-    const killReason = this.#killReasons.get(handle);
-    this.#bootFailures.delete(handle);
-    this.#killReasons.delete(handle);
-    this.#retiring.delete(handle);
+    const { bootFailure, killReason } = handle;
     const reason =
-      killReason !== undefined ? `${killReason} (${how})`
+      killReason !== null ? `${killReason} (${how})`
       : before === 'draining' ? `drained (${how})`
       : before === 'booting' ? `failed to boot (${bootFailure ?? how})`
       : `died unexpectedly (${how})`;
     handle.transition('exited', reason);
     this.#workers.delete(handle);
-    const cause = this.#exitCause.get(handle) ?? (before === 'draining' || this.#state === 'stopping' ? null : 'crash');
-    this.#exitCause.delete(handle);
+    const cause = handle.exitCause ?? (before === 'draining' || this.#state === 'stopping' ? null : 'crash');
     this.stats.exited(handle, this.#state === 'stopping' ? null : cause, reason);
 
     if (this.#state === 'stopping') {
@@ -369,49 +377,29 @@ export class Master {
       this.#fatal(bootFailure ?? `app ${this.#config.app}: worker ${handle.slot} exited with ${how} while loading, before it was ready`, ExitCode.appLoad);
       return;
     }
-    const succession = this.#successors.get(handle);
-    if (succession !== undefined) {
-      this.#successors.delete(handle);
-      this.#abortReplacements(succession.reason, reason);
-    }
-    if (handle.slot < this.#desired && !this.#slotCovered(handle.slot)) {
-      const planned = before === 'draining' && killReason === undefined;
-      this.#respawn(handle.slot, planned ? 0 : this.#backoff.next(handle.uptime()));
-    }
-    this.#pump();
-    this.#reportReloadDone();
-  }
-
-  /** A new worker failed to boot: the workers it was to replace keep serving. */
-  #abortReplacements(reason: ReplaceReason, why: string): void {
-    let kept = 0;
-    for (const [old, r] of this.#retiring) {
-      if (r !== reason) continue;
-      this.#retiring.delete(old);
-      kept += 1;
-    }
-    this.#log.error(
-      { event: 'replace-failed', reason, why },
-      `a new worker failed to boot (${why}): ${reason} stopped, the current workers keep serving${kept > 0 ? ` (${kept} not replaced)` : ''}`,
-    );
-    if (reason === 'reload' && this.#reloading) {
+    if (this.#replacements.exited(handle, reason) === 'reload' && this.#reloading) {
+      this.#reloadFailed = this.#generation;
       this.#reloading = false;
       void this.deps.notifier?.ready(this.status());
     }
+    const covered = [...this.#workers].some((w) => w.slot === handle.slot && live(w));
+    if (handle.slot < this.#desired && !covered) {
+      const planned = before === 'draining' && killReason === null;
+      const delay = planned ? 0 : this.#backoff.next(handle.uptime(), Date.now(), handle.readyAt !== null);
+      if (delay > 0) this.#backOff(handle.slot, delay);
+    }
+    this.#maintain();
   }
 
-  #respawn(slot: number, delay: number): void {
+  /** The slot stays empty for `delay` ms: its workers die before they ever serve. */
+  #backOff(slot: number, delay: number): void {
     if (this.#pendingSpawns.has(slot)) return;
-    if (delay === 0) {
-      this.#spawn(slot);
-      return;
-    }
     this.#log.warn({ event: 'backoff', worker: slot, delayMs: delay }, `worker ${slot} is crash-looping: next start in ${delay} ms`);
     this.#pendingSpawns.set(
       slot,
       setTimeout(() => {
         this.#pendingSpawns.delete(slot);
-        if (this.#state !== 'stopping' && slot < this.#desired && !this.#slotCovered(slot)) this.#spawn(slot);
+        this.#maintain();
       }, delay),
     );
   }
@@ -423,6 +411,7 @@ export class Master {
       timeoutMs: this.#config.timeout * 1000,
       maxMemoryBytes: this.#config.maxMemory * 1048576,
       heartbeatMs: this.#settings.heartbeatMs,
+      checkMs: HEALTH_CHECK_MS,
     };
   }
 
@@ -430,20 +419,23 @@ export class Master {
     for (const worker of this.#workers) if (worker.state === 'ready') this.#backoff.survived(worker.startedAt);
     for (const { worker, detail } of this.#health.hung(this.#workers)) {
       this.#log.error({ event: 'worker-hung', worker: worker.slot, pid: worker.pid }, `worker ${worker.slot} (pid ${worker.pid}) hung: ${detail}; killing it`);
-      this.#killReasons.set(worker, `killed: hung, ${detail}`);
-      this.#exitCause.set(worker, 'timeout');
+      worker.killReason = `killed: hung, ${detail}`;
+      worker.exitCause = 'timeout';
       worker.kill();
     }
   }
 
   // ── reload and scale ────────────────────────────────────────────────────────────────────
 
-  #reloading = false;
-
-  /** SIGHUP: read the config again, then replace every worker, surge first, batch by batch. */
-  /** Resolves once the reload started (null) or with why it could not. */
+  /**
+   * SIGHUP: read the config again, then replace every worker, surge first, batch by batch.
+   * A reload asked for during another coalesces: the newest config wins, successors booting
+   * with an older one stop, and the pool ends with one new worker per slot and one READY=1.
+   * Resolves once the reload started (null) or with why it could not.
+   */
   async reload(): Promise<string | null> {
     if (this.#state === 'stopping') return 'the master is stopping';
+    const ask = (this.#reloadAsks += 1);
     let next: Config;
     try {
       next = await this.deps.reloadConfig();
@@ -451,6 +443,9 @@ export class Master {
       this.#log.error({ event: 'reload-failed', reason: (err as Error).message }, `reload aborted, the current workers keep serving: ${(err as Error).message}`);
       return `reload aborted, the current workers keep serving: ${(err as Error).message}`;
     }
+    // A newer reload was asked for while we read: it reads the newest config and does the work.
+    if (ask !== this.#reloadAsks) return null;
+    if (this.#stopping()) return 'the master is stopping';
     const ignored = RESTART_ONLY.filter((key) => JSON.stringify(next[key]) !== JSON.stringify(this.#config[key]));
     if (ignored.length > 0) {
       this.#log.warn({ event: 'reload-ignored', options: ignored }, `reload: ${ignored.join(', ')} changed; that needs a restart (or hot upgrade), ignored until then`);
@@ -461,20 +456,20 @@ export class Master {
     this.#health.limits = this.#healthLimits();
     this.#log.level = this.#config.logLevel;
     this.#generation += 1;
+    // systemd hears RELOADING=1 once, and READY=1 once when the last reload is done.
+    if (!this.#reloading) void this.deps.notifier?.reloading();
     this.#reloading = true;
-    void this.deps.notifier?.reloading();
     this.#log.info({ event: 'reload', workers: this.#config.workers, app: this.#config.app }, `reloading: replacing every worker, ${this.#config.reloadBatch} at a time`);
+    for (const s of this.#replacements.inFlight('reload')) this.#replacements.cancel(s, 'a newer reload started');
     this.scale(this.#config.workers);
-    for (const w of this.#workers) if (w.state === 'ready' && w.slot < this.#desired) this.#replace(w, 'reload');
-    this.#reportReloadDone();
+    this.#maintain();
     return null;
   }
 
   #reportReloadDone(): void {
-    if (!this.#reloading) return;
+    if (!this.#reloading || this.#replacements.busy) return;
     for (const w of this.#workers) {
-      if (w.state !== 'booting' && w.state !== 'ready') continue;
-      if ((this.#generationOf.get(w) ?? 0) < this.#generation || w.state === 'booting') return;
+      if (w.state === 'booting' || (w.state === 'ready' && w.generation < this.#generation)) return;
     }
     this.#reloading = false;
     this.#log.info({ event: 'reload-done', workers: this.#readyCount() }, `reload done: ${this.#readyCount()} workers serving`);
@@ -485,21 +480,11 @@ export class Master {
   scale(target: number): void {
     if (this.#state === 'stopping') return;
     const desired = Math.max(1, Math.min(1024, target));
-    if (desired === this.#desired && target === this.#desired) return;
+    if (desired === this.#desired) return;
     const from = this.#desired;
     this.#desired = desired;
-    if (desired !== from) this.#log.info({ event: 'scale', from, to: desired }, `scaling from ${from} to ${desired} workers`);
-    for (let slot = 0; slot < desired; slot += 1) if (!this.#slotCovered(slot) && !this.#pendingSpawns.has(slot)) this.#spawn(slot);
-    for (const w of this.#workers) {
-      if (w.slot < desired) continue;
-      if (w.state === 'ready') this.#exitCause.set(w, 'scale');
-      w.drain('scaled down');
-    }
-    for (const [slot, timer] of this.#pendingSpawns) {
-      if (slot < desired) continue;
-      clearTimeout(timer);
-      this.#pendingSpawns.delete(slot);
-    }
+    this.#log.info({ event: 'scale', from, to: desired }, `scaling from ${from} to ${desired} workers`);
+    this.#maintain();
   }
 
   // ── logs ────────────────────────────────────────────────────────────────────────────────
@@ -565,7 +550,7 @@ export class Master {
     if (!handover) this.deps.upgrade?.abort(why);
     for (const timer of this.#pendingSpawns.values()) clearTimeout(timer);
     this.#pendingSpawns.clear();
-    this.#retiring.clear();
+    this.#replacements.clear();
     if (this.#healthTimer !== null) clearInterval(this.#healthTimer);
     if (this.#delayTimer !== null) clearTimeout(this.#delayTimer);
     this.#delayTimer = null;
