@@ -53,6 +53,8 @@ export class HealthMonitor {
 
   /** Starts the clock for a worker that just became ready. */
   watch(worker: WorkerHandle, now = Date.now()): void {
+    // A pause before the first check counts too (a master stopped right after its workers got ready).
+    this.#lastCheck ??= now;
     this.#vitals.set(worker, { lastBeat: now, unobservedAtBeat: this.#unobserved, rss: 0, overLimit: 0 });
   }
 
