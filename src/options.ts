@@ -233,7 +233,7 @@ export const OPTIONS = {
   }),
   minUptime: def<number>({
     name: 'min-uptime', cli: 'string', group: 'Workers',
-    describe: 'seconds a worker must live; deaths sooner back off exponentially up to 30 s',
+    describe: 'seconds a worker must live; deaths sooner, before it was ever ready, back off exponentially up to 30 s',
     defaultDoc: '1', default: () => 1, parse: seconds,
   }),
   bootTimeout: def<number>({

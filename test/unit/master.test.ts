@@ -43,6 +43,8 @@ class World {
   readonly master: Master;
   actions!: Record<MasterAction, () => void>;
   next: Config;
+  /** How the master's reloadConfig reads the config: `next`, at once, unless a test says otherwise. */
+  read: () => Promise<Config> = async () => this.next;
   code: number | null = null;
   #pid = 100;
 
@@ -55,7 +57,7 @@ class World {
       listeners: [],
       log,
       settingsFor: (c) => ({ heartbeatMs: c.timeout * 250 }) as WorkerSettings,
-      reloadConfig: async () => this.next,
+      reloadConfig: () => this.read(),
       spawn: (slot, events) => {
         const fake: Fake = { slot, pid: (this.#pid += 1), events, sent: [], signals: [], ready: false, leaving: false, exited: false };
         this.fakes.push(fake);
@@ -291,6 +293,33 @@ describe('overlapping reloads, scaling and stops', () => {
     w.converge();
     w.assertWhole(3);
     assert.deepEqual(w.notes, ['READY=1', 'RELOADING=1', 'READY=1']);
+  });
+
+  test('a reload asked for while a new worker boots for the previous one stops that worker and starts over', async () => {
+    const w = started();
+    await w.master.reload();
+    const stale = w.fakes.at(-1)!;
+    await w.master.reload();
+    assert.deepEqual(stale.signals, ['SIGTERM'], 'the successor booting with the older config is stopped');
+    w.converge();
+    w.assertWhole(2);
+    assert.equal(stale.ready, false);
+  });
+
+  test('overlapping reloads whose config reads finish out of order: the newest ask wins', async () => {
+    const w = started();
+    const reads: Array<(c: Config) => void> = [];
+    w.read = () => new Promise((resolve) => reads.push(resolve));
+    const first = w.master.reload();
+    const second = w.master.reload();
+    await flush();
+    reads[1]!(Object.freeze({ ...w.next, workers: 3 }) as Config);
+    await flush();
+    reads[0]!(Object.freeze({ ...w.next, workers: 1 }) as Config);
+    assert.deepEqual(await Promise.all([first, second]), [null, null]);
+    w.converge();
+    w.assertWhole(3);
+    assert.equal(w.events('reload').length, 1, 'the older ask coalesced into the newer');
   });
 
   test('50 HUPs, some while the config is read, some while new workers boot, some after they are ready', async () => {
