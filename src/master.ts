@@ -1,5 +1,5 @@
 import { Balancer } from './balance.js';
-import { CrashBackoff } from './backoff.js';
+import { reloadedConfig } from './config.js';
 import { ExitCode, type ExitCodeValue } from './exit-codes.js';
 import { HealthMonitor } from './health.js';
 import type { RawHandle } from './internals.js';
@@ -8,11 +8,11 @@ import { type Logger, logFileOf, reopenLogFile } from './log.js';
 import type { WorkerMessage, WorkerSettings } from './messages.js';
 import type { Config } from './options.js';
 import { PoolStats } from './pool-stats.js';
-import { Replacements } from './replacement.js';
+import { WorkerPool } from './pool.js';
 import { type PoolStatus, poolStatus } from './status.js';
 import { installSignalHandlers } from './signals.js';
 import type { SystemdNotifier } from './systemd.js';
-import { type ReplaceReason, type Spawn, type Transition, WorkerHandle } from './worker-handle.js';
+import type { ReplaceReason, Spawn, Transition, WorkerHandle } from './worker-handle.js';
 
 export type { ReplaceReason };
 
@@ -49,39 +49,25 @@ export interface MasterDeps {
 export const HEALTH_CHECK_MS = 250;
 /** After a shed order, two checks pass before the next: the shed and the reconnects take milliseconds under load. */
 const BALANCE_QUIET_MS = 2 * HEALTH_CHECK_MS;
-/** Options a reload cannot apply (new sockets, privileges, the one log file every process shares): logged as ignored. */
-const RESTART_ONLY: ReadonlyArray<keyof Config> = ['bind', 'socketMode', 'backlog', 'name', 'config', 'certfile', 'keyfile', 'logFile', 'pidfile', 'user', 'group', 'socketOwner', 'control', 'metricsBind', 'reload'];
-
-const live = (w: WorkerHandle): boolean => w.state === 'booting' || w.state === 'ready';
 
 /**
- * The master loop: owns the worker table, reacts to signals and worker messages, keeps every
- * slot served (one pass, #maintain). Planned replacements surge first (replacement.ts). It never
- * touches a client connection and never binds.
+ * The master loop: reacts to signals, worker messages and exits; the pool (pool.ts) keeps every
+ * slot served, planned replacements surge first (replacement.ts). It never touches a client
+ * connection and never binds.
  */
 export class Master {
-  readonly #workers = new Set<WorkerHandle>();
-  /** Slots waiting out a crash back-off. */
-  readonly #pendingSpawns = new Map<number, NodeJS.Timeout>();
+  readonly #pool: WorkerPool;
   readonly #health: HealthMonitor;
   readonly #balancer: Balancer;
-  readonly #replacements: Replacements;
   readonly stats = new PoolStats();
   readonly startedAt = Date.now();
   #config: Config;
   #settings: WorkerSettings;
-  #desired: number;
-  #generation = 0;
   #reloading = false;
   /** Reloads asked for so far: only the newest one applies its config (overlapping ones coalesce). */
   #reloadAsks = 0;
-  /** The generation whose reload failed: its stale workers keep serving, not replaced again. */
-  #reloadFailed = -1;
   #state: MasterState = 'starting';
   #exitCode: ExitCodeValue = ExitCode.ok;
-  readonly #backoff = new CrashBackoff(() => this.#config.minUptime * 1000);
-  #maintaining = false;
-  #maintainAgain = false;
   #stopTimer: NodeJS.Timeout | null = null;
   /** Pending start of the drain while --shutdown-delay runs. */
   #delayTimer: NodeJS.Timeout | null = null;
@@ -92,14 +78,16 @@ export class Master {
   constructor(private readonly deps: MasterDeps) {
     this.#config = deps.config;
     this.#settings = deps.settingsFor(deps.config);
-    this.#desired = deps.config.workers;
     this.#health = new HealthMonitor(this.#healthLimits());
     this.#balancer = new Balancer(BALANCE_QUIET_MS);
-    this.#replacements = new Replacements({
-      batch: () => this.#config.reloadBatch,
-      allowed: (old) => this.#state !== 'stopping' && old.slot < this.#desired,
-      spawn: (slot) => this.#spawn(slot),
+    this.#pool = new WorkerPool({
+      spawn: deps.spawn,
       log: deps.log,
+      config: () => this.#config,
+      onMessage: (w, m) => this.#onMessage(w, m),
+      onTransition: (t) => this.#onTransition(t),
+      onExit: (w, code, signal) => this.#onExit(w, code, signal),
+      afterPass: () => this.#reportReloadDone(),
     });
   }
 
@@ -115,48 +103,26 @@ export class Master {
   /** Forks the workers; resolves with the exit code once the master has stopped. */
   run(): Promise<ExitCodeValue> {
     const stopped = new Promise<ExitCodeValue>((resolve) => (this.#resolveStopped = resolve));
-    for (let slot = 0; slot < this.#desired; slot += 1) this.#spawn(slot);
+    for (let slot = 0; slot < this.#pool.desired; slot += 1) this.#pool.spawn(slot);
     this.#healthTimer = setInterval(() => {
       this.#checkHealth();
       this.#balance();
-      this.#maintain();
+      this.#pool.maintain();
     }, HEALTH_CHECK_MS);
     // Last: a signal that arrived during start-up is replayed here and may stop us at once.
     this.#removeSignalHandlers = (this.deps.installSignals ?? installSignalHandlers)({
       stop: () => this.stop('graceful', 'signal'),
       stopNow: () => this.stop('immediate', 'SIGQUIT'),
       reload: () => void this.reload(),
-      scaleUp: () => this.scale(this.#desired + 1),
-      scaleDown: () => this.scale(this.#desired - 1),
+      scaleUp: () => this.scale(this.#pool.desired + 1),
+      scaleDown: () => this.scale(this.#pool.desired - 1),
       reopenLogs: () => this.reopenLogs(),
       upgrade: () => this.#upgrade(),
     });
     return stopped;
   }
 
-  // ── spawning ────────────────────────────────────────────────────────────────────────────
-
-  #spawn(slot: number): WorkerHandle {
-    let bootTimer: NodeJS.Timeout | undefined;
-    const handle: WorkerHandle = new WorkerHandle(
-      slot,
-      this.deps.spawn(slot, { message: (m) => this.#onMessage(handle, m), exit: (code, signal) => this.#onExit(handle, code, signal) }),
-      (t) => {
-        if (t.from === 'booting') clearTimeout(bootTimer);
-        this.#onTransition(t);
-      },
-    );
-    handle.generation = this.#generation;
-    this.#workers.add(handle);
-    this.#log.info({ event: 'worker', worker: slot, pid: handle.pid, state: 'booting' }, `worker ${slot} (pid ${handle.pid}) booting`);
-    bootTimer = setTimeout(() => {
-      if (handle.state !== 'booting') return;
-      // The worker's own reason, when it sent one, says more.
-      handle.bootFailure ??= `not ready within --boot-timeout ${this.#config.bootTimeout} s`;
-      handle.kill();
-    }, this.#config.bootTimeout * 1000);
-    return handle;
-  }
+  // ── workers ─────────────────────────────────────────────────────────────────────────────
 
   #settingsForNewWorker(): WorkerSettings {
     const { maxRequests, maxRequestsJitter } = this.#config;
@@ -184,20 +150,20 @@ export class Master {
         const verdict = this.#health.beat(handle, message.rss);
         if (verdict !== null) {
           this.#log.warn({ event: 'worker-bloated', worker: handle.slot, pid: handle.pid, rss: message.rss }, `worker ${handle.slot} (pid ${handle.pid}): ${verdict.detail}`);
-          this.#replacements.queue(handle, 'max-memory');
+          this.#pool.replacements.queue(handle, 'max-memory');
         }
         break;
       }
       case 'recycle-soon':
         // The limit is the worker's to enforce; we only make sure its successor is on the way.
-        if (handle.state === 'ready') this.#replacements.start(handle, message.reason);
+        if (handle.state === 'ready') this.#pool.replacements.start(handle, message.reason);
         break;
       case 'draining':
         // Already draining means we asked first (its successor is ready): nothing to add.
         if (handle.state !== 'ready') break;
         handle.transition('draining', message.reason);
         handle.exitCause = 'max_requests';
-        this.#replacements.start(handle, message.reason);
+        this.#pool.replacements.start(handle, message.reason);
         break;
     }
   }
@@ -209,11 +175,10 @@ export class Master {
   /** The worker farthest over its share of the pool's connections sheds the excess (balance.ts). */
   #balance(): void {
     if (this.#state !== 'running' || !this.#config.balance) return;
-    const pool: Array<{ worker: WorkerHandle; connections: number }> = [];
-    for (const worker of this.#workers) {
+    const pool = [...this.#pool].flatMap((worker) => {
       const v = worker.state === 'ready' ? this.stats.vitals(worker) : undefined;
-      if (v?.canShed === true) pool.push({ worker, connections: v.keepAlive });
-    }
+      return v?.canShed === true ? [{ worker, connections: v.keepAlive }] : [];
+    });
     const order = this.#balancer.decide(pool);
     if (order === null) return;
     const { worker: { worker, connections }, count } = order;
@@ -230,28 +195,17 @@ export class Master {
       { event: 'worker', worker: worker.slot, pid: worker.pid, state: to, from, reason },
       `worker ${worker.slot} (pid ${worker.pid}) ${to}: ${reason}`,
     );
-    if (to === 'draining' && this.#state !== 'stopping') this.#limitDrain(worker);
     if (to !== 'ready') return;
     this.#health.watch(worker);
-    this.#replacements.promoted(worker);
-    if (this.#state === 'starting' && this.#readyCount() >= this.#desired) {
+    this.#pool.replacements.promoted(worker);
+    if (this.#state === 'starting' && this.#pool.readyCount() >= this.#pool.desired) {
       this.#state = 'running';
       const urls = this.deps.listeners.map((l) => l.url);
-      this.#log.info({ event: 'ready', workers: this.#readyCount(), addresses: urls }, `ready: ${this.#readyCount()} workers serving ${urls.join(', ')}`);
+      this.#log.info({ event: 'ready', workers: this.#pool.readyCount(), addresses: urls }, `ready: ${this.#pool.readyCount()} workers serving ${urls.join(', ')}`);
       void this.deps.notifier?.ready(this.status());
       this.deps.onReady?.(urls);
     }
-    this.#maintain();
-  }
-
-  /** A worker drains for at most --graceful-timeout (it enforces that itself; this is the backstop). */
-  #limitDrain(worker: WorkerHandle): void {
-    const grace = this.#config.gracefulTimeout * 1000 + 1000;
-    setTimeout(() => {
-      if (worker.state !== 'draining') return;
-      worker.killReason = `killed: still draining after --graceful-timeout ${this.#config.gracefulTimeout} s`;
-      worker.kill();
-    }, grace).unref();
+    this.#pool.maintain();
   }
 
   /** The pool as `prefork status` and the metrics show it. */
@@ -262,12 +216,12 @@ export class Master {
         state: this.#state,
         startedAt: this.startedAt,
         binds: this.deps.listeners.map((l) => l.url),
-        desired: this.#desired,
-        ready: this.#readyCount(),
+        desired: this.#pool.desired,
+        ready: this.#pool.readyCount(),
         reloading: this.#reloading,
-        generation: this.#generation,
+        generation: this.#pool.generation,
         stats: this.stats,
-        workers: [...this.#workers].map((handle) => ({ handle, generation: handle.generation })),
+        workers: [...this.#pool].map((handle) => ({ handle, generation: handle.generation })),
       },
       now,
     );
@@ -275,81 +229,12 @@ export class Master {
 
   /** One line for systemd's STATUS= (shown by systemctl status). */
   status(): string {
-    return `${this.#readyCount()} workers serving ${this.deps.listeners.map((l) => l.url).join(', ')}`;
+    return `${this.#pool.readyCount()} workers serving ${this.deps.listeners.map((l) => l.url).join(', ')}`;
   }
 
   /** A method, not a field read: TypeScript would keep a narrowing of #state across calls and awaits. */
   #stopping(): boolean {
     return this.#state === 'stopping';
-  }
-
-  #readyCount(): number {
-    let ready = 0;
-    for (const w of this.#workers) if (w.state === 'ready') ready += 1;
-    return ready;
-  }
-
-  // ── keeping the pool whole ──────────────────────────────────────────────────────────────
-
-  /**
-   * The one place that checks the pool against what is wanted, after every change and on every
-   * health check: workers above the desired count drain, a slot holds one worker (plus a
-   * successor booting to replace it), an empty slot is forked unless it waits out a crash
-   * back-off, workers older than the last reload are queued for replacement.
-   */
-  #maintain(): void {
-    if (this.#state === 'stopping') return;
-    // Draining or forking a worker changes the pool again (and calls back here): one pass at a time.
-    if (this.#maintaining) {
-      this.#maintainAgain = true;
-      return;
-    }
-    this.#maintaining = true;
-    try {
-      do {
-        this.#maintainAgain = false;
-        this.#maintainOnce();
-      } while (this.#maintainAgain && !this.#stopping());
-    } finally {
-      this.#maintaining = false;
-    }
-  }
-
-  #maintainOnce(): void {
-    const bySlot = new Map<number, WorkerHandle[]>();
-    for (const w of this.#workers) {
-      if (!live(w)) continue;
-      if (w.slot >= this.#desired) {
-        this.#retire(w, 'scaled down', 'scale');
-        continue;
-      }
-      // A successor booting beside the worker it replaces is the one extra a slot may hold.
-      if (w.replaces !== null && live(w.replaces.old)) continue;
-      bySlot.set(w.slot, [...(bySlot.get(w.slot) ?? []), w]);
-    }
-    for (const [slot, timer] of this.#pendingSpawns) {
-      if (slot < this.#desired) continue;
-      clearTimeout(timer);
-      this.#pendingSpawns.delete(slot);
-    }
-    for (const extras of bySlot.values()) {
-      // Never expected: the safety net that keeps one worker per slot whatever raced. The newest ready one stays.
-      extras.sort((a, b) => Number(b.state === 'ready') - Number(a.state === 'ready') || b.generation - a.generation || b.startedAt - a.startedAt);
-      for (const extra of extras.slice(1)) this.#retire(extra, `another worker serves slot ${extra.slot}`, 'scale');
-    }
-    for (let slot = 0; slot < this.#desired; slot += 1) if (!bySlot.has(slot) && !this.#pendingSpawns.has(slot)) this.#spawn(slot);
-    if (this.#reloadFailed !== this.#generation) {
-      for (const w of this.#workers) if (w.state === 'ready' && w.generation < this.#generation) this.#replacements.queue(w, 'reload');
-    }
-    this.#replacements.pump();
-    this.#reportReloadDone();
-  }
-
-  /** A worker no longer wanted drains (a successor still booting just stops; its old worker stays). */
-  #retire(w: WorkerHandle, why: string, cause: 'scale'): void {
-    if (w.replaces !== null) return this.#replacements.cancel(w, why);
-    if (w.state === 'ready') w.exitCause = cause;
-    w.drain(why);
   }
 
   // ── exits ───────────────────────────────────────────────────────────────────────────────
@@ -364,12 +249,12 @@ export class Master {
       : before === 'booting' ? `failed to boot (${bootFailure ?? how})`
       : `died unexpectedly (${how})`;
     handle.transition('exited', reason);
-    this.#workers.delete(handle);
+    this.#pool.remove(handle);
     const cause = handle.exitCause ?? (before === 'draining' || this.#state === 'stopping' ? null : 'crash');
     this.stats.exited(handle, this.#state === 'stopping' ? null : cause, reason);
 
     if (this.#state === 'stopping') {
-      if (this.#workers.size === 0) this.#finish();
+      if (this.#pool.size === 0) this.#finish();
       return;
     }
     if (before === 'booting' && this.#state === 'starting') {
@@ -377,31 +262,13 @@ export class Master {
       this.#fatal(bootFailure ?? `app ${this.#config.app}: worker ${handle.slot} exited with ${how} while loading, before it was ready`, ExitCode.appLoad);
       return;
     }
-    if (this.#replacements.exited(handle, reason) === 'reload' && this.#reloading) {
-      this.#reloadFailed = this.#generation;
+    if (this.#pool.replacements.exited(handle, reason) === 'reload' && this.#reloading) {
+      this.#pool.replaceStale = false;
       this.#reloading = false;
       void this.deps.notifier?.ready(this.status());
     }
-    const covered = [...this.#workers].some((w) => w.slot === handle.slot && live(w));
-    if (handle.slot < this.#desired && !covered) {
-      const planned = before === 'draining' && killReason === null;
-      const delay = planned ? 0 : this.#backoff.next(handle.uptime(), Date.now(), handle.readyAt !== null);
-      if (delay > 0) this.#backOff(handle.slot, delay);
-    }
-    this.#maintain();
-  }
-
-  /** The slot stays empty for `delay` ms: its workers die before they ever serve. */
-  #backOff(slot: number, delay: number): void {
-    if (this.#pendingSpawns.has(slot)) return;
-    this.#log.warn({ event: 'backoff', worker: slot, delayMs: delay }, `worker ${slot} is crash-looping: next start in ${delay} ms`);
-    this.#pendingSpawns.set(
-      slot,
-      setTimeout(() => {
-        this.#pendingSpawns.delete(slot);
-        this.#maintain();
-      }, delay),
-    );
+    this.#pool.refill(handle, before === 'draining' && killReason === null);
+    this.#pool.maintain();
   }
 
   // ── health ──────────────────────────────────────────────────────────────────────────────
@@ -416,8 +283,8 @@ export class Master {
   }
 
   #checkHealth(): void {
-    for (const worker of this.#workers) if (worker.state === 'ready') this.#backoff.survived(worker.startedAt);
-    for (const { worker, detail } of this.#health.hung(this.#workers)) {
+    this.#pool.checkUptimes();
+    for (const { worker, detail } of this.#health.hung(this.#pool)) {
       this.#log.error({ event: 'worker-hung', worker: worker.slot, pid: worker.pid }, `worker ${worker.slot} (pid ${worker.pid}) hung: ${detail}; killing it`);
       worker.killReason = `killed: hung, ${detail}`;
       worker.exitCause = 'timeout';
@@ -446,33 +313,33 @@ export class Master {
     // A newer reload was asked for while we read: it reads the newest config and does the work.
     if (ask !== this.#reloadAsks) return null;
     if (this.#stopping()) return 'the master is stopping';
-    const ignored = RESTART_ONLY.filter((key) => JSON.stringify(next[key]) !== JSON.stringify(this.#config[key]));
+    const { config, ignored } = reloadedConfig(this.#config, next);
     if (ignored.length > 0) {
       this.#log.warn({ event: 'reload-ignored', options: ignored }, `reload: ${ignored.join(', ')} changed; that needs a restart (or hot upgrade), ignored until then`);
     }
-    const kept = Object.fromEntries(RESTART_ONLY.map((key) => [key, this.#config[key]]));
-    this.#config = Object.freeze({ ...next, ...kept }) as Config;
+    this.#config = config;
     this.#settings = this.deps.settingsFor(this.#config);
     this.#health.limits = this.#healthLimits();
     this.#log.level = this.#config.logLevel;
-    this.#generation += 1;
+    this.#pool.generation += 1;
+    this.#pool.replaceStale = true;
     // systemd hears RELOADING=1 once, and READY=1 once when the last reload is done.
     if (!this.#reloading) void this.deps.notifier?.reloading();
     this.#reloading = true;
     this.#log.info({ event: 'reload', workers: this.#config.workers, app: this.#config.app }, `reloading: replacing every worker, ${this.#config.reloadBatch} at a time`);
-    for (const s of this.#replacements.inFlight('reload')) this.#replacements.cancel(s, 'a newer reload started');
+    for (const s of this.#pool.replacements.inFlight('reload')) this.#pool.replacements.cancel(s, 'a newer reload started');
     this.scale(this.#config.workers);
-    this.#maintain();
+    this.#pool.maintain();
     return null;
   }
 
   #reportReloadDone(): void {
-    if (!this.#reloading || this.#replacements.busy) return;
-    for (const w of this.#workers) {
-      if (w.state === 'booting' || (w.state === 'ready' && w.generation < this.#generation)) return;
+    if (!this.#reloading || this.#pool.replacements.busy) return;
+    for (const w of this.#pool) {
+      if (w.state === 'booting' || (w.state === 'ready' && w.generation < this.#pool.generation)) return;
     }
     this.#reloading = false;
-    this.#log.info({ event: 'reload-done', workers: this.#readyCount() }, `reload done: ${this.#readyCount()} workers serving`);
+    this.#log.info({ event: 'reload-done', workers: this.#pool.readyCount() }, `reload done: ${this.#pool.readyCount()} workers serving`);
     void this.deps.notifier?.ready(this.status());
   }
 
@@ -480,11 +347,11 @@ export class Master {
   scale(target: number): void {
     if (this.#state === 'stopping') return;
     const desired = Math.max(1, Math.min(1024, target));
-    if (desired === this.#desired) return;
-    const from = this.#desired;
-    this.#desired = desired;
+    if (desired === this.#pool.desired) return;
+    const from = this.#pool.desired;
+    this.#pool.desired = desired;
     this.#log.info({ event: 'scale', from, to: desired }, `scaling from ${from} to ${desired} workers`);
-    this.#maintain();
+    this.#pool.maintain();
   }
 
   // ── logs ────────────────────────────────────────────────────────────────────────────────
@@ -506,7 +373,7 @@ export class Master {
       this.#log.error({ event: 'reopen-failed', file, reason: (err as Error).message }, (err as Error).message);
     }
     // Even when ours failed: a worker's may not (and each says so in the log either way).
-    for (const w of this.#workers) w.send({ type: 'reopen-logs' });
+    for (const w of this.#pool) w.send({ type: 'reopen-logs' });
   }
 
   // ── hot upgrade ─────────────────────────────────────────────────────────────────────────
@@ -548,39 +415,37 @@ export class Master {
     if (this.#state === 'stopping' && mode === 'graceful') mode = 'immediate';
     this.#state = 'stopping';
     if (!handover) this.deps.upgrade?.abort(why);
-    for (const timer of this.#pendingSpawns.values()) clearTimeout(timer);
-    this.#pendingSpawns.clear();
-    this.#replacements.clear();
+    this.#pool.stop();
     if (this.#healthTimer !== null) clearInterval(this.#healthTimer);
     if (this.#delayTimer !== null) clearTimeout(this.#delayTimer);
     this.#delayTimer = null;
     const delay = mode === 'graceful' && shutdownDelay ? this.#config.shutdownDelay : 0;
     this.#log.info(
-      { event: 'stopping', mode, reason: why, workers: this.#workers.size, delay },
+      { event: 'stopping', mode, reason: why, workers: this.#pool.size, delay },
       `stopping (${mode}): ${why}${delay > 0 ? `; serving ${delay} s more (--shutdown-delay) before draining` : ''}`,
     );
     void this.deps.notifier?.stopping();
     if (mode === 'immediate') {
-      for (const w of this.#workers) w.kill();
+      for (const w of this.#pool) w.kill();
     } else if (delay > 0) {
       this.#delayTimer = setTimeout(() => {
         this.#delayTimer = null;
-        this.#log.info({ event: 'shutdown-delay-over', workers: this.#workers.size }, `--shutdown-delay ${delay} s over: draining`);
+        this.#log.info({ event: 'shutdown-delay-over', workers: this.#pool.size }, `--shutdown-delay ${delay} s over: draining`);
         this.#drainAll();
       }, delay * 1000);
     } else {
       this.#drainAll();
     }
-    if (this.#workers.size === 0) this.#finish();
+    if (this.#pool.size === 0) this.#finish();
   }
 
   #drainAll(): void {
-    for (const w of this.#workers) w.drain('master stopping');
+    for (const w of this.#pool) w.drain('master stopping');
     // The backstop: each worker ends its own drain at --graceful-timeout (closing what is still
     // open, then exiting); the second more lets it do so rather than be killed mid-way.
     this.#stopTimer ??= setTimeout(() => {
-      this.#log.warn({ event: 'graceful-timeout', workers: this.#workers.size }, 'graceful timeout: killing the workers still busy');
-      for (const w of this.#workers) w.kill();
+      this.#log.warn({ event: 'graceful-timeout', workers: this.#pool.size }, 'graceful timeout: killing the workers still busy');
+      for (const w of this.#pool) w.kill();
     }, this.#config.gracefulTimeout * 1000 + 1000);
   }
 
