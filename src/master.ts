@@ -66,6 +66,8 @@ export class Master {
   #reloading = false;
   /** Reloads asked for so far: only the newest one applies its config (overlapping ones coalesce). */
   #reloadAsks = 0;
+  /** The newest reload's outcome, which the reloads it superseded answer with. */
+  #lastReload: Promise<string | null> = Promise.resolve(null);
   #state: MasterState = 'starting';
   #exitCode: ExitCodeValue = ExitCode.ok;
   #stopTimer: NodeJS.Timeout | null = null;
@@ -300,9 +302,13 @@ export class Master {
    * with an older one stop, and the pool ends with one new worker per slot and one READY=1.
    * Resolves once the reload started (null) or with why it could not.
    */
-  async reload(): Promise<string | null> {
+  reload(): Promise<string | null> {
+    this.#lastReload = this.#reloadOnce((this.#reloadAsks += 1));
+    return this.#lastReload;
+  }
+
+  async #reloadOnce(ask: number): Promise<string | null> {
     if (this.#state === 'stopping') return 'the master is stopping';
-    const ask = (this.#reloadAsks += 1);
     let next: Config;
     try {
       next = await this.deps.reloadConfig();
@@ -311,7 +317,7 @@ export class Master {
       return `reload aborted, the current workers keep serving: ${(err as Error).message}`;
     }
     // A newer reload was asked for while we read: it reads the newest config and does the work.
-    if (ask !== this.#reloadAsks) return null;
+    if (ask !== this.#reloadAsks) return this.#lastReload;
     if (this.#stopping()) return 'the master is stopping';
     const { config, ignored } = reloadedConfig(this.#config, next);
     if (ignored.length > 0) {

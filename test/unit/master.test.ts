@@ -322,6 +322,22 @@ describe('overlapping reloads, scaling and stops', () => {
     assert.equal(w.events('reload').length, 1, 'the older ask coalesced into the newer');
   });
 
+  test('a reload superseded by one whose config read fails answers with that failure, not with a reload it never did', async () => {
+    const w = started();
+    const reads: Array<{ resolve: (c: Config) => void; reject: (e: Error) => void }> = [];
+    w.read = () => new Promise((resolve, reject) => reads.push({ resolve, reject }));
+    const first = w.master.reload();
+    const second = w.master.reload();
+    await flush();
+    reads[0]!.resolve(w.next);
+    reads[1]!.reject(new Error('config.json: unexpected token'));
+    const [a, b] = await Promise.all([first, second]);
+    assert.match(String(b), /reload aborted.*unexpected token/);
+    assert.equal(a, b);
+    assert.equal(w.master.snapshot().master.reloading, false);
+    assert.equal(w.fakes.length, 2, 'nothing was replaced');
+  });
+
   test('50 HUPs, some while the config is read, some while new workers boot, some after they are ready', async () => {
     const w = started();
     for (let i = 0; i < 50; i += 1) {
