@@ -242,15 +242,8 @@ export class Master {
   // ── exits ───────────────────────────────────────────────────────────────────────────────
 
   #onExit(handle: WorkerHandle, code: number | null, signal: NodeJS.Signals | null): void {
-    const how = signal !== null ? `signal ${signal}` : `code ${code}`;
     const before = handle.state;
-    const { bootFailure, killReason } = handle;
-    const reason =
-      killReason !== null ? `${killReason} (${how})`
-      : before === 'draining' ? `drained (${how})`
-      : before === 'booting' ? `failed to boot (${bootFailure ?? how})`
-      : `died unexpectedly (${how})`;
-    handle.transition('exited', reason);
+    const reason = handle.exited(code, signal);
     this.#pool.remove(handle);
     const cause = handle.exitCause ?? (before === 'draining' || this.#state === 'stopping' ? null : 'crash');
     this.stats.exited(handle, this.#state === 'stopping' ? null : cause, reason);
@@ -261,7 +254,8 @@ export class Master {
     }
     if (before === 'booting' && this.#state === 'starting') {
       // The app cannot start: stop rather than fork the same failure forever.
-      this.#fatal(bootFailure ?? `app ${this.#config.app}: worker ${handle.slot} exited with ${how} while loading, before it was ready`, ExitCode.appLoad);
+      const how = signal !== null ? `signal ${signal}` : `code ${code}`;
+      this.#fatal(handle.bootFailure ?? `app ${this.#config.app}: worker ${handle.slot} exited with ${how} while loading, before it was ready`, ExitCode.appLoad);
       return;
     }
     if (this.#pool.replacements.exited(handle, reason) === 'reload' && this.#reloading) {
@@ -269,7 +263,7 @@ export class Master {
       this.#reloading = false;
       void this.deps.notifier?.ready(this.status());
     }
-    this.#pool.refill(handle, before === 'draining' && killReason === null);
+    this.#pool.refill(handle, before === 'draining' && handle.killReason === null);
     this.#pool.maintain();
   }
 

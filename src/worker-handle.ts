@@ -106,6 +106,18 @@ export class WorkerHandle {
     else this.send({ type: 'drain' });
   }
 
+  /** The process ended: the exited transition, with why in words from what the master knew of it. */
+  exited(code: number | null, signal: NodeJS.Signals | null): string {
+    const how = signal !== null ? `signal ${signal}` : `code ${code}`;
+    const reason =
+      this.killReason !== null ? `${this.killReason} (${how})`
+      : this.#state === 'draining' ? `drained (${how})`
+      : this.#state === 'booting' ? `failed to boot (${this.bootFailure ?? how})`
+      : `died unexpectedly (${how})`;
+    this.transition('exited', reason);
+    return reason;
+  }
+
   kill(): void {
     if (this.#state !== 'exited') this.proc.kill('SIGKILL');
   }

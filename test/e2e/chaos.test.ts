@@ -50,7 +50,9 @@ for (const keepAlive of [false, true]) {
     // Every victim had served, so none of this is a crash loop: each is replaced at once, however
     // young, and the pool is whole again a boot's time after the last kill.
     assert.deepEqual(backoffs, [], 'killed workers that served are no crash loop');
+    const stormEnd = Date.now();
     await eventually(() => p.readyWorkers().length === workers, 1500, `the pool to be whole (${workers} ready) within 1.5 s`);
+    t.diagnostic(`the pool was whole ${Date.now() - stormEnd} ms after the storm`);
     const after = await load(target, { total: 200, concurrency: 4, keepAlive });
     assert.equal(after.failed, 0);
     assert.equal((await p.stop()).code, 0);
