@@ -15,11 +15,17 @@ export function clusterSpawn(opts: { workerEntry: string; cwd: string; log: Logg
     setUp = true;
     // systemd's variables are the master's: a worker that notified or fed the watchdog would
     // speak for the whole service.
-    const worker = cluster.fork({ PREFORK_WORKER_ID: String(slot), NOTIFY_SOCKET: undefined, WATCHDOG_USEC: undefined, WATCHDOG_PID: undefined });
+    const worker = cluster.fork({
+      PREFORK_WORKER_ID: String(slot),
+      NOTIFY_SOCKET: undefined,
+      WATCHDOG_USEC: undefined,
+      WATCHDOG_PID: undefined,
+    });
     refuseBindsFor(worker, (req) => {
       opts.log.warn(
         { event: 'bind-refused', worker: slot, pid: worker.process.pid, address: req.address, port: req.port },
-        `refused worker ${slot}'s request to bind ${req.address ?? '*'}:${req.port}: the master binds only the configured addresses`,
+        `refused worker ${slot}'s request to bind ${req.address ?? '*'}:${req.port}: ` +
+          'the master binds only the configured addresses',
       );
     });
     worker.on('message', (message: unknown) => {
@@ -27,7 +33,9 @@ export function clusterSpawn(opts: { workerEntry: string; cwd: string; log: Logg
     });
     worker.on('exit', (code: number | null, signal: NodeJS.Signals | null) => events.exit(code, signal));
     // EPIPE when sending to a worker that just died: its exit event tells the rest.
-    worker.on('error', (err) => opts.log.debug({ event: 'worker-ipc-error', worker: slot, err: err.message }, 'worker IPC error'));
+    worker.on('error', (err) => {
+      opts.log.debug({ event: 'worker-ipc-error', worker: slot, err: err.message }, 'worker IPC error');
+    });
     return {
       pid: worker.process.pid,
       send: (message, raw) => void worker.send(message, raw as never),

@@ -84,7 +84,8 @@ export class HealthMonitor {
    */
   hung(workers: Iterable<WorkerHandle>, now = Date.now()): Verdict[] {
     const { timeoutMs, heartbeatMs, checkMs } = this.limits;
-    if (this.#lastCheck !== null && now - this.#lastCheck > PAUSED_AFTER_CHECKS * checkMs) this.#unobserved += now - this.#lastCheck - checkMs;
+    const gap = this.#lastCheck === null ? 0 : now - this.#lastCheck;
+    if (gap > PAUSED_AFTER_CHECKS * checkMs) this.#unobserved += gap - checkMs;
     this.#lastCheck = now;
     if (timeoutMs <= 0) return [];
     const verdicts: Verdict[] = [];

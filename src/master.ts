@@ -327,7 +327,8 @@ export class Master {
     if (!this.#reloading) void this.deps.notifier?.reloading();
     this.#reloading = true;
     this.#log.info({ event: 'reload', workers: this.#config.workers, app: this.#config.app }, `reloading: replacing every worker, ${this.#config.reloadBatch} at a time`);
-    for (const s of this.#pool.replacements.inFlight('reload')) this.#pool.replacements.cancel(s, 'a newer reload started');
+    const { replacements } = this.#pool;
+    for (const s of replacements.inFlight('reload')) replacements.cancel(s, 'a newer reload started');
     this.scale(this.#config.workers);
     this.#pool.maintain();
     return null;

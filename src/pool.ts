@@ -72,7 +72,10 @@ export class WorkerPool {
     let bootTimer: NodeJS.Timeout | undefined;
     const handle: WorkerHandle = new WorkerHandle(
       slot,
-      deps.spawn(slot, { message: (m) => deps.onMessage(handle, m), exit: (code, signal) => deps.onExit(handle, code, signal) }),
+      deps.spawn(slot, {
+        message: (m) => deps.onMessage(handle, m),
+        exit: (code, signal) => deps.onExit(handle, code, signal),
+      }),
       (t) => {
         if (t.from === 'booting') clearTimeout(bootTimer);
         if (t.to === 'draining' && !this.#stopped) this.#limitDrain(handle);
@@ -81,7 +84,8 @@ export class WorkerPool {
     );
     handle.generation = this.generation;
     this.#workers.add(handle);
-    deps.log.info({ event: 'worker', worker: slot, pid: handle.pid, state: 'booting' }, `worker ${slot} (pid ${handle.pid}) booting`);
+    const line = { event: 'worker', worker: slot, pid: handle.pid, state: 'booting' };
+    deps.log.info(line, `worker ${slot} (pid ${handle.pid}) booting`);
     const { bootTimeout } = deps.config();
     bootTimer = setTimeout(() => {
       if (handle.state !== 'booting') return;
@@ -102,7 +106,8 @@ export class WorkerPool {
    * crash back-off; any other empty slot is forked again at once by the next pass.
    */
   refill(handle: WorkerHandle, planned: boolean): void {
-    if (this.#stopped || handle.slot >= this.desired || [...this.#workers].some((w) => w.slot === handle.slot && live(w))) return;
+    if (this.#stopped || handle.slot >= this.desired) return;
+    if ([...this.#workers].some((w) => w.slot === handle.slot && live(w))) return;
     const delay = planned ? 0 : this.#backoff.next(handle.uptime(), Date.now(), handle.readyAt !== null);
     if (delay > 0) this.#backOff(handle.slot, delay);
   }
@@ -157,12 +162,17 @@ export class WorkerPool {
     }
     for (const extras of bySlot.values()) {
       // Never expected: the safety net that keeps one worker per slot whatever raced. The newest ready one stays.
-      extras.sort((a, b) => Number(b.state === 'ready') - Number(a.state === 'ready') || b.generation - a.generation || b.startedAt - a.startedAt);
+      const ready = (w: WorkerHandle): number => Number(w.state === 'ready');
+      extras.sort((a, b) => ready(b) - ready(a) || b.generation - a.generation || b.startedAt - a.startedAt);
       for (const extra of extras.slice(1)) this.#retire(extra, `another worker serves slot ${extra.slot}`);
     }
-    for (let slot = 0; slot < this.desired; slot += 1) if (!bySlot.has(slot) && !this.#pendingSpawns.has(slot)) this.spawn(slot);
+    for (let slot = 0; slot < this.desired; slot += 1) {
+      if (!bySlot.has(slot) && !this.#pendingSpawns.has(slot)) this.spawn(slot);
+    }
     if (this.replaceStale) {
-      for (const w of this.#workers) if (w.state === 'ready' && w.generation < this.generation) this.replacements.queue(w, 'reload');
+      for (const w of this.#workers) {
+        if (w.state === 'ready' && w.generation < this.generation) this.replacements.queue(w, 'reload');
+      }
     }
     this.replacements.pump();
     this.deps.afterPass();
@@ -188,7 +198,8 @@ export class WorkerPool {
   /** The slot stays empty for `delay` ms: its workers die before they ever serve. */
   #backOff(slot: number, delay: number): void {
     if (this.#pendingSpawns.has(slot)) return;
-    this.deps.log.warn({ event: 'backoff', worker: slot, delayMs: delay }, `worker ${slot} is crash-looping: next start in ${delay} ms`);
+    const line = { event: 'backoff', worker: slot, delayMs: delay };
+    this.deps.log.warn(line, `worker ${slot} is crash-looping: next start in ${delay} ms`);
     this.#pendingSpawns.set(
       slot,
       setTimeout(() => {

@@ -2,7 +2,11 @@ import type { Logger } from './log.js';
 import type { RestartReason } from './pool-stats.js';
 import type { ReplaceReason, WorkerHandle } from './worker-handle.js';
 
-const CAUSE: Record<ReplaceReason, RestartReason> = { reload: 'reload', 'max-requests': 'max_requests', 'max-memory': 'max_memory' };
+const CAUSE: Record<ReplaceReason, RestartReason> = {
+  reload: 'reload',
+  'max-requests': 'max_requests',
+  'max-memory': 'max_memory',
+};
 
 export interface ReplacementHost {
   /** --reload-batch: how many successors may boot at once. */
@@ -90,7 +94,8 @@ export class Replacements {
     }
     this.host.log.error(
       { event: 'replace-failed', reason: link.reason, why },
-      `a new worker failed to boot (${why}): ${link.reason} stopped, the current workers keep serving${kept > 0 ? ` (${kept} not replaced)` : ''}`,
+      `a new worker failed to boot (${why}): ${link.reason} stopped, the current workers keep serving` +
+        (kept > 0 ? ` (${kept} not replaced)` : ''),
     );
     this.pump();
     return link.reason;
@@ -120,7 +125,8 @@ export class Replacements {
 
   #unlink(successor: WorkerHandle): void {
     this.#booting.delete(successor);
-    if (successor.replaces !== null && successor.replaces.old.successor === successor) successor.replaces.old.successor = null;
+    const old = successor.replaces?.old;
+    if (old?.successor === successor) old.successor = null;
     successor.replaces = null;
   }
 }

@@ -225,7 +225,16 @@ describe('WorkerHandle: exited() says why', () => {
     ['a drain', (h) => h.drain('x'), 0, null, /^drained \(code 0\)$/],
     ['a boot failure, in its own words', (h) => (h.bootFailure = 'SyntaxError'), 4, null, /^failed to boot \(SyntaxError\)$/],
     ['a boot failure, without', () => {}, null, 'SIGKILL', /^failed to boot \(signal SIGKILL\)$/],
-    ['a kill by the master', (h) => { h.transition('ready', 'x'); h.killReason = 'killed: hung'; }, null, 'SIGKILL', /^killed: hung \(signal SIGKILL\)$/],
+    [
+      'a kill by the master',
+      (h) => {
+        h.transition('ready', 'x');
+        h.killReason = 'killed: hung';
+      },
+      null,
+      'SIGKILL',
+      /^killed: hung \(signal SIGKILL\)$/,
+    ],
   ];
   for (const [what, setup, code, signal, want] of cases) {
     test(what, () => {
