@@ -230,3 +230,16 @@ export function configToJSON(config: Config, format: (b: Config['bind'][number])
   }
   return out;
 }
+
+/** Options a reload cannot apply (new sockets, privileges, the one log file every process shares). */
+const RESTART_ONLY: ReadonlyArray<keyof Config> = [
+  'bind', 'socketMode', 'backlog', 'name', 'config', 'certfile', 'keyfile', 'logFile', 'pidfile',
+  'user', 'group', 'socketOwner', 'control', 'metricsBind', 'reload',
+];
+
+/** The config a reload puts in force: `next` with the restart-only options kept; `ignored` lists those that changed. */
+export function reloadedConfig(current: Config, next: Config): { config: Config; ignored: Array<keyof Config> } {
+  const ignored = RESTART_ONLY.filter((key) => JSON.stringify(next[key]) !== JSON.stringify(current[key]));
+  const kept = Object.fromEntries(RESTART_ONLY.map((key) => [key, current[key]]));
+  return { config: Object.freeze({ ...next, ...kept }) as Config, ignored };
+}

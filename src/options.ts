@@ -293,9 +293,9 @@ export const OPTIONS = {
   }),
   minUptime: def<number>({
     name: 'min-uptime', cli: 'string', group: 'Workers',
-    describe: 'seconds a worker must live; deaths sooner back off exponentially up to 30 s',
+    describe: 'seconds a worker must live; deaths sooner, before it was ever ready, back off exponentially up to 30 s',
     value: "S",
-    doc: "workers that die sooner than this back off exponentially (0.1 s doubling, up to 30 s)",
+    doc: "a worker that dies sooner than this after its start, before it ever became ready, backs off exponentially (0.1 s doubling, up to 30 s); one that became ready is replaced at once, however young (an OOM kill or an operator's `kill -9` is not a crash loop)",
     defaultDoc: '1', default: () => 1, parse: seconds,
   }),
   bootTimeout: def<number>({

@@ -7,6 +7,7 @@ import { type HandoverSocket, type OwnedFile, Inheritance, bindKey } from './han
 import { type Listener, openListeners, releaseListeners, removeSocketFile, stopListening } from './listeners.js';
 import { type Logger, giveLogFileTo } from './log.js';
 import { heartbeatInterval } from './health.js';
+import { clusterSpawn } from './fork.js';
 import { Master } from './master.js';
 import { serveControl } from './control.js';
 import type { WorkerSettings } from './messages.js';
@@ -201,7 +202,7 @@ export async function runMaster(config: Config, log: Logger, reloadConfig: () =>
       if (tls !== null) tls = loadTls(config, cwd);
       return next;
     },
-    workerEntry: WORKER_ENTRY,
+    spawn: clusterSpawn({ workerEntry: WORKER_ENTRY, cwd, log }),
     notifier,
     upgrade: hooks.embedded === true ? embeddedUpgrade(log) : upgrader,
     onReady: (addresses) => {

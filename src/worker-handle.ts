@@ -1,5 +1,6 @@
-import type { MasterMessage } from './messages.js';
+import type { MasterMessage, WorkerMessage } from './messages.js';
 import type { RawHandle } from './internals.js';
+import type { RestartReason } from './pool-stats.js';
 
 /**
  * The master's view of one worker process and the only place its state changes.
@@ -26,6 +27,18 @@ export interface WorkerProcess {
   kill(signal: NodeJS.Signals): void;
 }
 
+/** What the master hears from a worker process. */
+export interface WorkerEvents {
+  message(message: WorkerMessage): void;
+  exit(code: number | null, signal: NodeJS.Signals | null): void;
+}
+
+/** Starts a worker process for a slot (fork.ts: cluster.fork; unit tests: fakes). */
+export type Spawn = (slot: number, events: WorkerEvents) => WorkerProcess;
+
+/** Why a worker is replaced (surge, then drain); logged, and a restart reason in the metrics. */
+export type ReplaceReason = 'reload' | 'max-requests' | 'max-memory';
+
 export interface Transition {
   worker: WorkerHandle;
   from: WorkerState;
@@ -37,6 +50,21 @@ export class WorkerHandle {
   #state: WorkerState = 'booting';
   readonly startedAt = Date.now();
   readyAt: number | null = null;
+  // The master's facts about this worker; only the master (and replacement.ts) set them.
+  /** The reload generation whose configuration it runs. */
+  generation = 0;
+  /** Why it could not boot: its own words, or the --boot-timeout. */
+  bootFailure: string | null = null;
+  /** Why the master killed it (hung, drain overran), for the exit line. */
+  killReason: string | null = null;
+  /** Why it is on its way out, for restart counts by reason; null at exit means a crash. */
+  exitCause: RestartReason | null = null;
+  /** A successor still booting: the worker it takes over from once ready, and why. */
+  replaces: { old: WorkerHandle; reason: ReplaceReason } | null = null;
+  /** The worker booting to take over from this one. */
+  successor: WorkerHandle | null = null;
+  /** Waiting for room in the --reload-batch to be replaced, and why. */
+  retiring: ReplaceReason | null = null;
 
   constructor(
     /** 0..N-1; a replacement takes over the slot (PREFORK_WORKER_ID) of the worker it replaces. */
@@ -76,6 +104,18 @@ export class WorkerHandle {
     // A booting worker may be stuck loading the app and serves nobody yet: TERM is enough.
     if (wasBooting) this.proc.kill('SIGTERM');
     else this.send({ type: 'drain' });
+  }
+
+  /** The process ended: the exited transition, with why in words from what the master knew of it. */
+  exited(code: number | null, signal: NodeJS.Signals | null): string {
+    const how = signal !== null ? `signal ${signal}` : `code ${code}`;
+    const reason =
+      this.killReason !== null ? `${this.killReason} (${how})`
+      : this.#state === 'draining' ? `drained (${how})`
+      : this.#state === 'booting' ? `failed to boot (${this.bootFailure ?? how})`
+      : `died unexpectedly (${how})`;
+    this.transition('exited', reason);
+    return reason;
   }
 
   kill(): void {

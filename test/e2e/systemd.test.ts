@@ -65,6 +65,25 @@ test('Type=notify: READY=1 with MAINPID and STATUS once all workers serve; RELOA
   assert.deepEqual(order, ['READY', 'RELOADING', 'READY', 'STOPPING']);
 });
 
+test('two HUPs in quick succession: one RELOADING=1, then READY=1 once the coalesced reload is done', async (t) => {
+  const socket = join(tempDir(t), 'notify.sock');
+  const rx = await notifyReceiver(t, socket);
+  const p = startPrefork(t, ['-w', '2', '-b', '127.0.0.1:0', app('pid.cjs')], { env: { NOTIFY_SOCKET: socket } });
+  await p.ready();
+  await rx.waitFor((d) => d.fields.READY === '1', 'READY=1');
+  p.signal('SIGHUP');
+  await p.waitForEvent('reload');
+  p.signal('SIGHUP');
+  await eventually(() => p.logs.filter((l) => l.event === 'reload').length === 2, 5000, 'the second reload');
+  const done = await p.waitForEvent('reload-done', () => true, 15_000);
+  assert.ok(p.logs.indexOf(done) > p.logs.findLastIndex((l) => l.event === 'reload'), 'reload-done before the last reload');
+  await rx.waitFor((d) => d.fields.READY === '1' && d.t >= Number(done.time), 'READY=1 after the reloads');
+  await p.stop('SIGTERM');
+  await rx.waitFor((d) => d.fields.STOPPING === '1', 'STOPPING=1');
+  const order = rx.got.map((d) => Object.keys(d.fields)[0]).filter((k) => k !== 'BARRIER');
+  assert.deepEqual(order, ['READY', 'RELOADING', 'READY', 'STOPPING']);
+});
+
 test('an abstract NOTIFY_SOCKET (@name) works, and WATCHDOG=1 comes every half WATCHDOG_USEC', async (t) => {
   const name = `@prefork-notify-${process.pid}-${Date.now()}`;
   const rx = await notifyReceiver(t, name);

@@ -218,3 +218,30 @@ describe('WorkerHandle: kill and send', () => {
     assert.deepEqual(sent, []);
   });
 });
+
+describe('WorkerHandle: exited() says why', () => {
+  const cases: Array<[string, (h: WorkerHandle) => void, number | null, NodeJS.Signals | null, RegExp]> = [
+    ['a crash', (h) => h.transition('ready', 'x'), 7, null, /^died unexpectedly \(code 7\)$/],
+    ['a drain', (h) => h.drain('x'), 0, null, /^drained \(code 0\)$/],
+    ['a boot failure, in its own words', (h) => (h.bootFailure = 'SyntaxError'), 4, null, /^failed to boot \(SyntaxError\)$/],
+    ['a boot failure, without', () => {}, null, 'SIGKILL', /^failed to boot \(signal SIGKILL\)$/],
+    [
+      'a kill by the master',
+      (h) => {
+        h.transition('ready', 'x');
+        h.killReason = 'killed: hung';
+      },
+      null,
+      'SIGKILL',
+      /^killed: hung \(signal SIGKILL\)$/,
+    ],
+  ];
+  for (const [what, setup, code, signal, want] of cases) {
+    test(what, () => {
+      const f = fake();
+      setup(f.handle);
+      assert.match(f.handle.exited(code, signal), want);
+      assert.equal(f.handle.state, 'exited');
+    });
+  }
+});
