@@ -231,11 +231,8 @@ export function configToJSON(config: Config, format: (b: Config['bind'][number])
   return out;
 }
 
-/** Options a reload cannot apply (new sockets, privileges, the one log file every process shares). */
-const RESTART_ONLY: ReadonlyArray<keyof Config> = [
-  'bind', 'socketMode', 'backlog', 'name', 'config', 'certfile', 'keyfile', 'logFile', 'pidfile',
-  'user', 'group', 'socketOwner', 'control', 'metricsBind', 'reload',
-];
+/** Options a reload cannot apply, as the option table marks them. */
+const RESTART_ONLY: ReadonlyArray<keyof Config> = optionKeys.filter((key) => OPTIONS[key].onReload === 'restart');
 
 /** The config a reload puts in force: `next` with the restart-only options kept; `ignored` lists those that changed. */
 export function reloadedConfig(current: Config, next: Config): { config: Config; ignored: Array<keyof Config> } {

@@ -34,6 +34,11 @@ export interface OptionDef<T> {
   readonly defaultDoc: string;
   readonly default: (ctx: DefaultContext) => T;
   readonly parse: Parse<T>;
+  /**
+   * 'restart': a reload (HUP) cannot apply it (new sockets, privileges, the one log file every
+   * process shares): the change is logged as ignored until a restart or hot upgrade.
+   */
+  readonly onReload?: 'restart';
   /** Only on the command line (not env, not config file). */
   readonly cliOnly?: boolean;
   readonly group: 'Server' | 'Workers' | 'Logging' | 'Config';
@@ -172,7 +177,7 @@ export const OPTIONS = {
     defaultDoc: 'required', default: () => null, parse: optionalString,
   }),
   bind: def<readonly BindSpec[]>({
-    name: 'bind', alias: 'b', cli: 'array', group: 'Server',
+    name: 'bind', onReload: 'restart', alias: 'b', cli: 'array', group: 'Server',
     describe: 'address to listen on (repeatable): HOST:PORT, [IPv6]:PORT, :PORT, unix:PATH, unix://PATH, unix:@NAME (abstract), fd://N',
     value: "ADDR",
     doc: "Repeatable; in env and `--check-config` output comma-separated. `HOST:PORT`, `[IPv6]:PORT`, `:PORT` (all interfaces), `unix:PATH`, `unix://PATH`, `unix:@NAME` (Linux abstract namespace), `fd://N` (inherited descriptor). Port 0 picks a free port (logged).",
@@ -215,42 +220,42 @@ export const OPTIONS = {
     defaultDoc: '5', default: () => 5, parse: seconds,
   }),
   backlog: def<number>({
-    name: 'backlog', cli: 'string', group: 'Server',
+    name: 'backlog', onReload: 'restart', cli: 'string', group: 'Server',
     describe: 'listen backlog: connections the kernel queues while every worker is busy',
     value: "N",
     doc: "listen backlog: connections the kernel queues while every worker is busy",
     defaultDoc: '2048', default: () => 2048, parse: wholeNumber(1, 65535),
   }),
   socketMode: def<number>({
-    name: 'socket-mode', cli: 'string', group: 'Server',
+    name: 'socket-mode', onReload: 'restart', cli: 'string', group: 'Server',
     describe: 'permissions of unix socket files, applied at creation (never wider, not even briefly)',
     value: "OCTAL",
     doc: "permissions of unix socket files, set at creation (never wider, not even briefly); always octal digits, in a config file as a string (`\"0660\"`): a number is refused",
     defaultDoc: '0660', default: () => 0o660, parse: octalMode,
   }),
   pidfile: def<string | null>({
-    name: 'pidfile', cli: 'string', group: 'Server',
+    name: 'pidfile', onReload: 'restart', cli: 'string', group: 'Server',
     describe: 'write the master pid here once the sockets are bound; locked, so a second master refuses to start; removed on a clean stop',
     value: "PATH",
     doc: "the master's pid, written atomically once the sockets are bound, locked so a second master refuses (exit 3), removed on a clean stop; see [Pidfile](operating.md#pidfile)",
     defaultDoc: 'none', default: () => null, parse: optionalString,
   }),
   user: def<string | null>({
-    name: 'user', cli: 'string', group: 'Workers',
+    name: 'user', onReload: 'restart', cli: 'string', group: 'Workers',
     describe: 'workers drop to this user (name or uid) before loading the app; prefork must start as root, the master stays root',
     value: "U",
     doc: "workers drop to this user (name or uid) before loading the app; prefork must start as root; the master stays root. See [Running as root](security.md#running-as-root--dropping-privileges)",
     defaultDoc: 'none', default: () => null, parse: account('user'),
   }),
   group: def<string | null>({
-    name: 'group', cli: 'string', group: 'Workers',
+    name: 'group', onReload: 'restart', cli: 'string', group: 'Workers',
     describe: 'workers drop to this group (name or gid); needs --user',
     value: "G",
     doc: "workers drop to this group (name or gid); needs `--user`",
     defaultDoc: "the --user's primary group", default: () => null, parse: account('group'),
   }),
   socketOwner: def<string | null>({
-    name: 'socket-owner', cli: 'string', group: 'Server',
+    name: 'socket-owner', onReload: 'restart', cli: 'string', group: 'Server',
     describe: 'owner of the unix socket files prefork creates: USER, USER:GROUP or :GROUP (e.g. :www-data so nginx can connect)',
     value: "USER[:GROUP]",
     doc: "owner of the unix socket files prefork creates: `USER`, `USER:GROUP` or `:GROUP` (names or ids), e.g. `:www-data` so nginx can connect; needs root",
@@ -334,14 +339,14 @@ export const OPTIONS = {
     defaultDoc: '16384', default: () => 16384, parse: wholeNumber(1024, 2 ** 31 - 1),
   }),
   certfile: def<string | null>({
-    name: 'certfile', cli: 'string', group: 'Server',
+    name: 'certfile', onReload: 'restart', cli: 'string', group: 'Server',
     describe: 'PEM certificate (chain) file: serve HTTPS on TCP binds (needs --keyfile; unix binds stay HTTP)',
     value: "PATH",
     doc: "PEM certificate (chain): serve HTTPS on every TCP bind; needs `--keyfile`; see [TLS](security.md#tls)",
     defaultDoc: 'none', default: () => null, parse: optionalString,
   }),
   keyfile: def<string | null>({
-    name: 'keyfile', cli: 'string', group: 'Server',
+    name: 'keyfile', onReload: 'restart', cli: 'string', group: 'Server',
     describe: 'PEM private key file for --certfile (read by the master only, before binding)',
     value: "PATH",
     doc: "PEM private key (unencrypted) for `--certfile`; read by the master only",
@@ -362,7 +367,7 @@ export const OPTIONS = {
     defaultDoc: '0', default: () => 0, parse: seconds,
   }),
   reload: def<boolean>({
-    name: 'reload', cli: 'boolean', group: 'Workers',
+    name: 'reload', onReload: 'restart', cli: 'boolean', group: 'Workers',
     describe: "development: watch the app's directory (not node_modules) and do a rolling restart when a file changes",
     doc: "**development only**: watch the app's directory (not `node_modules`) and do a rolling restart when a file changes; see [--reload](apps.md#--reload-for-development)",
     defaultDoc: 'false', default: () => false, parse: boolean,
@@ -380,21 +385,21 @@ export const OPTIONS = {
     defaultDoc: 'false', default: () => false, parse: boolean,
   }),
   control: def<string | null>({
-    name: 'control', cli: 'string', group: 'Server',
+    name: 'control', onReload: 'restart', cli: 'string', group: 'Server',
     describe: 'unix socket (mode 0600) for `prefork status|reload|scale|stop --control PATH`',
     value: "PATH",
     doc: "unix socket (mode 0600, removed on stop) for `prefork status`, `reload`, `scale`, `stop`",
     defaultDoc: 'none', default: () => null, parse: unixPath,
   }),
   metricsBind: def<BindSpec | null>({
-    name: 'metrics-bind', cli: 'string', group: 'Server',
+    name: 'metrics-bind', onReload: 'restart', cli: 'string', group: 'Server',
     describe: 'address for Prometheus metrics at /metrics, served by the master (HOST:PORT or unix:PATH)',
     value: "ADDR",
     doc: "Prometheus metrics at `/metrics`, served by the master (`HOST:PORT` or `unix:PATH`); at most 16 connections at once (more are closed unread), each closed after its response, one rendering shared for 250 ms",
     defaultDoc: 'none', default: () => null, parse: optionalBind,
   }),
   name: def<string | null>({
-    name: 'name', cli: 'string', group: 'Logging',
+    name: 'name', onReload: 'restart', cli: 'string', group: 'Logging',
     describe: 'name shown in process titles (prefork master [NAME]) and logs',
     value: "NAME",
     doc: "process titles `prefork master [NAME]`, `prefork worker 3 [NAME]`; a `name` field in logs",
@@ -416,7 +421,7 @@ export const OPTIONS = {
     default: ({ stdoutIsTTY }) => (stdoutIsTTY ? 'pretty' : 'json'), parse: oneOf(LOG_FORMATS),
   }),
   logFile: def<string | null>({
-    name: 'log-file', cli: 'string', group: 'Logging',
+    name: 'log-file', onReload: 'restart', cli: 'string', group: 'Logging',
     describe: 'append every log line (master, workers, access log, the app\'s own output) to this file; SIGUSR1 reopens it',
     value: "PATH",
     doc: "append every line (master, workers, access log, the app's own output) to PATH; relative to the start directory; `USR1` reopens it (see [Logs](logs.md#logs))",
@@ -429,7 +434,7 @@ export const OPTIONS = {
     defaultDoc: 'false', default: () => false, parse: boolean,
   }),
   config: def<string | null>({
-    name: 'config', alias: 'c', cli: 'string', group: 'Config',
+    name: 'config', onReload: 'restart', alias: 'c', cli: 'string', group: 'Config',
     describe: 'config file (.json, .js, .mjs, .cjs); CLI > env > config file > defaults',
     value: "FILE",
     doc: "a `.json`, `.js`, `.mjs` or `.cjs` file; keys are option names (`workers`, `gracefulTimeout` or `graceful-timeout`, `bind`, `app`, …)",

@@ -31,16 +31,19 @@ function optionsDoc(): string {
     'name). Precedence: **command line > env > config file > defaults**; env `PORT` and\n',
     '`WEB_CONCURRENCY` count as defaults. Durations are seconds (`0.5` allowed) up to 2147483\n',
     '(about 24.8 days, what a timer can hold). See [Configuration](configuration.md) for config\n',
-    'files; `prefork --help` prints the one-line version of this table.\n',
+    'files; `prefork --help` prints the one-line version of this table. *On `HUP`*: whether a reload\n',
+    '(`kill -HUP`, `prefork reload`) puts a changed value in force; the others are logged as ignored\n',
+    '(`reload-ignored`) until a restart or a hot upgrade (`USR2`).\n',
   ];
   for (const group of groups) {
-    parts.push(`\n## ${group}\n\n| option | env | config key | default | meaning |\n|---|---|---|---|---|\n`);
+    parts.push(`\n## ${group}\n\n| option | env | config key | default | on \`HUP\` | meaning |\n|---|---|---|---|---|---|\n`);
     for (const key of optionKeys) {
       const d = OPTIONS[key] as OptionDef<unknown>;
       if (d.group !== group) continue;
       const env = d.cliOnly ? 'CLI only' : `\`${envName(d)}\``;
       const configKey = d.cliOnly ? '' : `\`${key}\``;
-      parts.push(`| ${flags(d)} | ${env} | ${configKey} | ${cell(d.defaultDoc)} | ${cell(d.doc ?? d.describe)} |\n`);
+      const onHup = d.cliOnly ? '' : d.onReload === 'restart' ? 'needs a restart' : 'applies';
+      parts.push(`| ${flags(d)} | ${env} | ${configKey} | ${cell(d.defaultDoc)} | ${onHup} | ${cell(d.doc ?? d.describe)} |\n`);
     }
   }
   parts.push('\nAnd `-h`, `--help` (the options with their env names and defaults), `--version`.\n');
