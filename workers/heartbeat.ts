@@ -71,13 +71,11 @@ export class Heartbeat {
 
   /** The one place a heartbeat is made. The final one reports nothing in flight and no lag. */
   #message(servers: HttpServers, final: boolean): HeartbeatMessage {
-    const rss = this.housekeeping.rss();
-    const { requests, stats } = servers;
-    if (final) return { type: 'heartbeat', rss, requests, inflight: 0, keepAlive: 0, canShed: false, stats, lagMs: 0 };
-    const lagMs = this.#lagMs();
-    const keepAlive = servers.reportKeptAlive();
-    const { inflight, canShed } = servers;
-    return { type: 'heartbeat', rss, requests, inflight, keepAlive, canShed, stats, lagMs };
+    const { requests, stats, inflight, canShed } = servers;
+    const now = final
+      ? { inflight: 0, keepAlive: 0, canShed: false, lagMs: 0 }
+      : { inflight, keepAlive: servers.reportKeptAlive(), canShed, lagMs: this.#lagMs() };
+    return { type: 'heartbeat', rss: this.housekeeping.rss(), requests, stats, ...now };
   }
 
   /**
