@@ -2,7 +2,7 @@ import net from 'node:net';
 import yargs from 'yargs';
 import type { ControlReply, ControlRequest } from './control.js';
 import { ExitCode, type ExitCodeValue, usageError } from './exit-codes.js';
-import { formatStatus } from './status.js';
+import { formatStatus } from './status-snapshot.js';
 import { checkOptionNames } from './argv.js';
 
 export const CONTROL_COMMANDS = ['status', 'reload', 'scale', 'stop'] as const;

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { type RawHandle, listenOnHandle } from './internals.js';
 import type { Logger } from './log.js';
-import type { PoolStatus } from './status.js';
+import type { PoolStatus } from './status-snapshot.js';
 
 /**
  * The control socket: `prefork status|reload|scale|stop --control PATH` talk to the master over

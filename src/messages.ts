@@ -1,5 +1,5 @@
 import type { Config } from './options.js';
-import type { RequestStats } from './stats.js';
+import type { RequestStats } from './request-stats.js';
 import type { TlsMaterial } from './tls.js';
 import type { WorkerIdentity } from './privileges.js';
 
@@ -52,7 +52,10 @@ export type MasterMessage =
   | { type: 'start'; settings: WorkerSettings; handles: number }
   | { type: 'handle'; index: number }
   | { type: 'drain' }
-  /** Over its share of the pool's connections: stop accepting a moment, close `count` after their next response (balance.ts). */
+  /**
+   * Over its share of the pool's connections: stop accepting a moment, close `count` after their
+   * next response (balance.ts).
+   */
   | { type: 'shed'; count: number }
   /** SIGUSR1 reached the master: open the log file again by its name (logrotate renamed it). */
   | { type: 'reopen-logs' };

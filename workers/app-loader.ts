@@ -138,7 +138,13 @@ function shutdownHook(mod: Record<string, unknown>): (() => unknown) | null {
  * export may be anything, because the app may call listen() itself (drop-in mode). Every failure
  * is an exit-4 PreforkError.
  */
-export async function loadApp(spec: string, cwd: string, factory: boolean, onError: (err: unknown) => void, imported: () => void = () => {}): Promise<LoadedApp> {
+export async function loadApp(
+  spec: string,
+  cwd: string,
+  factory: boolean,
+  onError: (err: unknown) => void,
+  imported: () => void = () => {},
+): Promise<LoadedApp> {
   const file = resolveAppPath(spec, cwd);
   const mod = await importModule(spec, file);
   imported();

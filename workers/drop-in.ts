@@ -56,7 +56,7 @@ export class DropIn {
     else if (this.#mode === 'waiting') this.#onAppListen?.();
     else if (this.#mode === 'loading') {
       setImmediate(() => {
-        if (this.#mode === 'loading') this.#redirect();
+        if (this.#mode === 'loading') void this.#redirect();
       });
     }
     return 'taken';

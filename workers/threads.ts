@@ -11,7 +11,8 @@ export class Threads {
   static async start(size: number, taskTimeoutMs: number, log: Logger): Promise<Threads> {
     const { Tinypool } = await import('tinypool');
     // All threads start now: the first heavy request should not pay for a thread's start-up.
-    return new Threads(new Tinypool({ minThreads: size, maxThreads: size, idleTimeout: 60_000 }), size, taskTimeoutMs, log);
+    const pool = new Tinypool({ minThreads: size, maxThreads: size, idleTimeout: 60_000 });
+    return new Threads(pool, size, taskTimeoutMs, log);
   }
 
   private constructor(

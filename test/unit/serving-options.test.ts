@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { resolveConfig } from '../../src/config.js';
 import { PreforkError } from '../../src/exit-codes.js';
 import type { OptionKey } from '../../src/options.js';
-import { connectionsCheckingInterval } from '../../workers/serve.js';
+import { connectionsCheckingInterval } from '../../workers/server-options.js';
 
 const resolve = (argv: Partial<Record<OptionKey, unknown>>, env: NodeJS.ProcessEnv = {}) =>
   resolveConfig({ argv: { app: 'server.js', ...argv }, env, cwd: process.cwd(), stdoutIsTTY: false });

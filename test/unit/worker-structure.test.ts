@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import ts from 'typescript';
+import { repoRoot } from '../../tools/docs.js';
+
+// The structure issue's rules for the code that runs in a worker, checked on the source so they
+// hold after the next change too: small files, short functions, one worker object, one heartbeat.
+const root = repoRoot();
+const sources = (dir: string): string[] =>
+  readdirSync(join(root, dir))
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
+    .map((f) => join(dir, f));
+const parse = (file: string): ts.SourceFile =>
+  ts.createSourceFile(file, readFileSync(join(root, file), 'utf8'), ts.ScriptTarget.ES2022, true);
+const workerFiles = sources('workers');
+
+test('no file under workers/ is over 400 lines', () => {
+  for (const file of workerFiles) {
+    const lines = readFileSync(join(root, file), 'utf8').split('\n').length;
+    assert.ok(lines <= 400, `${file} has ${lines} lines`);
+  }
+});
+
+test('no function under workers/ is over 60 lines', () => {
+  for (const file of workerFiles) {
+    const source = parse(file);
+    const visit = (node: ts.Node): void => {
+      if (ts.isFunctionLike(node) && 'body' in node && node.body !== undefined) {
+        const from = source.getLineAndCharacterOfPosition(node.getStart(source)).line;
+        const to = source.getLineAndCharacterOfPosition(node.getEnd()).line;
+        assert.ok(to - from + 1 <= 60, `${file}:${from + 1} is a function of ${to - from + 1} lines`);
+      }
+      ts.forEachChild(node, visit);
+    };
+    visit(source);
+  }
+});
+
+test('the worker is one object: workers/worker.ts keeps no module-level variables', () => {
+  const source = parse('workers/worker.ts');
+  const variables = source.statements.filter(ts.isVariableStatement).map((s) => s.getText(source).split('\n')[0]);
+  assert.deepEqual(variables, []);
+});
+
+test('the heartbeat message is built in one place', () => {
+  const places = workerFiles.flatMap((file) => {
+    // The message literal, not the type that names it.
+    const count = readFileSync(join(root, file), 'utf8').split("{ type: 'heartbeat', ").length - 1;
+    return count > 0 ? [`${file} x${count}`] : [];
+  });
+  assert.deepEqual(places, ['workers/heartbeat.ts x1']);
+});
+
+test("no file under workers/ shares its name with one under src/ (workers/serve.ts vs the public serve())", () => {
+  const src = new Set(sources('src').map((f) => f.slice('src/'.length)));
+  assert.deepEqual(workerFiles.filter((f) => src.has(f.slice('workers/'.length))), []);
+});
