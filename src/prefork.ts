@@ -224,7 +224,7 @@ export async function runMaster(config: Config, log: Logger, reloadConfig: () =>
   }
   if (metrics) {
     // Loaded only with --metrics-bind: node:http is the master's only use of it.
-    const { serveMetrics } = await import('./metrics.js');
+    const { serveMetrics } = await import('./metrics-server.js');
     serveMetrics(metrics.handle, () => ({ status: master.snapshot(), totals: master.stats.totals() }));
     log.info({ event: 'metrics-listening', address: `${metrics.url}/metrics` }, `metrics on ${metrics.url}/metrics`);
   }

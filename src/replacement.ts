@@ -1,5 +1,5 @@
 import type { Logger } from './log.js';
-import type { RestartReason } from './pool-stats.js';
+import type { RestartReason } from './pool-totals.js';
 import type { ReplaceReason, WorkerHandle } from './worker-handle.js';
 
 const CAUSE: Record<ReplaceReason, RestartReason> = {

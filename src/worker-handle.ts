@@ -1,6 +1,6 @@
 import type { MasterMessage, WorkerMessage } from './messages.js';
 import type { RawHandle } from './internals.js';
-import type { RestartReason } from './pool-stats.js';
+import type { RestartReason } from './pool-totals.js';
 
 /**
  * The master's view of one worker process and the only place its state changes.
