@@ -7,7 +7,8 @@ import { formatBind, parseBind } from '../../src/bind.js';
 import { type ConfigSources, configToJSON, resolveConfig } from '../../src/config.js';
 import { availableCpus } from '../../src/cpus.js';
 import { PreforkError } from '../../src/exit-codes.js';
-import { type CliOnlyKey, OPTIONS, type OptionKey, envName, octalMode, optionKeys } from '../../src/options.js';
+import { octalMode } from '../../src/option-parsers.js';
+import { type CliOnlyKey, OPTIONS, type OptionKey, envName, optionKeys } from '../../src/options.js';
 
 let dir: string;
 let counter = 0;
