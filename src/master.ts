@@ -1,18 +1,18 @@
 import { Balancer } from './balance.js';
-import { reloadedConfig } from './config.js';
 import { ExitCode, type ExitCodeValue } from './exit-codes.js';
 import { HealthMonitor } from './health.js';
-import type { RawHandle } from './internals.js';
 import type { Listener } from './listeners.js';
 import { type Logger, logFileOf, reopenLogFile } from './log.js';
-import type { WorkerMessage, WorkerSettings } from './messages.js';
+import type { WorkerSettings } from './messages.js';
 import type { Config } from './options.js';
 import { PoolTotals } from './pool-totals.js';
 import { WorkerPool } from './pool.js';
+import { Reloads } from './reload.js';
 import { type PoolStatus, poolStatus } from './status-snapshot.js';
 import { installSignalHandlers } from './signals.js';
-import { timerMs } from './timers.js';
+import { type StopMode, type StopOptions, Stopping } from './stopping.js';
 import type { SystemdNotifier } from './systemd.js';
+import { WorkerMessages } from './worker-messages.js';
 import type { ReplaceReason, Spawn, Transition, WorkerHandle } from './worker-handle.js';
 
 export type { ReplaceReason };
@@ -65,24 +65,17 @@ export class Master {
   readonly #pool: WorkerPool;
   readonly #health: HealthMonitor;
   readonly #balancer: Balancer;
+  readonly #reloads: Reloads;
+  readonly #stopping: Stopping;
+  readonly #messages: WorkerMessages;
   readonly stats = new PoolTotals();
   readonly startedAt = Date.now();
   #config: Config;
   #settings: WorkerSettings;
-  #reloading = false;
-  /** Reloads asked for so far: only the newest one applies its config (overlapping ones coalesce). */
-  #reloadAsks = 0;
-  /** The newest reload's outcome, which the reloads it superseded answer with. */
-  #lastReload: Promise<string | null> = Promise.resolve(null);
   #state: MasterState = 'starting';
   #exitCode: ExitCodeValue = ExitCode.ok;
-  #stopTimer: NodeJS.Timeout | null = null;
-  /** Pending start of the drain while --shutdown-delay runs. */
-  #delayTimer: NodeJS.Timeout | null = null;
   #healthTimer: NodeJS.Timeout | null = null;
   #removeSignalHandlers: () => void = () => {};
-  /** False once stopListening() ran: no worker gets the listeners again. */
-  #listening = true;
   #resolveStopped: (code: ExitCodeValue) => void = () => {};
 
   constructor(private readonly deps: MasterDeps) {
@@ -94,10 +87,44 @@ export class Master {
       spawn: deps.spawn,
       log: deps.log,
       config: () => this.#config,
-      onMessage: (w, m) => this.#onMessage(w, m),
+      onMessage: (w, m) => this.#messages.receive(w, m),
       onTransition: (t) => this.#onTransition(t),
       onExit: (w, code, signal) => this.#onExit(w, code, signal),
-      afterPass: () => this.#reportReloadDone(),
+      afterPass: () => this.#reloads.check(),
+    });
+    const { log, notifier } = deps;
+    this.#reloads = new Reloads({
+      log,
+      pool: this.#pool,
+      notifier,
+      readConfig: deps.reloadConfig,
+      config: () => this.#config,
+      apply: (config) => this.#apply(config),
+      stopping: () => this.#state === 'stopping',
+      scale: (target) => this.scale(target),
+      status: () => this.status(),
+    });
+    this.#messages = new WorkerMessages({
+      log,
+      pool: this.#pool,
+      stats: this.stats,
+      health: this.#health,
+      listeners: deps.listeners,
+      config: () => this.#config,
+      settings: () => this.#settings,
+      listening: () => this.#stopping.listening,
+    });
+    this.#stopping = new Stopping({
+      log,
+      pool: this.#pool,
+      notifier,
+      config: () => this.#config,
+      abortUpgrade: (why) => deps.upgrade?.abort(why),
+      closeListeners: () => deps.stopListening?.(),
+      finished: () => {
+        this.#removeSignalHandlers();
+        this.#resolveStopped(this.#exitCode);
+      },
     });
   }
 
@@ -133,55 +160,6 @@ export class Master {
   }
 
   // ── workers ─────────────────────────────────────────────────────────────────────────────
-
-  #settingsForNewWorker(): WorkerSettings {
-    const { maxRequests, maxRequestsJitter } = this.#config;
-    const jitter = maxRequests > 0 && maxRequestsJitter > 0 ? Math.floor(Math.random() * (maxRequestsJitter + 1)) : 0;
-    return { ...this.#settings, maxRequests: maxRequests > 0 ? maxRequests + jitter : 0 };
-  }
-
-  #onMessage(handle: WorkerHandle, message: WorkerMessage): void {
-    switch (message.type) {
-      case 'hello':
-        handle.send({ type: 'start', settings: this.#settingsForNewWorker(), handles: this.deps.listeners.length });
-        this.#sendHandles(handle);
-        break;
-      case 'resume':
-        if (handle.state === 'ready') this.#sendHandles(handle);
-        break;
-      case 'ready':
-        if (handle.state === 'booting') handle.transition('ready', 'serving');
-        break;
-      case 'boot-failed':
-        handle.bootFailure = message.reason;
-        break;
-      case 'heartbeat': {
-        this.stats.beat(handle, { requests: message.requests, inflight: message.inflight, keepAlive: message.keepAlive, canShed: message.canShed, rss: message.rss, lagMs: message.lagMs, stats: message.stats });
-        const verdict = this.#health.beat(handle, message.rss);
-        if (verdict !== null) {
-          this.#log.warn({ event: 'worker-bloated', worker: handle.slot, pid: handle.pid, rss: message.rss }, `worker ${handle.slot} (pid ${handle.pid}): ${verdict.detail}`);
-          this.#pool.replacements.queue(handle, 'max-memory');
-        }
-        break;
-      }
-      case 'recycle-soon':
-        // The limit is the worker's to enforce; we only make sure its successor is on the way.
-        if (handle.state === 'ready') this.#pool.replacements.start(handle, message.reason);
-        break;
-      case 'draining':
-        // Already draining means we asked first (its successor is ready): nothing to add.
-        if (handle.state !== 'ready') break;
-        handle.transition('draining', message.reason);
-        handle.exitCause = 'max_requests';
-        this.#pool.replacements.start(handle, message.reason);
-        break;
-    }
-  }
-
-  #sendHandles(handle: WorkerHandle): void {
-    if (!this.#listening) return;
-    this.deps.listeners.forEach((listener, index) => handle.send({ type: 'handle', index }, listener.handle as RawHandle));
-  }
 
   /** The worker farthest over its share of the pool's connections sheds the excess (balance.ts). */
   #balance(): void {
@@ -229,7 +207,7 @@ export class Master {
         binds: this.deps.listeners.map((l) => l.url),
         desired: this.#pool.desired,
         ready: this.#pool.readyCount(),
-        reloading: this.#reloading,
+        reloading: this.#reloads.active,
         generation: this.#pool.generation,
         stats: this.stats,
         workers: [...this.#pool].map((handle) => ({ handle, generation: handle.generation })),
@@ -243,11 +221,6 @@ export class Master {
     return `${this.#pool.readyCount()} workers serving ${this.deps.listeners.map((l) => l.url).join(', ')}`;
   }
 
-  /** A method, not a field read: TypeScript would keep a narrowing of #state across calls and awaits. */
-  #stopping(): boolean {
-    return this.#state === 'stopping';
-  }
-
   // ── exits ───────────────────────────────────────────────────────────────────────────────
 
   #onExit(handle: WorkerHandle, code: number | null, signal: NodeJS.Signals | null): void {
@@ -258,7 +231,7 @@ export class Master {
     this.stats.exited(handle, this.#state === 'stopping' ? null : cause, reason);
 
     if (this.#state === 'stopping') {
-      if (this.#pool.size === 0) this.#finish();
+      this.#stopping.workerGone();
       return;
     }
     if (before === 'booting' && this.#state === 'starting') {
@@ -267,11 +240,7 @@ export class Master {
       this.#fatal(handle.bootFailure ?? `app ${this.#config.app}: worker ${handle.slot} exited with ${how} while loading, before it was ready`, ExitCode.appLoad);
       return;
     }
-    if (this.#pool.replacements.exited(handle, reason) === 'reload' && this.#reloading) {
-      this.#pool.replaceStale = false;
-      this.#reloading = false;
-      void this.deps.notifier?.ready(this.status());
-    }
+    if (this.#pool.replacements.exited(handle, reason) === 'reload') this.#reloads.failed();
     this.#pool.refill(handle, before === 'draining' && handle.killReason === null);
     this.#pool.maintain();
   }
@@ -299,58 +268,17 @@ export class Master {
 
   // ── reload and scale ────────────────────────────────────────────────────────────────────
 
-  /**
-   * SIGHUP: read the config again, then replace every worker, surge first, batch by batch.
-   * A reload asked for during another coalesces: the newest config wins, successors booting
-   * with an older one stop, and the pool ends with one new worker per slot and one READY=1.
-   * Resolves once the reload started (null) or with why it could not.
-   */
+  /** SIGHUP (reload.ts). Resolves once the reload started (null) or with why it could not. */
   reload(): Promise<string | null> {
-    this.#lastReload = this.#reloadOnce((this.#reloadAsks += 1));
-    return this.#lastReload;
+    return this.#reloads.ask();
   }
 
-  async #reloadOnce(ask: number): Promise<string | null> {
-    if (this.#state === 'stopping') return 'the master is stopping';
-    let next: Config;
-    try {
-      next = await this.deps.reloadConfig();
-    } catch (err) {
-      this.#log.error({ event: 'reload-failed', reason: (err as Error).message }, `reload aborted, the current workers keep serving: ${(err as Error).message}`);
-      return `reload aborted, the current workers keep serving: ${(err as Error).message}`;
-    }
-    // A newer reload was asked for while we read: it reads the newest config and does the work.
-    if (ask !== this.#reloadAsks) return this.#lastReload;
-    if (this.#stopping()) return 'the master is stopping';
-    const { config, ignored } = reloadedConfig(this.#config, next);
-    if (ignored.length > 0) {
-      this.#log.warn({ event: 'reload-ignored', options: ignored }, `reload: ${ignored.join(', ')} changed; that needs a restart (or hot upgrade), ignored until then`);
-    }
+  /** A reloaded configuration is in force: new workers get its settings. */
+  #apply(config: Config): void {
     this.#config = config;
-    this.#settings = this.deps.settingsFor(this.#config);
+    this.#settings = this.deps.settingsFor(config);
     this.#health.limits = this.#healthLimits();
-    this.#log.level = this.#config.logLevel;
-    this.#pool.generation += 1;
-    this.#pool.replaceStale = true;
-    // systemd hears RELOADING=1 once, and READY=1 once when the last reload is done.
-    if (!this.#reloading) void this.deps.notifier?.reloading();
-    this.#reloading = true;
-    this.#log.info({ event: 'reload', workers: this.#config.workers, app: this.#config.app }, `reloading: replacing every worker, ${this.#config.reloadBatch} at a time`);
-    const { replacements } = this.#pool;
-    for (const s of replacements.inFlight('reload')) replacements.cancel(s, 'a newer reload started');
-    this.scale(this.#config.workers);
-    this.#pool.maintain();
-    return null;
-  }
-
-  #reportReloadDone(): void {
-    if (!this.#reloading || this.#pool.replacements.busy) return;
-    for (const w of this.#pool) {
-      if (w.state === 'booting' || (w.state === 'ready' && w.generation < this.#pool.generation)) return;
-    }
-    this.#reloading = false;
-    this.#log.info({ event: 'reload-done', workers: this.#pool.readyCount() }, `reload done: ${this.#pool.readyCount()} workers serving`);
-    void this.deps.notifier?.ready(this.status());
+    this.#log.level = config.logLevel;
   }
 
   /** TTIN/TTOU and reloads: grow by forking new slots, shrink by draining the highest slots. */
@@ -398,7 +326,10 @@ export class Master {
     this.deps.upgrade?.start();
   }
 
-  /** A hot upgrade's new master serves: our workers drain at once (no --shutdown-delay: the new ones accept already), then we leave. */
+  /**
+   * A hot upgrade's new master serves: our workers drain at once (no --shutdown-delay: the new ones
+   * accept already), then we leave.
+   */
   handOver(newPid: number): void {
     this.stop('graceful', `hot upgrade: master ${newPid} took over`, { handover: true });
   }
@@ -419,59 +350,10 @@ export class Master {
    * even during the delay, becomes immediate. `handover`: a hot upgrade's new master serves, so
    * no --shutdown-delay, no STOPPING=1 (the notifier is muted) and the upgrade is not aborted.
    */
-  stop(mode: 'graceful' | 'immediate', why: string, opts: { handover?: boolean; shutdownDelay?: boolean } = {}): void {
-    const handover = opts.handover ?? false;
-    const shutdownDelay = opts.shutdownDelay ?? !handover;
+  stop(mode: StopMode, why: string, opts: StopOptions = {}): void {
     if (this.#state === 'stopping' && mode === 'graceful') mode = 'immediate';
     this.#state = 'stopping';
-    if (!handover) this.deps.upgrade?.abort(why);
-    this.#pool.stop();
     if (this.#healthTimer !== null) clearInterval(this.#healthTimer);
-    if (this.#delayTimer !== null) clearTimeout(this.#delayTimer);
-    this.#delayTimer = null;
-    const delay = mode === 'graceful' && shutdownDelay ? this.#config.shutdownDelay : 0;
-    this.#log.info(
-      { event: 'stopping', mode, reason: why, workers: this.#pool.size, delay },
-      `stopping (${mode}): ${why}${delay > 0 ? `; serving ${delay} s more (--shutdown-delay) before draining` : ''}`,
-    );
-    void this.deps.notifier?.stopping();
-    if (mode === 'immediate') {
-      if (!handover) this.#stopListening();
-      for (const w of this.#pool) w.kill();
-    } else if (delay > 0) {
-      this.#delayTimer = setTimeout(() => {
-        this.#delayTimer = null;
-        this.#log.info({ event: 'shutdown-delay-over', workers: this.#pool.size }, `--shutdown-delay ${delay} s over: draining`);
-        this.#drainAll(!handover);
-      }, delay * 1000);
-    } else {
-      this.#drainAll(!handover);
-    }
-    if (this.#pool.size === 0) this.#finish();
-  }
-
-  /** `stopListening`: false for a hand-over, whose sockets the new master serves. */
-  #drainAll(stopListening: boolean): void {
-    if (stopListening) this.#stopListening();
-    for (const w of this.#pool) w.drain('master stopping');
-    // The backstop: each worker ends its own drain at --graceful-timeout (closing what is still
-    // open, then exiting); the second more lets it do so rather than be killed mid-way.
-    this.#stopTimer ??= setTimeout(() => {
-      this.#log.warn({ event: 'graceful-timeout', workers: this.#pool.size }, 'graceful timeout: killing the workers still busy');
-      for (const w of this.#pool) w.kill();
-    }, timerMs(this.#config.gracefulTimeout, 1000));
-  }
-
-  #stopListening(): void {
-    if (!this.#listening) return;
-    this.#listening = false;
-    this.deps.stopListening?.();
-  }
-
-  #finish(): void {
-    if (this.#stopTimer !== null) clearTimeout(this.#stopTimer);
-    if (this.#delayTimer !== null) clearTimeout(this.#delayTimer);
-    this.#removeSignalHandlers();
-    this.#resolveStopped(this.#exitCode);
+    this.#stopping.stop(mode, why, opts);
   }
 }
