@@ -1,11 +1,10 @@
 import net from 'node:net';
 import yargs from 'yargs';
 import type { ControlReply, ControlRequest } from './control.js';
-import { ExitCode, type ExitCodeValue, usageError } from './exit-codes.js';
+import { ExitCode, usageError } from './exit-codes.js';
+import { WORKER_COUNT, isWorkerCount } from './limits.js';
 import { formatStatus } from './status.js';
 import { checkOptionNames } from './argv.js';
-
-export const CONTROL_COMMANDS = ['status', 'reload', 'scale', 'stop'] as const;
 
 interface ClientArgs {
   request: ControlRequest;
@@ -38,7 +37,7 @@ export function parseClientArgv(argv: readonly string[], env: NodeJS.ProcessEnv)
   let request: ControlRequest;
   if (cmd === 'scale') {
     const n = Number(parsed.workers);
-    if (!Number.isInteger(n) || n < 1 || n > 1024) throw usageError(`invalid workers ${JSON.stringify(String(parsed.workers))}: expected a whole number from 1 to 1024`);
+    if (!isWorkerCount(n)) throw usageError(`invalid workers ${JSON.stringify(String(parsed.workers))}: expected ${WORKER_COUNT}`);
     request = { cmd: 'scale', workers: n };
   } else {
     request = { cmd: cmd as 'status' | 'reload' | 'stop' };

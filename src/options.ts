@@ -1,8 +1,9 @@
 import { type BindSpec, parseBind } from './bind.js';
 import { usageError } from './exit-codes.js';
 import { availableCpus } from './cpus.js';
-import { socketActivated } from './systemd.js';
+import { socketActivated } from './socket-activation.js';
 import { MAX_TIMER_SECONDS } from './timers.js';
+import { CONTROL_SOCKET_MODE, MAX_WORKERS } from './limits.js';
 
 /**
  * THE option table. Each entry is the single definition of one option: its flag, alias, env
@@ -180,8 +181,8 @@ export const OPTIONS = {
     name: 'workers', alias: 'w', cli: 'string', group: 'Workers',
     describe: 'number of worker processes',
     defaultDoc: 'CPUs this process may use (cgroup aware), or env WEB_CONCURRENCY',
-    default: ({ env }) => (env.WEB_CONCURRENCY !== undefined ? wholeNumber(1, 1024)(env.WEB_CONCURRENCY, 'env WEB_CONCURRENCY') : availableCpus()),
-    parse: wholeNumber(1, 1024),
+    default: ({ env }) => (env.WEB_CONCURRENCY !== undefined ? wholeNumber(1, MAX_WORKERS)(env.WEB_CONCURRENCY, 'env WEB_CONCURRENCY') : availableCpus()),
+    parse: wholeNumber(1, MAX_WORKERS),
   }),
   gracefulTimeout: def<number>({
     name: 'graceful-timeout', cli: 'string', group: 'Workers',
@@ -251,7 +252,7 @@ export const OPTIONS = {
   reloadBatch: def<number>({
     name: 'reload-batch', cli: 'string', group: 'Workers',
     describe: 'replacements running at once during a reload or recycle',
-    defaultDoc: '1', default: () => 1, parse: wholeNumber(1, 1024),
+    defaultDoc: '1', default: () => 1, parse: wholeNumber(1, MAX_WORKERS),
   }),
   minUptime: def<number>({
     name: 'min-uptime', cli: 'string', group: 'Workers',
@@ -320,7 +321,7 @@ export const OPTIONS = {
   }),
   control: def<string | null>({
     name: 'control', cli: 'string', group: 'Server',
-    describe: 'unix socket (mode 0600) for `prefork status|reload|scale|stop --control PATH`',
+    describe: `unix socket (mode 0${CONTROL_SOCKET_MODE.toString(8)}) for \`prefork status|reload|scale|stop --control PATH\``,
     defaultDoc: 'none', default: () => null, parse: unixPath,
   }),
   metricsBind: def<BindSpec | null>({

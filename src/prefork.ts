@@ -11,13 +11,15 @@ import { Master } from './master.js';
 import { serveControl } from './control.js';
 import type { WorkerSettings } from './messages.js';
 import type { Config } from './options.js';
-import { SystemdNotifier, takeActivatedSockets } from './systemd.js';
+import { SystemdNotifier } from './systemd.js';
+import { takeActivatedSockets } from './socket-activation.js';
 import { type TlsMaterial, loadTls } from './tls.js';
 import { lockPidfile } from './pidfile.js';
 import { type WorkerIdentity, chownSockets, resolvePrivileges } from './privileges.js';
 import { Successor, Upgrader } from './upgrade.js';
 import { resolveApp } from './preflight.js';
 import { watchForReload } from './reload-watcher.js';
+import { CONTROL_SOCKET_MODE } from './limits.js';
 
 const WORKER_ENTRY = fileURLToPath(new URL('../workers/main.js', import.meta.url));
 
@@ -123,7 +125,7 @@ export async function runMaster(config: Config, log: Logger, reloadConfig: () =>
     });
     chownSockets(listeners, privileges.socketOwner, log);
     if (config.control !== null) {
-      control = (await openListeners([{ kind: 'unix', path: config.control }], { socketMode: 0o600, log, inherited: fromOldMaster('control') }))[0] ?? null;
+      control = (await openListeners([{ kind: 'unix', path: config.control }], { socketMode: CONTROL_SOCKET_MODE, log, inherited: fromOldMaster('control') }))[0] ?? null;
     }
     if (config.metricsBind !== null) {
       const metricsOptions = { socketMode: config.socketMode, log, inherited: fromOldMaster('metrics'), bound: listeners };
