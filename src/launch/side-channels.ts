@@ -49,11 +49,16 @@ export function createUpgrader(
   return upgrader;
 }
 
-/** Step 8: what the master serves itself: the control socket, /metrics, and the --reload watcher. */
+/** Step 8: the --reload watcher, and what the master serves itself: the control socket and /metrics. */
 export async function serveSideChannels(
   master: Master, config: Config, start: Start, sockets: Sockets, log: Logger, cleanup: Cleanup,
 ): Promise<void> {
   const { control, metrics } = sockets;
+  // First: it can fail (the app file gone since the checks), and nothing may be served by then.
+  if (config.reload) {
+    const watcher = watchForReload(config, start.cwd, sockets.listeners, () => void master.reload(), log);
+    cleanup.add(() => watcher.close());
+  }
   if (control) {
     serveControl(control.handle, master, log);
     log.info({ event: 'control-listening', address: control.url }, `control socket on ${control.url}`);
@@ -63,9 +68,5 @@ export async function serveSideChannels(
     const { serveMetrics } = await import('../metrics.js');
     serveMetrics(metrics.handle, () => ({ status: master.snapshot(), totals: master.stats.totals() }));
     log.info({ event: 'metrics-listening', address: `${metrics.url}/metrics` }, `metrics on ${metrics.url}/metrics`);
-  }
-  if (config.reload) {
-    const watcher = watchForReload(config, start.cwd, sockets.listeners, () => void master.reload(), log);
-    cleanup.add(() => watcher.close());
   }
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,4 +61,22 @@ test('runMaster: a step that fails after others opened files (metrics overlappin
     return true;
   });
   assert.deepEqual(readdirSync(dir).sort(), before, 'the socket files, the control socket and the pidfile are gone again');
+});
+
+test('runMaster: a step after the sockets that fails (the app gone when --reload starts watching) closes them all', async () => {
+  const sub = mkdtempSync(join(dir, 'late-'));
+  const app = join(sub, 'app.cjs');
+  writeFileSync(app, 'module.exports = (req, res) => res.end("ok");\n');
+  const control = join(sub, 'ctl.sock');
+  const argv = { app, bind: [`unix:${join(sub, 'app.sock')}`], control, pidfile: join(sub, 'prefork.pid'), reload: true };
+  const config = await resolveConfig({ argv, env: {}, cwd: sub, stdoutIsTTY: false });
+  const before = readdirSync(sub).sort();
+  // The app file "disappears" once the sockets exist: the race of a deploy removing it mid-start.
+  const gone = join(sub, 'gone.cjs');
+  const racy = Object.defineProperty({ ...config }, 'app', { get: () => (existsSync(control) ? gone : app) });
+  await assert.rejects(runMaster(racy, pino({ level: 'silent' })), (err: unknown) => {
+    assert.ok(err instanceof PreforkError && err.exitCode === 4, String(err));
+    return true;
+  });
+  assert.deepEqual(readdirSync(sub).sort(), before, 'the socket files, the control socket and the pidfile are gone again');
 });
