@@ -2,10 +2,13 @@ import net from 'node:net';
 import yargs from 'yargs';
 import type { ControlReply, ControlRequest } from './control.js';
 import { ExitCode, type ExitCodeValue, usageError } from './exit-codes.js';
+import { WORKER_COUNT, isWorkerCount } from './limits.js';
+import { OPTIONS, envName } from './options.js';
 import { formatStatus } from './status-snapshot.js';
 import { checkOptionNames } from './argv.js';
 
-export const CONTROL_COMMANDS = ['status', 'reload', 'scale', 'stop'] as const;
+/** The master's own option, so both read the same env variable. */
+const CONTROL_ENV = envName(OPTIONS.control);
 
 interface ClientArgs {
   request: ControlRequest;
@@ -29,16 +32,16 @@ export function parseClientArgv(argv: readonly string[], env: NodeJS.ProcessEnv)
     .command('scale <workers>', 'change the number of workers; prints progress until done')
     .command('stop', 'graceful stop, as SIGTERM; waits until the master has left')
     .demandCommand(1)
-    .option('control', { type: 'string', requiresArg: true, describe: 'the control socket path [env PREFORK_CONTROL]' })
+    .option('control', { type: 'string', requiresArg: true, describe: `the control socket path [env ${CONTROL_ENV}]` })
     .option('json', { type: 'boolean', describe: 'status as JSON' })
     .parseSync() as { _: Array<string | number>; control?: string; json?: boolean; workers?: unknown };
   const cmd = String(parsed._[0]);
-  const control = parsed.control ?? env.PREFORK_CONTROL;
-  if (!control) throw usageError(`${cmd} needs --control PATH (or env PREFORK_CONTROL): the socket the master serves with --control`);
+  const control = parsed.control ?? env[CONTROL_ENV];
+  if (!control) throw usageError(`${cmd} needs --control PATH (or env ${CONTROL_ENV}): the socket the master serves with --control`);
   let request: ControlRequest;
   if (cmd === 'scale') {
     const n = Number(parsed.workers);
-    if (!Number.isInteger(n) || n < 1 || n > 1024) throw usageError(`invalid workers ${JSON.stringify(String(parsed.workers))}: expected a whole number from 1 to 1024`);
+    if (!isWorkerCount(n)) throw usageError(`invalid workers ${JSON.stringify(String(parsed.workers))}: expected ${WORKER_COUNT}`);
     request = { cmd: 'scale', workers: n };
   } else {
     request = { cmd: cmd as 'status' | 'reload' | 'stop' };

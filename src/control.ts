@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { type RawHandle, listenOnHandle } from './internals.js';
+import { WORKER_COUNT, isWorkerCount } from './limits.js';
 import type { Logger } from './log.js';
 import type { PoolStatus } from './status-snapshot.js';
 
@@ -36,13 +37,16 @@ function parseRequest(line: string): ControlRequest | string {
   if (cmd === 'status' || cmd === 'reload' || cmd === 'stop') return { cmd };
   if (cmd === 'scale') {
     const n = (req as { workers?: unknown }).workers;
-    return typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= 1024 ? { cmd, workers: n } : 'scale needs workers: a whole number from 1 to 1024';
+    return isWorkerCount(n) ? { cmd, workers: n } : `scale needs workers: ${WORKER_COUNT}`;
   }
   return `unknown command ${JSON.stringify(cmd)}: expected status, reload, scale or stop`;
 }
 
 /** Reports progress until `check` says done; every line that changed is sent once. */
-async function follow(send: (r: ControlReply) => void, check: () => { progress: string; done: boolean }): Promise<void> {
+async function follow(
+  send: (r: ControlReply) => void,
+  check: () => { progress: string; done: boolean },
+): Promise<void> {
   let last = '';
   for (;;) {
     const { progress, done } = check();

@@ -5,6 +5,7 @@ import type { Listener } from './listeners.js';
 import { type Logger, logFileOf, reopenLogFile } from './log.js';
 import type { WorkerSettings } from './messages.js';
 import type { Config } from './options.js';
+import { MAX_WORKERS } from './limits.js';
 import { PoolTotals } from './pool-totals.js';
 import { WorkerPool } from './pool.js';
 import { Reloads } from './reload.js';
@@ -284,7 +285,7 @@ export class Master {
   /** TTIN/TTOU and reloads: grow by forking new slots, shrink by draining the highest slots. */
   scale(target: number): void {
     if (this.#state === 'stopping') return;
-    const desired = Math.max(1, Math.min(1024, target));
+    const desired = Math.max(1, Math.min(MAX_WORKERS, target));
     if (desired === this.#pool.desired) return;
     const from = this.#pool.desired;
     this.#pool.desired = desired;

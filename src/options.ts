@@ -14,7 +14,8 @@ import {
   wholeNumber,
 } from './option-parsers.js';
 import { availableCpus } from './cpus.js';
-import { socketActivated } from './systemd.js';
+import { socketActivated } from './socket-activation.js';
+import { CONTROL_SOCKET_MODE, MAX_WORKERS } from './limits.js';
 
 /**
  * THE option table. Each entry is the single definition of one option: its flag, alias, env
@@ -88,10 +89,10 @@ export const OPTIONS = {
     name: 'workers', alias: 'w', cli: 'string', group: 'Workers',
     describe: 'number of worker processes',
     value: "N",
-    doc: "worker processes (1–1024)",
+    doc: `worker processes (1–${MAX_WORKERS})`,
     defaultDoc: 'CPUs this process may use (cgroup aware), or env WEB_CONCURRENCY',
-    default: ({ env }) => (env.WEB_CONCURRENCY !== undefined ? wholeNumber(1, 1024)(env.WEB_CONCURRENCY, 'env WEB_CONCURRENCY') : availableCpus()),
-    parse: wholeNumber(1, 1024),
+    default: ({ env }) => (env.WEB_CONCURRENCY !== undefined ? wholeNumber(1, MAX_WORKERS)(env.WEB_CONCURRENCY, 'env WEB_CONCURRENCY') : availableCpus()),
+    parse: wholeNumber(1, MAX_WORKERS),
   }),
   gracefulTimeout: def<number>({
     name: 'graceful-timeout', cli: 'string', group: 'Workers',
@@ -189,7 +190,7 @@ export const OPTIONS = {
     describe: 'replacements running at once during a reload or recycle',
     value: "K",
     doc: "replacements running at once during a reload or memory recycle",
-    defaultDoc: '1', default: () => 1, parse: wholeNumber(1, 1024),
+    defaultDoc: '1', default: () => 1, parse: wholeNumber(1, MAX_WORKERS),
   }),
   minUptime: def<number>({
     name: 'min-uptime', cli: 'string', group: 'Workers',
@@ -281,9 +282,9 @@ export const OPTIONS = {
   }),
   control: def<string | null>({
     name: 'control', onReload: 'restart', cli: 'string', group: 'Server',
-    describe: 'unix socket (mode 0600) for `prefork status|reload|scale|stop --control PATH`',
+    describe: `unix socket (mode 0${CONTROL_SOCKET_MODE.toString(8)}) for \`prefork status|reload|scale|stop --control PATH\``,
     value: "PATH",
-    doc: "unix socket (mode 0600, removed on stop) for `prefork status`, `reload`, `scale`, `stop`",
+    doc: `unix socket (mode 0${CONTROL_SOCKET_MODE.toString(8)}, removed on stop) for \`prefork status\`, \`reload\`, \`scale\`, \`stop\``,
     defaultDoc: 'none', default: () => null, parse: unixPath,
   }),
   metricsBind: def<BindSpec | null>({

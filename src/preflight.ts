@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { resolveAppPath } from '../workers/app-loader.js';
+import { resolveAppPath } from './app-path.js';
 import { PreforkError, usageError } from './exit-codes.js';
 import { checkInheritedFd, checkUnixPath } from './listeners.js';
 import { checkLogFile } from './log.js';

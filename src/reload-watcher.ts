@@ -3,7 +3,7 @@ import { dirname, join, resolve, sep } from 'node:path';
 import type { Listener } from './listeners.js';
 import type { Logger } from './log.js';
 import type { Config } from './options.js';
-import { resolveAppPath } from '../workers/app-loader.js';
+import { resolveAppPath } from './app-path.js';
 
 /**
  * --reload, for development: watch the app's directory and do a rolling restart (SIGHUP's path)

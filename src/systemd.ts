@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
-import type { BindSpec } from './bind.js';
 import type { Logger } from './log.js';
 
 /**
- * systemd integration: readiness notification (Type=notify) and socket activation.
+ * systemd integration: readiness notification (Type=notify). Socket activation (LISTEN_FDS) is
+ * socket-activation.ts: the options table reads it, and must not load a logger to do so.
  *
  * Why notifications go through the `systemd-notify` binary: Node has no AF_UNIX datagram
  * sockets, and NOTIFY_SOCKET is one. The alternatives measured here were worse: `unix-dgram`
@@ -103,33 +103,3 @@ export class SystemdNotifier {
     await this.#queue;
   }
 }
-
-export interface ActivatedSocket {
-  bind: Extract<BindSpec, { kind: 'fd' }>;
-  name: string | null;
-}
-
-/** First descriptor systemd passes (SD_LISTEN_FDS_START). */
-const LISTEN_FDS_START = 3;
-
-/**
- * The sockets systemd passed us (sd_listen_fds): only when LISTEN_PID is our pid. The
- * variables are removed so that workers and anything else we start do not try them again.
- */
-export function takeActivatedSockets(env: NodeJS.ProcessEnv, pid = process.pid): ActivatedSocket[] {
-  const count = Number(env.LISTEN_FDS);
-  const forUs = Number(env.LISTEN_PID) === pid;
-  const names = (env.LISTEN_FDNAMES ?? '').split(':');
-  delete env.LISTEN_PID;
-  delete env.LISTEN_FDS;
-  delete env.LISTEN_FDNAMES;
-  if (!forUs || !Number.isInteger(count) || count <= 0) return [];
-  return Array.from({ length: count }, (_, i) => ({
-    bind: { kind: 'fd', fd: LISTEN_FDS_START + i },
-    name: names[i] && names[i] !== 'unknown' ? names[i]! : null,
-  }));
-}
-
-/** Whether systemd passed us sockets (without taking them): the default bind then stays off. */
-export const socketActivated = (env: NodeJS.ProcessEnv, pid = process.pid): boolean =>
-  Number(env.LISTEN_PID) === pid && Number(env.LISTEN_FDS) > 0;

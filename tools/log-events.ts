@@ -31,6 +31,11 @@ function messageText(node: ts.Expression | undefined, file: ts.SourceFile): stri
   if (node === undefined) return '';
   if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node)) return node.text;
   if (ts.isTemplateExpression(node)) return node.head.text + node.templateSpans.map((s) => `…${s.literal.text}`).join('');
+  // A long message split over lines: 'part one ' + 'part two'.
+  if (ts.isBinaryExpression(node) && node.operatorToken.kind === ts.SyntaxKind.PlusToken) {
+    const [left, right] = [messageText(node.left, file), messageText(node.right, file)];
+    if (!left.startsWith('(') && !right.startsWith('(')) return left + right;
+  }
   return node.getText(file).length < 60 ? `(${node.getText(file)})` : '(computed)';
 }
 

@@ -5,6 +5,7 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { parseAppSpec, resolveAppPath } from '../src/app-path.js';
 import { appLoadError } from '../src/exit-codes.js';
 import { type FetchApp, fetchListener } from './fetch-adapter.js';
 
@@ -28,31 +29,6 @@ export interface LoadedApp {
 
 const SHAPES = 'a request listener (req, res), an http.Server, an object with fetch(request), a Koa app, a Fastify instance';
 const EXPECTED = `expected ${SHAPES}, or with --factory a function returning one`;
-
-/** "path/to/module.js:export" -> path and export name; a Windows-free world has no drive letters. */
-export function parseAppSpec(spec: string): { path: string; exportName: string | null } {
-  const colon = spec.lastIndexOf(':');
-  if (colon > 0 && /^[A-Za-z_$][\w$]*$/.test(spec.slice(colon + 1))) {
-    return { path: spec.slice(0, colon), exportName: spec.slice(colon + 1) };
-  }
-  return { path: spec, exportName: null };
-}
-
-/** Resolves like `node path` does, plus .mjs/.cjs, so `prefork app` finds app.mjs. */
-export function resolveAppPath(spec: string, cwd: string): string {
-  const { path } = parseAppSpec(spec);
-  const absolute = resolve(cwd, path);
-  const require = createRequire(resolve(cwd, 'noop.js'));
-  try {
-    return require.resolve(absolute);
-  } catch {
-    for (const ext of ['.mjs', '.cjs']) if (existsSync(absolute + ext)) return absolute + ext;
-  }
-  if (existsSync(absolute) && statSync(absolute).isDirectory()) {
-    throw appLoadError(`cannot load app ${spec}: ${absolute} is a directory without an index.js or package.json main`);
-  }
-  throw appLoadError(`cannot load app ${spec}: ${absolute} not found`);
-}
 
 function describe(value: unknown): string {
   if (value === null) return 'null';

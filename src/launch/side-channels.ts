@@ -1,0 +1,72 @@
+import { serveControl } from '../control.js';
+import type { Logger } from '../log.js';
+import type { Master } from '../master.js';
+import type { Config } from '../options.js';
+import type { Pidfile } from '../pidfile.js';
+import { watchForReload } from '../reload-watcher.js';
+import { SystemdNotifier } from '../systemd.js';
+import { Upgrader } from '../upgrade.js';
+import type { Cleanup, Late } from './cleanup.js';
+import type { Start } from './start.js';
+import { type Sockets, handoverSockets } from './sockets.js';
+
+/** Step 5: systemd notifications (NOTIFY_SOCKET) and its watchdog; null without systemd. */
+export function startNotifier(start: Start, log: Logger, cleanup: Cleanup): SystemdNotifier | null {
+  const notifier = SystemdNotifier.fromEnv(process.env, log);
+  if (notifier === null) return null;
+  // Until a new master takes over, the old one speaks for the service.
+  if (start.successor !== null) notifier.mute();
+  notifier.startWatchdog(process.env);
+  cleanup.add(() => notifier.close());
+  return notifier;
+}
+
+/**
+ * Step 6: the old master's side of a hot upgrade (SIGUSR2). It reaches the master, built after
+ * it, through `master`; on the way out it waits for the new master's confirmation, because
+ * systemd must know the new MAINPID before we (its main process so far) exit.
+ */
+export function createUpgrader(
+  log: Logger, start: Start, sockets: Sockets, pidfile: Pidfile | null, notifier: SystemdNotifier | null,
+  master: Late<Master>, cleanup: Cleanup,
+): Upgrader {
+  const upgrader = new Upgrader({
+    log,
+    cwd: start.cwd,
+    sockets: () => handoverSockets(sockets),
+    bootTimeout: () => master.get().config.bootTimeout,
+    gracefulTimeout: () => master.get().config.gracefulTimeout,
+    live: () => start.successor?.live ?? true,
+    handOver: async (newPid) => {
+      await pidfile?.handOver();
+      notifier?.mute();
+      master.get().handOver(newPid);
+    },
+  });
+  cleanup.add(async () => {
+    if (upgrader.handedOver) await upgrader.tookOver();
+  });
+  return upgrader;
+}
+
+/** Step 8: the --reload watcher, and what the master serves itself: the control socket and /metrics. */
+export async function serveSideChannels(
+  master: Master, config: Config, start: Start, sockets: Sockets, log: Logger, cleanup: Cleanup,
+): Promise<void> {
+  const { control, metrics } = sockets;
+  // First: it can fail (the app file gone since the checks), and nothing may be served by then.
+  if (config.reload) {
+    const watcher = watchForReload(config, start.cwd, sockets.listeners, () => void master.reload(), log);
+    cleanup.add(() => watcher.close());
+  }
+  if (control) {
+    serveControl(control.handle, master, log);
+    log.info({ event: 'control-listening', address: control.url }, `control socket on ${control.url}`);
+  }
+  if (metrics) {
+    // Loaded only with --metrics-bind: node:http is the master's only use of it.
+    const { serveMetrics } = await import('../metrics-server.js');
+    serveMetrics(metrics.handle, () => ({ status: master.snapshot(), totals: master.stats.totals() }));
+    log.info({ event: 'metrics-listening', address: `${metrics.url}/metrics` }, `metrics on ${metrics.url}/metrics`);
+  }
+}

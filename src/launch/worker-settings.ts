@@ -1,0 +1,46 @@
+import { fileURLToPath } from 'node:url';
+import { heartbeatInterval } from '../health.js';
+import type { Listener } from '../listeners.js';
+import type { WorkerSettings } from '../messages.js';
+import type { Config } from '../options.js';
+import type { WorkerIdentity } from '../privileges.js';
+import type { TlsMaterial } from '../tls.js';
+
+/** The compiled worker entry: a path the master hands to cluster, never a module it imports. */
+export const WORKER_ENTRY = fileURLToPath(new URL('../../workers/main.js', import.meta.url));
+
+/** What every worker is told at its start, derived from the config in force. */
+export function workerSettings(
+  config: Config,
+  cwd: string,
+  listeners: readonly Listener[],
+  tls: TlsMaterial | null = null,
+  user: WorkerIdentity | null = null,
+): WorkerSettings {
+  return {
+    app: config.app ?? '',
+    cwd,
+    factory: config.factory,
+    keepAliveTimeout: config.keepAliveTimeout,
+    gracefulTimeout: config.gracefulTimeout,
+    backlog: config.backlog,
+    accessLog: config.accessLog,
+    logLevel: config.logLevel,
+    logFormat: config.logFormat,
+    logFile: config.logFile,
+    name: config.name,
+    urls: listeners.map((l) => l.url),
+    maxRequests: config.maxRequests,
+    limitConcurrency: config.limitConcurrency,
+    heartbeatMs: heartbeatInterval(config.timeout),
+    shutdownDelay: config.shutdownDelay,
+    headersTimeoutMs: Math.round(config.headersTimeout * 1000),
+    requestTimeoutMs: Math.round(config.requestTimeout * 1000),
+    maxHeaderSize: config.maxHeaderSize,
+    tls,
+    user,
+    bootTimeout: config.bootTimeout,
+    threads: config.threads,
+    taskTimeoutMs: Math.round(config.taskTimeout * 1000),
+  };
+}
