@@ -4,11 +4,15 @@
  * it for `prefork status` is status-snapshot.ts; the per-request counting is request-stats.ts.
  */
 import { type RequestStats, add, emptyStats, total } from './request-stats.js';
-import type { WorkerHandle } from './worker-handle.js';
 
 /** Why a worker was replaced or removed: the label of prefork_worker_restarts_total. */
 export const RESTART_REASONS = ['max_requests', 'max_memory', 'crash', 'timeout', 'reload', 'scale'] as const;
 export type RestartReason = (typeof RESTART_REASONS)[number];
+
+/** A worker as the ledger keys it: by identity, with its slot (a WorkerHandle). */
+interface Counted {
+  readonly slot: number;
+}
 
 /** What the master last heard from a worker's heartbeat. */
 export interface Vitals {
@@ -28,7 +32,7 @@ export interface Vitals {
  * worker that leaves has its last counts folded into `retired`, so totals never go down.
  */
 export class PoolTotals {
-  readonly #live = new Map<WorkerHandle, Vitals>();
+  readonly #live = new Map<Counted, Vitals>();
   #retired: RequestStats = emptyStats();
   readonly restarts: Record<RestartReason, number> = {
     max_requests: 0,
@@ -41,16 +45,16 @@ export class PoolTotals {
   /** Per slot: restarts so far and why its last worker left. */
   readonly #slots = new Map<number, { restarts: number; lastExit: string | null }>();
 
-  beat(worker: WorkerHandle, vitals: Vitals): void {
+  beat(worker: Counted, vitals: Vitals): void {
     this.#live.set(worker, vitals);
   }
 
-  vitals(worker: WorkerHandle): Vitals | undefined {
+  vitals(worker: Counted): Vitals | undefined {
     return this.#live.get(worker);
   }
 
   /** A worker left: keep its counts, and count the restart when it was one. */
-  exited(worker: WorkerHandle, reason: RestartReason | null, description: string): void {
+  exited(worker: Counted, reason: RestartReason | null, description: string): void {
     const last = this.#live.get(worker);
     if (last !== undefined) this.#retired = add(this.#retired, last.stats);
     this.#live.delete(worker);
