@@ -1,9 +1,9 @@
-import { resolveConfig } from './config.js';
-import { type ExitCodeValue } from './exit-codes.js';
-import { createLogger } from './log.js';
-import type { Master } from './master.js';
-import { type ConfigInput, type OptionKey, OPTIONS, optionKeys } from './options.js';
-import { operatorCwd, runMaster } from './prefork.js';
+import { resolveConfig } from './config/config.js';
+import { type ExitCodeValue } from './shared/exit-codes.js';
+import { createLogger } from './shared/log.js';
+import type { Master } from './master/master.js';
+import { type ConfigInput, type OptionKey, OPTIONS, optionKeys } from './config/options.js';
+import { operatorCwd, runMaster } from './launch/launcher.js';
 
 /**
  * The programmatic API: the same master the CLI runs, in this process, with the CLI's options by

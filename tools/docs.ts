@@ -1,9 +1,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EXIT_CODES } from '../src/exit-codes.js';
-import { OPTIONS, type OptionDef, envName, optionKeys } from '../src/options.js';
-import { MASTER_SIGNALS } from '../src/signals.js';
+import { EXIT_CODES } from '../src/shared/exit-codes.js';
+import { OPTIONS, type OptionDef, envName, optionKeys } from '../src/config/options.js';
+import { MASTER_SIGNALS } from '../src/master/signals.js';
 import { logEvents } from './log-events.js';
 
 /**
@@ -26,7 +26,7 @@ function optionsDoc(): string {
   const groups = [...new Set(optionKeys.map((k) => OPTIONS[k].group))];
   const parts = [
     '# Options\n\n',
-    'Every option is defined once, in `src/options.ts`, and can be given on the command line, as an\n',
+    'Every option is defined once, in `src/config/options.ts`, and can be given on the command line, as an\n',
     'environment variable, or as a key of a config file (`--config`: the camelCase or the kebab-case\n',
     'name). Precedence: **command line > env > config file > defaults**; env `PORT` and\n',
     '`WEB_CONCURRENCY` count as defaults. Durations are seconds (`0.5` allowed) up to 2147483\n',
@@ -78,7 +78,7 @@ function exitCodesDoc(): string {
 }
 
 function logEventsDoc(root: string): string {
-  const events = logEvents(root, ['src', 'workers']);
+  const events = logEvents(root, ['src']);
   const rows = events
     .map((e) => {
       const fields = e.fields.map((f) => `\`${f}\``).join(', ');

@@ -4,11 +4,11 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
 /**
- * The module graph of src/ and workers/, read from the TypeScript sources (static imports,
- * `export ... from`, `import type` and dynamic `import()` alike: a cycle through types or a lazy
- * load is still two modules that cannot be understood apart). `node dist/tools/imports.js`
- * prints every cycle and every import from src/ into workers/; test/unit/imports.test.ts fails
- * on them.
+ * The module graph of src/, read from the TypeScript sources (static imports, `export ... from`,
+ * `import type` and dynamic `import()` alike: a cycle through types or a lazy load is still two
+ * modules that cannot be understood apart). `node dist/tools/imports.js` prints every cycle and
+ * every import that crosses the process roles the wrong way (roleViolations); test/unit/imports
+ * fails on them.
  */
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -21,8 +21,8 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
-/** File (relative to the root, e.g. `src/log.ts`) -> the project files it imports. */
-export function importGraph(root = ROOT, dirs: readonly string[] = ['src', 'workers']): Map<string, string[]> {
+/** File (relative to the root, e.g. `src/shared/log.ts`) -> the project files it imports. */
+export function importGraph(root = ROOT, dirs: readonly string[] = ['src']): Map<string, string[]> {
   const graph = new Map<string, string[]>();
   for (const file of dirs.flatMap((d) => sourceFiles(join(root, d)))) {
     const info = ts.preProcessFile(readFileSync(file, 'utf8'), true, true);
@@ -72,18 +72,32 @@ export function findCycles(graph: ReadonlyMap<string, readonly string[]>): strin
   return cycles;
 }
 
-/** Imports that break the one-way rule: the master side (src/) never loads the worker's folder. */
-export function masterIntoWorkers(graph: ReadonlyMap<string, readonly string[]>): string[] {
-  return [...graph].flatMap(([from, to]) =>
-    from.startsWith('src/') ? to.filter((t) => t.startsWith('workers/')).map((t) => `${from} -> ${t}`) : [],
-  );
+/** The folder under src/ that a file belongs to: its process role (cli, config, master, worker, …). */
+const roleOf = (file: string): string => (file.split('/').length > 2 ? (file.split('/')[1] ?? '') : 'api');
+
+/**
+ * Imports that cross the process roles the wrong way. Code that runs in a worker (src/worker)
+ * loads only its own folder and src/shared; nothing else loads the worker's folder (the master
+ * never runs worker code); and src/shared, which both sides load, depends on no role but the
+ * option types of src/config.
+ */
+export function roleViolations(graph: ReadonlyMap<string, readonly string[]>): string[] {
+  const allowed = (from: string, to: string): boolean => {
+    const [a, b] = [roleOf(from), roleOf(to)];
+    if (a === b) return true;
+    if (a === 'worker') return b === 'shared';
+    if (b === 'worker') return false;
+    if (a === 'shared') return b === 'config';
+    return true;
+  };
+  return [...graph].flatMap(([from, to]) => to.filter((t) => !allowed(from, t)).map((t) => `${from} -> ${t}`));
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const graph = importGraph();
   const cycles = findCycles(graph);
-  const wrong = masterIntoWorkers(graph);
+  const wrong = roleViolations(graph);
   for (const c of cycles) process.stdout.write(`cycle: ${c.join(' <-> ')}\n`);
-  for (const w of wrong) process.stdout.write(`src imports workers: ${w}\n`);
+  for (const w of wrong) process.stdout.write(`crosses roles: ${w}\n`);
   process.exitCode = cycles.length + wrong.length === 0 ? 0 : 1;
 }

@@ -1,16 +1,16 @@
-import { type Listener, removeSocketFile, stopListening } from '../listeners.js';
-import type { Logger } from '../log.js';
-import { Master } from '../master.js';
-import type { Config } from '../options.js';
-import type { Pidfile } from '../pidfile.js';
-import { loadTls } from '../tls.js';
-import type { SystemdNotifier } from '../systemd.js';
-import type { Upgrader } from '../upgrade.js';
+import { type Listener, removeSocketFile, stopListening } from '../master/listeners.js';
+import type { Logger } from '../shared/log.js';
+import { Master } from '../master/master.js';
+import type { Config } from '../config/options.js';
+import type { Pidfile } from '../master/pidfile.js';
+import { loadTls } from '../config/tls.js';
+import type { SystemdNotifier } from '../master/systemd.js';
+import type { Upgrader } from '../upgrade/upgrade.js';
 import type { Late } from './cleanup.js';
 import type { Start } from './start.js';
 import type { Sockets } from './sockets.js';
 import { WORKER_ENTRY, workerSettings } from './worker-settings.js';
-import { clusterSpawn } from '../fork.js';
+import { clusterSpawn } from '../master/fork.js';
 
 /** What the programmatic API (and --reload) need from a running master. */
 export interface MasterHooks {

@@ -1,11 +1,11 @@
-import { serveControl } from '../control.js';
-import type { Logger } from '../log.js';
-import type { Master } from '../master.js';
-import type { Config } from '../options.js';
-import type { Pidfile } from '../pidfile.js';
-import { watchForReload } from '../reload-watcher.js';
-import { SystemdNotifier } from '../systemd.js';
-import { Upgrader } from '../upgrade.js';
+import { serveControl } from '../master/control.js';
+import type { Logger } from '../shared/log.js';
+import type { Master } from '../master/master.js';
+import type { Config } from '../config/options.js';
+import type { Pidfile } from '../master/pidfile.js';
+import { watchForReload } from '../master/reload-watcher.js';
+import { SystemdNotifier } from '../master/systemd.js';
+import { Upgrader } from '../upgrade/upgrade.js';
 import type { Cleanup, Late } from './cleanup.js';
 import type { Start } from './start.js';
 import { type Sockets, handoverSockets } from './sockets.js';
@@ -65,7 +65,7 @@ export async function serveSideChannels(
   }
   if (metrics) {
     // Loaded only with --metrics-bind: node:http is the master's only use of it.
-    const { serveMetrics } = await import('../metrics-server.js');
+    const { serveMetrics } = await import('../master/metrics-server.js');
     serveMetrics(metrics.handle, () => ({ status: master.snapshot(), totals: master.stats.totals() }));
     log.info({ event: 'metrics-listening', address: `${metrics.url}/metrics` }, `metrics on ${metrics.url}/metrics`);
   }

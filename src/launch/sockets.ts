@@ -1,14 +1,14 @@
 import { closeSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { type BindSpec, parseBind } from '../bind.js';
-import { usageError } from '../exit-codes.js';
-import { type HandoverSocket, type OwnedFile, bindKey } from '../handover.js';
-import { CONTROL_SOCKET_MODE } from '../limits.js';
-import { type Listener, openListeners, releaseListeners } from '../listeners.js';
-import type { Logger } from '../log.js';
-import type { Config } from '../options.js';
-import { chownSockets } from '../privileges.js';
-import { takeActivatedSockets } from '../socket-activation.js';
+import { type BindSpec, parseBind } from '../config/bind.js';
+import { usageError } from '../shared/exit-codes.js';
+import { type HandoverSocket, type OwnedFile, bindKey } from '../upgrade/handover.js';
+import { CONTROL_SOCKET_MODE } from '../config/limits.js';
+import { type Listener, openListeners, releaseListeners } from '../master/listeners.js';
+import type { Logger } from '../shared/log.js';
+import type { Config } from '../config/options.js';
+import { chownSockets } from '../master/privileges.js';
+import { takeActivatedSockets } from '../config/socket-activation.js';
 import type { Cleanup } from './cleanup.js';
 import type { Start } from './start.js';
 

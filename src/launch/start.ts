@@ -1,13 +1,13 @@
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Inheritance } from '../handover.js';
-import { type Logger, giveLogFileTo } from '../log.js';
-import type { Config } from '../options.js';
-import { type Pidfile, lockPidfile } from '../pidfile.js';
-import { resolveApp } from '../preflight.js';
-import { type Privileges, resolvePrivileges } from '../privileges.js';
-import { type TlsMaterial, loadTls } from '../tls.js';
-import { Successor } from '../upgrade.js';
+import { Inheritance } from '../upgrade/handover.js';
+import { type Logger, giveLogFileTo } from '../shared/log.js';
+import type { Config } from '../config/options.js';
+import { type Pidfile, lockPidfile } from '../master/pidfile.js';
+import { resolveApp } from '../config/preflight.js';
+import { type Privileges, resolvePrivileges } from '../master/privileges.js';
+import { type TlsMaterial, loadTls } from '../config/tls.js';
+import { Successor } from '../upgrade/upgrade.js';
 import type { Cleanup } from './cleanup.js';
 
 /** What the checks before the first bind found: nothing in here is a file or a socket. */

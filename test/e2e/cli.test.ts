@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { OPTIONS, envName } from '../../src/options.js';
+import { OPTIONS, envName } from '../../src/config/options.js';
 import { app, request, runPrefork, startPrefork, tempDir } from '../helpers/prefork.js';
 
 type Resolved = Record<string, unknown> & { bind: string[]; workers: number };

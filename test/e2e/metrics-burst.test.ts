@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { type TestContext, test } from 'node:test';
-import { METRICS_MAX_CONNECTIONS, METRICS_RENDER_MS } from '../../src/metrics-server.js';
+import { METRICS_MAX_CONNECTIONS, METRICS_RENDER_MS } from '../../src/master/metrics-server.js';
 import { type Target, app, request, sleep, startPrefork } from '../helpers/prefork.js';
 
 async function metricsTarget(t: TestContext): Promise<Target> {

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, mock } from 'node:test';
 import { pino } from 'pino';
-import { resolveConfig } from '../../src/config.js';
-import { HEALTH_CHECK_MS, Master } from '../../src/master.js';
-import type { MasterMessage, WorkerMessage, WorkerSettings } from '../../src/messages.js';
-import type { Config } from '../../src/options.js';
-import type { MasterAction } from '../../src/signals.js';
-import type { SystemdNotifier } from '../../src/systemd.js';
-import type { WorkerEvents } from '../../src/worker-handle.js';
+import { resolveConfig } from '../../src/config/config.js';
+import { HEALTH_CHECK_MS, Master } from '../../src/master/master.js';
+import type { MasterMessage, WorkerMessage, WorkerSettings } from '../../src/shared/messages.js';
+import type { Config } from '../../src/config/options.js';
+import type { MasterAction } from '../../src/master/signals.js';
+import type { SystemdNotifier } from '../../src/master/systemd.js';
+import type { WorkerEvents } from '../../src/master/worker-handle.js';
 
 /**
  * The master loop driven by fake workers and fake timers: every interleaving of reloads, scaling,

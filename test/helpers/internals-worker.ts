@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { type RawHandle, listenOnHandle, surviveMasterLoss } from '../../src/internals.js';
+import { type RawHandle, listenOnHandle, surviveMasterLoss } from '../../src/shared/internals.js';
 
 /**
  * A cluster worker for test/unit/internals.test.ts: it does to the internals what a prefork

@@ -54,7 +54,7 @@ export function isAlive(pid: number): boolean {
 export function killOurs(pid: number): void {
   try {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    if (cmdline.includes('prefork') || cmdline.includes('workers/main.js')) process.kill(pid, 'SIGKILL');
+    if (cmdline.includes('prefork') || cmdline.includes('worker/main.js')) process.kill(pid, 'SIGKILL');
   } catch {
     /* already gone */
   }

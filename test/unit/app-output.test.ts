@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { OutputLines } from '../../workers/app-output.js';
+import { OutputLines } from '../../src/worker/app-output.js';
 
 describe('OutputLines: the app\'s writes as log entries', () => {
   test('a write that ends a line is one entry, without its newline', () => {

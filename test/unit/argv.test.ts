@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fastParse } from '../../src/argv.js';
-import { parseArgv } from '../../src/cli-yargs.js';
+import { fastParse } from '../../src/cli/argv.js';
+import { parseArgv } from '../../src/cli/help.js';
 
 const SAME = [
   ['app.js'],

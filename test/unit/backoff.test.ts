@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CrashBackoff } from '../../src/backoff.js';
+import { CrashBackoff } from '../../src/master/backoff.js';
 
 test('deaths sooner than min-uptime back off exponentially up to the cap', () => {
   const b = new CrashBackoff(() => 1000);

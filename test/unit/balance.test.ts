@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Balancer, MIN_EXCESS, excessConnections } from '../../src/balance.js';
+import { Balancer, MIN_EXCESS, excessConnections } from '../../src/shared/balance.js';
 
 test('excessConnections: down to the mean, only beyond 120 % of it and at least MIN_EXCESS over', () => {
   assert.equal(excessConnections(57, [57, 7]), 25);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { type BindSpec, UNIX_PATH_MAX_BYTES, formatBind, parseBind } from '../../src/bind.js';
-import { ExitCode, PreforkError } from '../../src/exit-codes.js';
+import { type BindSpec, UNIX_PATH_MAX_BYTES, formatBind, parseBind } from '../../src/config/bind.js';
+import { ExitCode, PreforkError } from '../../src/shared/exit-codes.js';
 
 /** Every rejection is a PreforkError with exit code 2 whose message quotes the raw input. */
 function rejects(raw: string, ...mentions: (string | RegExp)[]): void {

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, describe, test } from 'node:test';
-import { availableCpus, cpusFromCpuMax } from '../../src/cpus.js';
+import { availableCpus, cpusFromCpuMax } from '../../src/config/cpus.js';
 
 describe('cpusFromCpuMax', () => {
   const cases: [string, number | null][] = [

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { referenceDocs, repoRoot } from '../../tools/docs.js';
 import { logEvents } from '../../tools/log-events.js';
-import { OPTIONS, optionKeys } from '../../src/options.js';
+import { OPTIONS, optionKeys } from '../../src/config/options.js';
 
 const root = repoRoot();
 

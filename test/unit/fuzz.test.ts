@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import fc from 'fast-check';
-import { type BindSpec, formatBind, parseBind } from '../../src/bind.js';
-import { resolveConfig } from '../../src/config.js';
-import { PreforkError } from '../../src/exit-codes.js';
-import { OPTIONS } from '../../src/options.js';
+import { type BindSpec, formatBind, parseBind } from '../../src/config/bind.js';
+import { resolveConfig } from '../../src/config/config.js';
+import { PreforkError } from '../../src/shared/exit-codes.js';
+import { OPTIONS } from '../../src/config/options.js';
 
 /** Runs fn; the only thing it may throw is our own usage error (exit 2). */
 function onlyUsageErrors<T>(fn: () => T): T | null {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { HealthMonitor, MEMORY_SAMPLES, heartbeatInterval } from '../../src/health.js';
-import { WorkerHandle } from '../../src/worker-handle.js';
+import { HealthMonitor, MEMORY_SAMPLES, heartbeatInterval } from '../../src/master/health.js';
+import { WorkerHandle } from '../../src/master/worker-handle.js';
 
 const limits = { timeoutMs: 2000, maxMemoryBytes: 100 * 1048576, heartbeatMs: 500, checkMs: 250 };
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { Housekeeping } from '../../workers/housekeeping.js';
+import { Housekeeping } from '../../src/worker/housekeeping.js';
 
 function recorder(): { log: pino.Logger; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = [];

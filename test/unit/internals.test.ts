@@ -9,17 +9,17 @@ import { after, test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
   type RawHandle, type RefusedBind, bindPipe, bindTcp, handleKind, openFd, refuseBindsFor, tcpAddress,
-} from '../../src/internals.js';
+} from '../../src/shared/internals.js';
 
 /**
- * The Node internals prefork relies on (src/internals.ts), each exercised directly, so that a Node
+ * The Node internals prefork relies on (src/shared/internals.ts), each exercised directly, so that a Node
  * upgrade that changes one fails here, naming the internal, rather than somewhere in an e2e test.
  * Real sockets: loopback TCP and unix sockets in a temp directory; the worker-side internals run
  * in a real cluster worker (test/helpers/internals-worker.ts).
  */
 
 const NODE = `Node ${process.version}`;
-const INTERNALS = new URL('../../src/internals.js', import.meta.url).href;
+const INTERNALS = new URL('../../src/shared/internals.js', import.meta.url).href;
 const WORKER = fileURLToPath(new URL('../helpers/internals-worker.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'prefork-internals-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { pino } from 'pino';
-import { resolveConfig } from '../../src/config.js';
-import { PreforkError } from '../../src/exit-codes.js';
+import { resolveConfig } from '../../src/config/config.js';
+import { PreforkError } from '../../src/shared/exit-codes.js';
 import { Cleanup, Late } from '../../src/launch/cleanup.js';
-import { runMaster } from '../../src/prefork.js';
+import { runMaster } from '../../src/launch/launcher.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'prefork-launch-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

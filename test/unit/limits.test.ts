@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseClientArgv } from '../../src/control-client.js';
-import { MAX_WORKERS, WORKER_COUNT, isWorkerCount } from '../../src/limits.js';
-import { OPTIONS } from '../../src/options.js';
+import { parseClientArgv } from '../../src/cli/control-client.js';
+import { MAX_WORKERS, WORKER_COUNT, isWorkerCount } from '../../src/config/limits.js';
+import { OPTIONS } from '../../src/config/options.js';
 
 // One limit, every place that checks a worker count: a change to MAX_WORKERS moves them all.
 const over = String(MAX_WORKERS + 1);

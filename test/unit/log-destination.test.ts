@@ -3,7 +3,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, readFileSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { LOG_FILE_MODE, LogDestination, MAX_PENDING_BYTES, openLogFile, trustedSymlink, type WriteSync } from '../../src/log-destination.js';
+import { LOG_FILE_MODE, LogDestination, MAX_PENDING_BYTES, openLogFile, trustedSymlink, type WriteSync } from '../../src/shared/log-destination.js';
 
 const enospc = (): Error => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
 

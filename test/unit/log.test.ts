@@ -3,8 +3,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, s
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { PreforkError } from '../../src/exit-codes.js';
-import { type LogSettings, accessLogger, appOutputLogger, checkLogFile, createLogger, logFileOf, prettyLine, reopenLogFile } from '../../src/log.js';
+import { PreforkError } from '../../src/shared/exit-codes.js';
+import { type LogSettings, accessLogger, appOutputLogger, checkLogFile, createLogger, logFileOf, prettyLine, reopenLogFile } from '../../src/shared/log.js';
 
 // 2024-05-06T07:08:09.123Z
 const TIME = Date.UTC(2024, 4, 6, 7, 8, 9, 123);

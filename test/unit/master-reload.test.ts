@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, mock, test } from 'node:test';
-import type { Config } from '../../src/options.js';
+import type { Config } from '../../src/config/options.js';
 import { flush, started, useFakeMaster } from '../helpers/fake-master.js';
 
 /** Every interleaving of reloads, scaling, stops and worker deaths ends with the pool whole (test/helpers/fake-master.ts). */

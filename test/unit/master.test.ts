@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, mock, test } from 'node:test';
-import { HEALTH_CHECK_MS } from '../../src/master.js';
+import { HEALTH_CHECK_MS } from '../../src/master/master.js';
 import { type Fake, World, flush, heartbeat, started, useFakeMaster } from '../helpers/fake-master.js';
 
 /** The master loop driven by fake workers and fake timers (test/helpers/fake-master.ts). */

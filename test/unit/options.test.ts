@@ -3,12 +3,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { formatBind, parseBind } from '../../src/bind.js';
-import { type ConfigSources, configToJSON, resolveConfig } from '../../src/config.js';
-import { availableCpus } from '../../src/cpus.js';
-import { PreforkError } from '../../src/exit-codes.js';
-import { octalMode } from '../../src/option-parsers.js';
-import { type CliOnlyKey, OPTIONS, type OptionKey, envName, optionKeys } from '../../src/options.js';
+import { formatBind, parseBind } from '../../src/config/bind.js';
+import { type ConfigSources, configToJSON, resolveConfig } from '../../src/config/config.js';
+import { availableCpus } from '../../src/config/cpus.js';
+import { PreforkError } from '../../src/shared/exit-codes.js';
+import { octalMode } from '../../src/config/option-parsers.js';
+import { type CliOnlyKey, OPTIONS, type OptionKey, envName, optionKeys } from '../../src/config/options.js';
 
 let dir: string;
 let counter = 0;

@@ -4,8 +4,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { createLogger } from '../../src/log.js';
-import { holderState, isMasterTitle, lockPidfile, parsePid } from '../../src/pidfile.js';
+import { createLogger } from '../../src/shared/log.js';
+import { holderState, isMasterTitle, lockPidfile, parsePid } from '../../src/master/pidfile.js';
 import { eventually, sleep } from '../helpers/prefork.js';
 
 test('our master titles, with or without a name, and nothing else', () => {

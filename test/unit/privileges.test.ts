@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PreforkError } from '../../src/exit-codes.js';
-import { OPTIONS } from '../../src/options.js';
-import { type Lookups, resolvePrivileges } from '../../src/privileges.js';
-import { fromFile, lookupGroup, lookupUser } from '../../src/users.js';
+import { PreforkError } from '../../src/shared/exit-codes.js';
+import { OPTIONS } from '../../src/config/options.js';
+import { type Lookups, resolvePrivileges } from '../../src/master/privileges.js';
+import { fromFile, lookupGroup, lookupUser } from '../../src/master/users.js';
 
 const PASSWD = ['# local users', 'root:x:0:0:root:/root:/bin/bash', 'www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin', 'nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin', ''].join('\n');
 const GROUP = ['root:x:0:', 'www-data:x:33:', 'nogroup:x:65534:', ''].join('\n');

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { test } from 'node:test';
-import { ExitCode } from '../../src/exit-codes.js';
-import { MASTER_SIGNALS } from '../../src/signals.js';
+import { ExitCode } from '../../src/shared/exit-codes.js';
+import { MASTER_SIGNALS } from '../../src/master/signals.js';
 import { ROOT } from '../helpers/prefork.js';
 
 const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');

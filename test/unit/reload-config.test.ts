@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { reloadedConfig, resolveConfig } from '../../src/config.js';
+import { reloadedConfig, resolveConfig } from '../../src/config/config.js';
 
 const resolve = (argv: Record<string, unknown>) =>
   resolveConfig({ argv: { app: 'server.js', ...argv }, env: {}, cwd: '/srv/app', stdoutIsTTY: false });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { add, emptyStats, record, statusClass, total } from '../../src/request-stats.js';
+import { add, emptyStats, record, statusClass, total } from '../../src/shared/request-stats.js';
 
 test('status classes', () => {
   assert.deepEqual([100, 200, 204, 301, 404, 503, 599, 42, 700].map(statusClass), ['1xx', '2xx', '2xx', '3xx', '4xx', '5xx', '5xx', '1xx', '5xx']);

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { resolveConfig } from '../../src/config.js';
-import { PreforkError } from '../../src/exit-codes.js';
-import type { OptionKey } from '../../src/options.js';
-import { connectionsCheckingInterval } from '../../workers/server-options.js';
+import { resolveConfig } from '../../src/config/config.js';
+import { PreforkError } from '../../src/shared/exit-codes.js';
+import type { OptionKey } from '../../src/config/options.js';
+import { connectionsCheckingInterval } from '../../src/worker/server-options.js';
 
 const resolve = (argv: Partial<Record<OptionKey, unknown>>, env: NodeJS.ProcessEnv = {}) =>
   resolveConfig({ argv: { app: 'server.js', ...argv }, env, cwd: process.cwd(), stdoutIsTTY: false });

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
-import { REPORT_STEP } from '../../src/balance.js';
-import { createLogger } from '../../src/log.js';
-import { emptyStats } from '../../src/request-stats.js';
-import { Shedding } from '../../workers/shedding.js';
+import { REPORT_STEP } from '../../src/shared/balance.js';
+import { createLogger } from '../../src/shared/log.js';
+import { emptyStats } from '../../src/shared/request-stats.js';
+import { Shedding } from '../../src/worker/shedding.js';
 
 const log = createLogger({ logLevel: 'silent', logFormat: 'json', logFile: null, name: null }, { role: 'worker', worker: 1 });
 

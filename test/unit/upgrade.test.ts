@@ -3,9 +3,9 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
-import { ExitCode, PreforkError } from '../../src/exit-codes.js';
-import { HANDOVER_ENV, type HandoverSocket, Inheritance, bindKey, handoverFor } from '../../src/handover.js';
-import { nodeBinary, scriptPath } from '../../src/upgrade.js';
+import { ExitCode, PreforkError } from '../../src/shared/exit-codes.js';
+import { HANDOVER_ENV, type HandoverSocket, Inheritance, bindKey, handoverFor } from '../../src/upgrade/handover.js';
+import { nodeBinary, scriptPath } from '../../src/upgrade/upgrade.js';
 
 function dir(t: TestContext): string {
   const d = mkdtempSync(join(tmpdir(), 'prefork-unit-'));

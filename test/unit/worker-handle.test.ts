@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { MasterMessage } from '../../src/messages.js';
-import { IllegalTransition, type Transition, WorkerHandle, type WorkerProcess, type WorkerState } from '../../src/worker-handle.js';
+import type { MasterMessage } from '../../src/shared/messages.js';
+import { IllegalTransition, type Transition, WorkerHandle, type WorkerProcess, type WorkerState } from '../../src/master/worker-handle.js';
 
 interface Fake {
   handle: WorkerHandle;

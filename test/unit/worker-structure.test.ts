@@ -14,16 +14,16 @@ const sources = (dir: string): string[] =>
     .map((f) => join(dir, f));
 const parse = (file: string): ts.SourceFile =>
   ts.createSourceFile(file, readFileSync(join(root, file), 'utf8'), ts.ScriptTarget.ES2022, true);
-const workerFiles = sources('workers');
+const workerFiles = sources('src/worker');
 
-test('no file under workers/ is over 400 lines', () => {
+test('no file under src/worker/ is over 400 lines', () => {
   for (const file of workerFiles) {
     const lines = readFileSync(join(root, file), 'utf8').split('\n').length;
     assert.ok(lines <= 400, `${file} has ${lines} lines`);
   }
 });
 
-test('no function under workers/ is over 60 lines', () => {
+test('no function under src/worker/ is over 60 lines', () => {
   for (const file of workerFiles) {
     const source = parse(file);
     const visit = (node: ts.Node): void => {
@@ -38,8 +38,8 @@ test('no function under workers/ is over 60 lines', () => {
   }
 });
 
-test('the worker is one object: workers/worker.ts keeps no module-level variables', () => {
-  const source = parse('workers/worker.ts');
+test('the worker is one object: src/worker/worker.ts keeps no module-level variables', () => {
+  const source = parse('src/worker/worker.ts');
   const variables = source.statements.filter(ts.isVariableStatement).map((s) => s.getText(source).split('\n')[0]);
   assert.deepEqual(variables, []);
 });
@@ -50,10 +50,10 @@ test('the heartbeat message is built in one place', () => {
     const count = readFileSync(join(root, file), 'utf8').split("{ type: 'heartbeat', ").length - 1;
     return count > 0 ? [`${file} x${count}`] : [];
   });
-  assert.deepEqual(places, ['workers/heartbeat.ts x1']);
+  assert.deepEqual(places, ['src/worker/heartbeat.ts x1']);
 });
 
-test("no file under workers/ shares its name with one under src/ (workers/serve.ts vs the public serve())", () => {
-  const src = new Set(sources('src').map((f) => f.slice('src/'.length)));
-  assert.deepEqual(workerFiles.filter((f) => src.has(f.slice('workers/'.length))), []);
+test("no file under src/worker/ shares its name with the public API's at src/ (the old workers/serve.ts vs serve())", () => {
+  const api = new Set(sources('src').map((f) => f.slice('src/'.length)));
+  assert.deepEqual(workerFiles.filter((f) => api.has(f.slice('src/worker/'.length))), []);
 });

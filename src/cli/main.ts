@@ -1,0 +1,52 @@
+import { readFileSync } from 'node:fs';
+import { formatBind } from '../config/bind.js';
+import { checkOptionNames, checkOptionValues, fastParse } from './argv.js';
+import { takeEarlySignals } from '../shared/early-signals.js';
+import { configToJSON, resolveConfig } from '../config/config.js';
+import { ExitCode, PreforkError, usageError } from '../shared/exit-codes.js';
+import { createLogger } from '../shared/log.js';
+import { CONTROL_COMMANDS, preflight } from '../config/preflight.js';
+import { type OptionDef, type OptionKey, OPTIONS, envName, optionKeys } from '../config/options.js';
+import { operatorCwd, runMaster } from '../launch/launcher.js';
+import { MASTER_SIGNALS } from '../master/signals.js';
+
+function exitWith(code: number, message?: string): never {
+  if (message !== undefined) process.stderr.write(`prefork: ${message}\n`);
+  process.exit(code);
+}
+
+export async function main(argv: readonly string[]): Promise<never> {
+  try {
+    if (CONTROL_COMMANDS.includes(argv[0] ?? '')) {
+      // yargs and the client load only for these commands: they cost the master 14 MB and 70 ms.
+      const { INTERRUPTED, interruptedLine, parseClientArgv, runClient } = await import('./control-client.js');
+      const args = parseClientArgv(argv, process.env);
+      // Ctrl-C while the client loaded ends it now (the early handlers only record signals).
+      const early = takeEarlySignals().find((s): s is keyof typeof INTERRUPTED => s in INTERRUPTED);
+      if (early !== undefined) {
+        process.stderr.write(interruptedLine(early, args.request.cmd));
+        exitWith(INTERRUPTED[early]);
+      }
+      exitWith(await runClient(args));
+    }
+    if (!argv.includes('--help') && !argv.includes('-h')) {
+      // Values first: in `--name -svc` the trouble is the missing value, not an option -s.
+      checkOptionValues(argv);
+      checkOptionNames(argv);
+    }
+    const cliValues = fastParse(argv) ?? (await import('./help.js')).parseArgv(argv);
+    const sources = { argv: cliValues, env: process.env, cwd: operatorCwd(), stdoutIsTTY: process.stdout.isTTY === true };
+    const config = await resolveConfig(sources);
+    if (cliValues.checkConfig === true) {
+      preflight(config, sources.cwd);
+      process.stdout.write(`${JSON.stringify(configToJSON(config, formatBind), null, 2)}\n`);
+      exitWith(ExitCode.ok);
+    }
+    const log = createLogger(config, { role: 'master' });
+    process.title = `prefork master${config.name ? ` [${config.name}]` : ''}`;
+    exitWith(await runMaster(config, log, () => resolveConfig(sources)));
+  } catch (err) {
+    if (err instanceof PreforkError) exitWith(err.exitCode, err.message);
+    exitWith(ExitCode.unexpected, `unexpected error: ${(err as Error)?.stack ?? String(err)}`);
+  }
+}

@@ -1,0 +1,136 @@
+import type net from 'node:net';
+import type { Logger } from '../shared/log.js';
+import { type ListenCall, type ListenDecision, hookListen, reportAddress } from './listen-hook.js';
+
+/**
+ * Drop-in mode: apps that call listen() themselves run unchanged, as under PM2's cluster mode.
+ *
+ * The first listen() on a port or a path in a worker is "the app's listen()":
+ * - if the module exports something prefork serves, prefork serves the export and that listen()
+ *   is a logged no-op (its callback still runs, 'listening' is still emitted);
+ * - otherwise prefork serves the server it was called on, on the master's sockets, whatever port
+ *   or path it asked for.
+ * Any later listen() gets an error event (the master binds nothing for a worker), unless it asks
+ * for `exclusive: true`: then the app binds that socket itself, in this worker.
+ *
+ * A listen() made while the module loads is decided once it has loaded (is there an export?),
+ * unless the module is still loading a turn of the event loop later: then it waits for its own
+ * listen() (`await fastify.listen()` at the top level of an ES module), and is served at once.
+ */
+export type Outcome = 'export' | 'redirected' | 'nothing';
+
+export class DropIn {
+  /** loading: the module is being evaluated; deciding: it has been, its export is being looked at. */
+  #mode: 'loading' | 'deciding' | 'export' | 'waiting' | 'redirected' = 'loading';
+  #appListen: ListenCall | null = null;
+  #redirection: Promise<void> | null = null;
+  #onAppListen: (() => void) | null = null;
+  #address: net.AddressInfo | string | null = null;
+  /** Rejects when serving the app's own server fails, even while the module is still loading. */
+  readonly failed: Promise<never>;
+  #fail: (err: unknown) => void = () => {};
+
+  constructor(
+    private readonly log: Logger,
+    /** Where prefork serves, for log lines and error messages. */
+    private readonly urls: readonly string[],
+    /** Serves the app's server on the master's sockets. */
+    private readonly serve: (call: ListenCall) => Promise<void>,
+  ) {
+    this.failed = new Promise<never>((_, reject) => (this.#fail = reject));
+    this.failed.catch(() => {});
+    hookListen((call) => this.#onListen(call));
+  }
+
+  #onListen(call: ListenCall): ListenDecision {
+    if (call.exclusive) {
+      this.log.info({ event: 'listen-exclusive', target: call.target }, `the app binds ${call.target} itself (exclusive: true)`);
+      return 'pass';
+    }
+    if (this.#appListen !== null) {
+      this.#refuse(call);
+      return 'taken';
+    }
+    this.#appListen = call;
+    if (this.#mode === 'export') this.#ignore(call);
+    else if (this.#mode === 'waiting') this.#onAppListen?.();
+    else if (this.#mode === 'loading') {
+      setImmediate(() => {
+        if (this.#mode === 'loading') void this.#redirect();
+      });
+    }
+    return 'taken';
+  }
+
+  #refuse(call: ListenCall): void {
+    const message =
+      `prefork: listen(${call.target}) refused: this worker already serves the app on ${this.urls.join(', ')}, ` +
+      'and the master binds nothing for a worker; to open another socket in every worker, pass { port, exclusive: true } to listen(), or serve it with another --bind';
+    this.log.warn({ event: 'listen-refused', target: call.target }, message);
+    const err = Object.assign(new Error(message), { code: 'ERR_PREFORK_LISTEN' });
+    process.nextTick(() => call.server.emit('error', err));
+  }
+
+  #ignore(call: ListenCall): void {
+    this.log.info(
+      { event: 'listen-ignored', target: call.target },
+      `the app's listen(${call.target}) is a no-op: prefork serves its export on ${this.urls.join(', ')}`,
+    );
+    if (this.#address !== null) reportAddress(call.server, this.#address);
+    process.nextTick(() => call.server.emit('listening'));
+  }
+
+  #redirect(): Promise<void> {
+    const call = this.#appListen!;
+    this.#mode = 'redirected';
+    this.#redirection ??= this.serve(call).then(
+      () => {
+        this.log.info(
+          { event: 'listen-redirected', target: call.target, addresses: this.urls },
+          `the app's listen(${call.target}) is served on ${this.urls.join(', ')} (drop-in mode)`,
+        );
+      },
+      (err: unknown) => {
+        this.#fail(err);
+        throw err;
+      },
+    );
+    return this.#redirection;
+  }
+
+  /** The module has been evaluated: a listen() it made waits for settle(). */
+  moduleLoaded(): void {
+    if (this.#mode === 'loading') this.#mode = 'deciding';
+  }
+
+  /**
+   * The module has loaded. `address` is where prefork serves (for a no-op listen()'s address()).
+   * Resolves with what is served: the export, the app's own server, or nothing by the deadline.
+   */
+  async settle(exportServable: boolean, address: net.AddressInfo | string | null, timeoutMs: number): Promise<Outcome> {
+    if (this.#redirection !== null) {
+      await this.#redirection;
+      if (exportServable) this.log.info({ event: 'export-unused' }, "the app's export is not served: its own listen() already serves it");
+      return 'redirected';
+    }
+    if (exportServable) {
+      this.#mode = 'export';
+      this.#address = address;
+      if (this.#appListen !== null) this.#ignore(this.#appListen);
+      return 'export';
+    }
+    this.#mode = 'waiting';
+    if (this.#appListen === null) {
+      const called = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), Math.max(0, timeoutMs));
+        this.#onAppListen = () => {
+          clearTimeout(timer);
+          resolve(true);
+        };
+      });
+      if (!called) return 'nothing';
+    }
+    await this.#redirect();
+    return 'redirected';
+  }
+}
