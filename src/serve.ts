@@ -33,7 +33,9 @@ export interface Served extends PromiseLike<ExitCodeValue> {
   reload(): Promise<void>;
 }
 
-const keyByName = new Map<string, OptionKey>(optionKeys.flatMap((key) => [[key, key] as const, [OPTIONS[key].name, key] as const]));
+const keyByName = new Map<string, OptionKey>(
+  optionKeys.flatMap((key) => [[key, key] as const, [OPTIONS[key].name, key] as const]),
+);
 
 /**
  * Starts a master and its workers. Bad options, a bind that fails or an app file that is missing

@@ -30,7 +30,8 @@ function sourceFiles(dir: string): string[] {
 function messageText(node: ts.Expression | undefined, file: ts.SourceFile): string {
   if (node === undefined) return '';
   if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node)) return node.text;
-  if (ts.isTemplateExpression(node)) return node.head.text + node.templateSpans.map((s) => `…${s.literal.text}`).join('');
+  if (ts.isTemplateExpression(node))
+    return node.head.text + node.templateSpans.map((s) => `…${s.literal.text}`).join('');
   // A long message split over lines: 'part one ' + 'part two'.
   if (ts.isBinaryExpression(node) && node.operatorToken.kind === ts.SyntaxKind.PlusToken) {
     const [left, right] = [messageText(node.left, file), messageText(node.right, file)];
@@ -55,16 +56,29 @@ function eventsIn(path: string, root: string): Found[] {
       let event: string | null = null;
       const fields: string[] = [];
       for (const p of node.properties) {
-        const name = p.name !== undefined && (ts.isIdentifier(p.name) || ts.isStringLiteral(p.name)) ? p.name.text : null;
+        const name =
+          p.name !== undefined && (ts.isIdentifier(p.name) || ts.isStringLiteral(p.name)) ? p.name.text : null;
         if (name === null) continue;
-        if (name === 'event' && ts.isPropertyAssignment(p) && ts.isStringLiteral(p.initializer)) event = p.initializer.text;
+        if (name === 'event' && ts.isPropertyAssignment(p) && ts.isStringLiteral(p.initializer))
+          event = p.initializer.text;
         else if (!COMMON.has(name)) fields.push(name);
       }
       const call = node.parent;
-      if (event !== null && ts.isCallExpression(call) && call.arguments[0] === node && ts.isPropertyAccessExpression(call.expression)) {
+      if (
+        event !== null &&
+        ts.isCallExpression(call) &&
+        call.arguments[0] === node &&
+        ts.isPropertyAccessExpression(call.expression)
+      ) {
         const level = call.expression.name.text;
         if (LEVELS.has(level)) {
-          found.push({ event, level, fields, file: relative(root, path), message: messageText(call.arguments[1], file) });
+          found.push({
+            event,
+            level,
+            fields,
+            file: relative(root, path),
+            message: messageText(call.arguments[1], file),
+          });
         }
       }
     }
@@ -80,7 +94,12 @@ export function logEvents(root: string, dirs: readonly string[]): LogEvent[] {
   for (const dir of dirs) {
     for (const path of sourceFiles(join(root, dir))) {
       for (const f of eventsIn(path, root)) {
-        const entry = byName.get(f.event) ?? { levels: new Set(), fields: new Set(), files: new Set(), example: f.message };
+        const entry = byName.get(f.event) ?? {
+          levels: new Set(),
+          fields: new Set(),
+          files: new Set(),
+          example: f.message,
+        };
         entry.levels.add(f.level);
         f.fields.forEach((x) => entry.fields.add(x));
         entry.files.add(f.file);

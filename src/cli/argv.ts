@@ -18,7 +18,11 @@ export function fastParse(argv: readonly string[]): Partial<Record<OptionKey, un
     if (d.cli === 'positional') continue;
     // Every option may repeat, as with yargs' duplicate-arguments-array: one value stays a
     // value, several become an array (a list for --bind, an error for the others).
-    options[d.name] = { type: d.cli === 'boolean' ? 'boolean' : 'string', multiple: true, ...(d.alias ? { short: d.alias } : {}) };
+    options[d.name] = {
+      type: d.cli === 'boolean' ? 'boolean' : 'string',
+      multiple: true,
+      ...(d.alias ? { short: d.alias } : {}),
+    };
   }
   let parsed: ReturnType<typeof parseArgs>;
   try {
@@ -37,7 +41,11 @@ export function fastParse(argv: readonly string[]): Partial<Record<OptionKey, un
     const raw = (parsed.values as Record<string, unknown[] | undefined>)[d.name];
     if (raw === undefined) continue;
     // yargs treats a string option's value that looks like an option ("-w --bind") as missing.
-    if (d.cli !== 'boolean' && raw.some((v) => typeof v === 'string' && v.startsWith('-') && v.length > 1 && !/^-\d/.test(v))) return null;
+    if (
+      d.cli !== 'boolean' &&
+      raw.some((v) => typeof v === 'string' && v.startsWith('-') && v.length > 1 && !/^-\d/.test(v))
+    )
+      return null;
     values[key] = raw.length === 1 ? raw[0] : raw;
   }
   return values;

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import yargs from 'yargs';
 import type { ControlReply, ControlRequest } from '../master/control.js';
-import { ExitCode, type ExitCodeValue, usageError } from '../shared/exit-codes.js';
+import { ExitCode, usageError } from '../shared/exit-codes.js';
 import { WORKER_COUNT, isWorkerCount } from '../config/limits.js';
 import { OPTIONS, envName } from '../config/options.js';
 import { formatStatus } from '../master/status-snapshot.js';
@@ -21,7 +21,9 @@ export function parseClientArgv(argv: readonly string[], env: NodeJS.ProcessEnv)
   checkOptionNames(argv, ['control', 'json', 'help', 'version'], new Set(['h']));
   const parsed = yargs([...argv])
     .scriptName('prefork')
-    .usage('prefork status|reload|scale N|stop --control PATH\n\nTalk to a running prefork master over its --control socket.')
+    .usage(
+      'prefork status|reload|scale N|stop --control PATH\n\nTalk to a running prefork master over its --control socket.',
+    )
     .strict()
     .help()
     .fail((message: string | null, err: Error | undefined) => {
@@ -37,11 +39,15 @@ export function parseClientArgv(argv: readonly string[], env: NodeJS.ProcessEnv)
     .parseSync() as { _: Array<string | number>; control?: string; json?: boolean; workers?: unknown };
   const cmd = String(parsed._[0]);
   const control = parsed.control ?? env[CONTROL_ENV];
-  if (!control) throw usageError(`${cmd} needs --control PATH (or env ${CONTROL_ENV}): the socket the master serves with --control`);
+  if (!control)
+    throw usageError(
+      `${cmd} needs --control PATH (or env ${CONTROL_ENV}): the socket the master serves with --control`,
+    );
   let request: ControlRequest;
   if (cmd === 'scale') {
     const n = Number(parsed.workers);
-    if (!isWorkerCount(n)) throw usageError(`invalid workers ${JSON.stringify(String(parsed.workers))}: expected ${WORKER_COUNT}`);
+    if (!isWorkerCount(n))
+      throw usageError(`invalid workers ${JSON.stringify(String(parsed.workers))}: expected ${WORKER_COUNT}`);
     request = { cmd: 'scale', workers: n };
   } else {
     request = { cmd: cmd as 'status' | 'reload' | 'stop' };
@@ -63,6 +69,7 @@ export function interruptedLine(signal: NodeJS.Signals, cmd: string): string {
 }
 
 /** Sends one request, prints progress as it comes, resolves with the exit code. */
+// Long because the socket's events, the reply parsing and Ctrl-C share one promise's state.
 export function runClient(
   { request, control, json }: ClientArgs,
   out = process.stdout,
@@ -88,7 +95,9 @@ export function runClient(
     socket.on('connect', () => socket.write(`${JSON.stringify(request)}\n`));
     socket.on('error', (e: NodeJS.ErrnoException) => {
       if (finished) return;
-      err.write(`prefork: cannot reach the master at ${control}: ${e.code === 'ENOENT' ? 'no such socket (is prefork running with --control?)' : e.code === 'ECONNREFUSED' ? 'nobody is listening (the master is gone)' : (e.code ?? e.message)}\n`);
+      err.write(
+        `prefork: cannot reach the master at ${control}: ${e.code === 'ENOENT' ? 'no such socket (is prefork running with --control?)' : e.code === 'ECONNREFUSED' ? 'nobody is listening (the master is gone)' : (e.code ?? e.message)}\n`,
+      );
       finish(ExitCode.unexpected);
     });
     socket.on('data', (chunk: string) => {

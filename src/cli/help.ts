@@ -22,7 +22,9 @@ const EPILOG = [
 export function parseArgv(argv: readonly string[]): Partial<Record<OptionKey, unknown>> {
   const parser = yargs([...argv])
     .scriptName('prefork')
-    .usage('prefork [options] APP\n\nServe APP (path/to/module[:export]) with a pool of pre-forked worker processes.\nprefork status|reload|scale N|stop --control PATH talks to a running master (see prefork status --help).')
+    .usage(
+      'prefork [options] APP\n\nServe APP (path/to/module[:export]) with a pool of pre-forked worker processes.\nprefork status|reload|scale N|stop --control PATH talks to a running master (see prefork status --help).',
+    )
     .parserConfiguration({ 'camel-case-expansion': false, 'boolean-negation': true, 'duplicate-arguments-array': true })
     .strict()
     .version(pkg.version)
@@ -33,9 +35,7 @@ export function parseArgv(argv: readonly string[]): Partial<Record<OptionKey, un
     .fail((message: string | null, err: Error | undefined) => {
       throw usageError((message ?? err?.message ?? 'invalid usage').split('\n')[0] ?? 'invalid usage');
     })
-    .command('$0 [app]', false, (y) =>
-      y.positional('app', { type: 'string', describe: OPTIONS.app.describe }),
-    );
+    .command('$0 [app]', false, (y) => y.positional('app', { type: 'string', describe: OPTIONS.app.describe }));
   for (const key of optionKeys) {
     const d = OPTIONS[key] as OptionDef<unknown>;
     if (d.cli === 'positional') continue;

@@ -1,14 +1,11 @@
-import { readFileSync } from 'node:fs';
 import { formatBind } from '../config/bind.js';
 import { checkOptionNames, checkOptionValues, fastParse } from './argv.js';
 import { takeEarlySignals } from '../shared/early-signals.js';
 import { configToJSON, resolveConfig } from '../config/config.js';
-import { ExitCode, PreforkError, usageError } from '../shared/exit-codes.js';
+import { ExitCode, PreforkError } from '../shared/exit-codes.js';
 import { createLogger } from '../shared/log.js';
 import { CONTROL_COMMANDS, preflight } from '../config/preflight.js';
-import { type OptionDef, type OptionKey, OPTIONS, envName, optionKeys } from '../config/options.js';
 import { operatorCwd, runMaster } from '../launch/launcher.js';
-import { MASTER_SIGNALS } from '../master/signals.js';
 
 function exitWith(code: number, message?: string): never {
   if (message !== undefined) process.stderr.write(`prefork: ${message}\n`);
@@ -35,7 +32,12 @@ export async function main(argv: readonly string[]): Promise<never> {
       checkOptionNames(argv);
     }
     const cliValues = fastParse(argv) ?? (await import('./help.js')).parseArgv(argv);
-    const sources = { argv: cliValues, env: process.env, cwd: operatorCwd(), stdoutIsTTY: process.stdout.isTTY === true };
+    const sources = {
+      argv: cliValues,
+      env: process.env,
+      cwd: operatorCwd(),
+      stdoutIsTTY: process.stdout.isTTY === true,
+    };
     const config = await resolveConfig(sources);
     if (cliValues.checkConfig === true) {
       preflight(config, sources.cwd);

@@ -33,7 +33,8 @@ function parsePort(fail: Fail, raw: string, text: string): number {
   return port;
 }
 
-const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const HOSTNAME =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 function parseTcp(fail: Fail, raw: string): BindSpec {
   if (raw.startsWith('[')) {
@@ -68,7 +69,10 @@ function parseUnix(fail: Fail, raw: string, rest: string): BindSpec {
   }
   const bytes = Buffer.byteLength(rest);
   if (bytes > UNIX_PATH_MAX_BYTES) {
-    fail(raw, `the path is ${bytes} bytes; unix socket paths may have at most ${UNIX_PATH_MAX_BYTES} (use a shorter directory such as /run/APP)`);
+    fail(
+      raw,
+      `the path is ${bytes} bytes; unix socket paths may have at most ${UNIX_PATH_MAX_BYTES} (use a shorter directory such as /run/APP)`,
+    );
   }
   return { kind: 'unix', path: rest };
 }

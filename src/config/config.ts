@@ -72,11 +72,14 @@ export async function loadConfigFile(file: string, cwd: string): Promise<ConfigF
     }
   } else if (ext === '.js' || ext === '.mjs' || ext === '.cjs') {
     try {
-      data = await settle((async () => {
-        let value = ((await import(pathToFileURL(path).href)) as { default?: unknown }).default;
-        if (typeof value === 'function') value = (value as () => unknown)();
-        return isThenable(value) ? await value : value;
-      })(), file);
+      data = await settle(
+        (async () => {
+          let value = ((await import(pathToFileURL(path).href)) as { default?: unknown }).default;
+          if (typeof value === 'function') value = (value as () => unknown)();
+          return isThenable(value) ? await value : value;
+        })(),
+        file,
+      );
     } catch (err) {
       if (err instanceof PreforkError) throw err;
       throw usageError(`cannot load config file ${file}: ${describeError(err)}`);
@@ -93,7 +96,10 @@ export async function loadConfigFile(file: string, cwd: string): Promise<ConfigF
   for (const [name, value] of Object.entries(data)) {
     const key = keyByConfigName.get(name);
     if (key === undefined || OPTIONS[key].cliOnly) {
-      const near = closest(name, optionKeys.filter((k) => !OPTIONS[k].cliOnly).flatMap((k) => [k, OPTIONS[k].name]));
+      const near = closest(
+        name,
+        optionKeys.filter((k) => !OPTIONS[k].cliOnly).flatMap((k) => [k, OPTIONS[k].name]),
+      );
       const hint = near === null ? 'see prefork --help for the options' : `did you mean "${near}"?`;
       throw usageError(`unknown option "${name}" in config file ${file}: ${hint}`);
     }
@@ -144,7 +150,10 @@ function checkEnvNames(env: NodeJS.ProcessEnv): void {
   const known = optionKeys.filter((k) => !OPTIONS[k].cliOnly).map((k) => envName(OPTIONS[k] as OptionDef<unknown>));
   for (const name of Object.keys(env)) {
     if (!name.startsWith('PREFORK_') || INTERNAL_ENV.has(name) || known.includes(name)) continue;
-    const near = closest(name.slice('PREFORK_'.length), known.map((k) => k.slice('PREFORK_'.length)));
+    const near = closest(
+      name.slice('PREFORK_'.length),
+      known.map((k) => k.slice('PREFORK_'.length)),
+    );
     if (near !== null) throw usageError(`unknown env ${name}: did you mean PREFORK_${near}?`);
   }
 }
@@ -164,7 +173,10 @@ export async function resolveConfig(src: ConfigSources): Promise<Config> {
     resolved[key] = valueFor(key, { ...src, stdoutIsTTY: logsToTTY }, file, fileName ?? null, labels);
   }
   const config = resolved as Config;
-  if (config.app === null) throw usageError('missing APP: expected path/to/module[:export], e.g. prefork server.js or prefork app.mjs:handler');
+  if (config.app === null)
+    throw usageError(
+      'missing APP: expected path/to/module[:export], e.g. prefork server.js or prefork app.mjs:handler',
+    );
   checkCombinations(config, labels as Labels, src.cwd);
   // The master and every worker open the log file themselves, each from its own cwd: resolve it once.
   const logFile = config.logFile === null ? null : resolve(src.cwd, config.logFile);
@@ -176,7 +188,9 @@ function checkCombinations(config: Config, labels: Labels, cwd: string): void {
   const { certfile, keyfile, headersTimeout, requestTimeout } = config;
   if ((certfile === null) !== (keyfile === null)) {
     const [given, missing] =
-      certfile !== null ? [`${labels.certfile} ${certfile}`, '--keyfile'] : [`${labels.keyfile} ${keyfile}`, '--certfile'];
+      certfile !== null
+        ? [`${labels.certfile} ${certfile}`, '--keyfile']
+        : [`${labels.keyfile} ${keyfile}`, '--certfile'];
     throw usageError(`${given} is set but ${missing} is not: HTTPS needs both a certificate and its private key`);
   }
   // Node refuses this pair: the headers are part of the request, so they cannot be given longer.
@@ -198,10 +212,15 @@ function checkDuplicateBinds(config: Config, labels: Labels, cwd: string): void 
   const seen = new Map<string, string>();
   const claim = (bind: BindSpec, label: string): void => {
     const key =
-      bind.kind === 'tcp' ? (bind.port === 0 ? null : `tcp ${bind.host.toLowerCase()} ${bind.port}`)
-      : bind.kind === 'unix' ? `unix ${resolve(cwd, bind.path)}`
-      : bind.kind === 'abstract' ? `abstract ${bind.name}`
-      : `fd ${bind.fd}`;
+      bind.kind === 'tcp'
+        ? bind.port === 0
+          ? null
+          : `tcp ${bind.host.toLowerCase()} ${bind.port}`
+        : bind.kind === 'unix'
+          ? `unix ${resolve(cwd, bind.path)}`
+          : bind.kind === 'abstract'
+            ? `abstract ${bind.name}`
+            : `fd ${bind.fd}`;
     if (key === null) return;
     const first = seen.get(key);
     const what = `${label} ${formatBind(bind)}`;
@@ -223,10 +242,15 @@ export function configToJSON(config: Config, format: (b: Config['bind'][number])
     if (OPTIONS[key].cliOnly) continue;
     const value = config[key];
     out[key] =
-      key === 'bind' ? config.bind.map(format)
-      : key === 'metricsBind' ? (config.metricsBind === null ? null : format(config.metricsBind))
-      : key === 'socketMode' ? `0${config.socketMode.toString(8)}`
-      : value;
+      key === 'bind'
+        ? config.bind.map(format)
+        : key === 'metricsBind'
+          ? config.metricsBind === null
+            ? null
+            : format(config.metricsBind)
+          : key === 'socketMode'
+            ? `0${config.socketMode.toString(8)}`
+            : value;
   }
   return out;
 }

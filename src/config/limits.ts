@@ -13,7 +13,8 @@ export const MAX_WORKERS = 1024;
 /** How an error names the range, e.g. `invalid workers "0": expected ${WORKER_COUNT}`. */
 export const WORKER_COUNT = `a whole number from 1 to ${MAX_WORKERS}`;
 
-export const isWorkerCount = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= MAX_WORKERS;
+export const isWorkerCount = (n: unknown): n is number =>
+  typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= MAX_WORKERS;
 
 /** The control socket's permissions: it can stop and scale the master, so only its owner may connect. */
 export const CONTROL_SOCKET_MODE = 0o600;

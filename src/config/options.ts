@@ -367,7 +367,9 @@ export type CliOnlyKey = 'checkConfig';
  * option but the CLI-only ones, by its camelCase name, all optional. Derived from the table.
  */
 export type ConfigInput = {
-  readonly [K in Exclude<OptionKey, CliOnlyKey>]?: K extends keyof InputForms ? InputForms[K] : Exclude<Config[K], null>;
+  readonly [K in Exclude<OptionKey, CliOnlyKey>]?: K extends keyof InputForms
+    ? InputForms[K]
+    : Exclude<Config[K], null>;
 };
 
 export const envName = (d: OptionDef<unknown>): string => `PREFORK_${d.name.toUpperCase().replace(/-/g, '_')}`;

@@ -25,7 +25,9 @@ export function resolveApp(spec: string, cwd: string): string {
     if (near === spec) {
       throw usageError(`"${spec}" is a command, not an app file: it goes first, as in prefork ${spec} --control PATH`);
     }
-    throw usageError(`unknown command "${spec}" (and no app file ${spec}): did you mean prefork ${near} --control PATH?`);
+    throw usageError(
+      `unknown command "${spec}" (and no app file ${spec}): did you mean prefork ${near} --control PATH?`,
+    );
   }
 }
 

@@ -22,7 +22,14 @@ function readPem(flag: string, file: string, cwd: string): string {
     return readFileSync(resolve(cwd, file), 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : firstLine(err);
+    const why =
+      code === 'ENOENT'
+        ? 'file not found'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : code === 'EISDIR'
+            ? 'it is a directory'
+            : firstLine(err);
     throw usageError(`cannot read ${flag} ${file}: ${why}`);
   }
 }

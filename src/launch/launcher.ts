@@ -22,7 +22,10 @@ export type { MasterHooks } from './master.js';
  * process exit code.
  */
 export async function runMaster(
-  config: Config, log: Logger, reloadConfig: () => Promise<Config> = async () => config, hooks: MasterHooks = {},
+  config: Config,
+  log: Logger,
+  reloadConfig: () => Promise<Config> = async () => config,
+  hooks: MasterHooks = {},
 ): Promise<ExitCodeValue> {
   const start = checkStart(config, log);
   const cleanup = new Cleanup();

@@ -45,34 +45,36 @@ export function createMaster(parts: MasterParts): Master {
   const { config, log, start, sockets, notifier, hooks } = parts;
   const { listeners } = sockets;
   const { successor } = start;
-  return parts.master.set(new Master({
-    config,
-    listeners,
-    log,
-    settingsFor: (c) => workerSettings(c, start.cwd, listeners, start.tls, start.privileges.worker),
-    reloadConfig: async () => {
-      const next = await parts.reloadConfig();
-      // The paths are restart-only (the master logs a change as ignored), but their contents
-      // are read again: a renewed certificate goes live with a SIGHUP. A bad one aborts the reload.
-      if (start.tls !== null) start.tls = loadTls(config, start.cwd);
-      return next;
-    },
-    spawn: clusterSpawn({ workerEntry: WORKER_ENTRY, cwd: start.cwd, log }),
-    notifier,
-    upgrade: hooks.embedded === true ? embeddedUpgrade(log) : parts.upgrader,
-    onReady: (addresses) => {
-      if (successor !== null) successor.ready(() => takeOver(parts));
-      hooks.ready?.(addresses);
-    },
-    // A new master's workers may serve beside the old master's: never cut them.
-    fatalStop: successor === null ? 'immediate' : 'graceful',
-    // The files stay while the old master of a hot upgrade we never took over from serves them.
-    // Inside another program (serve()) an fd:// bind is that program's own descriptor: its to close.
-    stopListening: () => {
-      const ours = hooks.embedded === true ? listeners.filter((l) => l.bind.kind !== 'fd') : listeners;
-      stopListening(ours, log, (l: Listener) => l.inherited === true && successor?.live !== true);
-    },
-  }));
+  return parts.master.set(
+    new Master({
+      config,
+      listeners,
+      log,
+      settingsFor: (c) => workerSettings(c, start.cwd, listeners, start.tls, start.privileges.worker),
+      reloadConfig: async () => {
+        const next = await parts.reloadConfig();
+        // The paths are restart-only (the master logs a change as ignored), but their contents
+        // are read again: a renewed certificate goes live with a SIGHUP. A bad one aborts the reload.
+        if (start.tls !== null) start.tls = loadTls(config, start.cwd);
+        return next;
+      },
+      spawn: clusterSpawn({ workerEntry: WORKER_ENTRY, cwd: start.cwd, log }),
+      notifier,
+      upgrade: hooks.embedded === true ? embeddedUpgrade(log) : parts.upgrader,
+      onReady: (addresses) => {
+        if (successor !== null) successor.ready(() => takeOver(parts));
+        hooks.ready?.(addresses);
+      },
+      // A new master's workers may serve beside the old master's: never cut them.
+      fatalStop: successor === null ? 'immediate' : 'graceful',
+      // The files stay while the old master of a hot upgrade we never took over from serves them.
+      // Inside another program (serve()) an fd:// bind is that program's own descriptor: its to close.
+      stopListening: () => {
+        const ours = hooks.embedded === true ? listeners.filter((l) => l.bind.kind !== 'fd') : listeners;
+        stopListening(ours, log, (l: Listener) => l.inherited === true && successor?.live !== true);
+      },
+    }),
+  );
 }
 
 /** New master: the old one handed over: the pidfile, the chain's dropped files, and systemd are ours. */
@@ -87,7 +89,8 @@ async function takeOver({ pidfile, sockets, notifier, log, master }: MasterParts
 function embeddedUpgrade(log: Logger): { start(): void; abort(): void } {
   return {
     start: () => {
-      const why = 'prefork runs inside another program (serve()): a hot upgrade would start that program again; ' +
+      const why =
+        'prefork runs inside another program (serve()): a hot upgrade would start that program again; ' +
         'use reload() (or HUP) for new app code';
       log.warn({ event: 'upgrade-refused', reason: why }, `SIGUSR2 refused: ${why}`);
     },

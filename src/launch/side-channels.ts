@@ -27,8 +27,13 @@ export function startNotifier(start: Start, log: Logger, cleanup: Cleanup): Syst
  * systemd must know the new MAINPID before we (its main process so far) exit.
  */
 export function createUpgrader(
-  log: Logger, start: Start, sockets: Sockets, pidfile: Pidfile | null, notifier: SystemdNotifier | null,
-  master: Late<Master>, cleanup: Cleanup,
+  log: Logger,
+  start: Start,
+  sockets: Sockets,
+  pidfile: Pidfile | null,
+  notifier: SystemdNotifier | null,
+  master: Late<Master>,
+  cleanup: Cleanup,
 ): Upgrader {
   const upgrader = new Upgrader({
     log,
@@ -51,7 +56,12 @@ export function createUpgrader(
 
 /** Step 8: the --reload watcher, and what the master serves itself: the control socket and /metrics. */
 export async function serveSideChannels(
-  master: Master, config: Config, start: Start, sockets: Sockets, log: Logger, cleanup: Cleanup,
+  master: Master,
+  config: Config,
+  start: Start,
+  sockets: Sockets,
+  log: Logger,
+  cleanup: Cleanup,
 ): Promise<void> {
   const { control, metrics } = sockets;
   // First: it can fail (the app file gone since the checks), and nothing may be served by then.

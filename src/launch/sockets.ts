@@ -31,15 +31,22 @@ export interface Sockets {
  * open; `keepFile` says, at clean-up time, which socket files another master still serves.
  */
 export async function openSockets(
-  config: Config, log: Logger, start: Start, cleanup: Cleanup, keepFile: (l: Listener) => boolean,
+  config: Config,
+  log: Logger,
+  start: Start,
+  cleanup: Cleanup,
+  keepFile: (l: Listener) => boolean,
 ): Promise<Sockets> {
   const inheritance = start.successor?.inheritance ?? null;
   const systemdSockets = takeActivatedSockets(process.env);
   // systemd passed its sockets to the first master of a chain; each new master gets them from the last.
-  const activated = inheritance === null ? systemdSockets : inheritance.activated().map((s) => ({
-    bind: parseBind(s.bind) as Extract<BindSpec, { kind: 'fd' }>,
-    name: s.systemd,
-  }));
+  const activated =
+    inheritance === null
+      ? systemdSockets
+      : inheritance.activated().map((s) => ({
+          bind: parseBind(s.bind) as Extract<BindSpec, { kind: 'fd' }>,
+          name: s.systemd,
+        }));
   const binds = [...activated.map((a) => a.bind), ...config.bind];
   if (binds.length === 0) throw usageError('nothing to listen on: give --bind (or let systemd pass sockets)');
   const fromOldMaster = (role: string) =>
@@ -54,7 +61,8 @@ export async function openSockets(
   chownSockets(listeners, start.privileges.socketOwner, log);
   const controlBind: BindSpec[] = config.control === null ? [] : [{ kind: 'unix', path: config.control }];
   const control = controlBind.length === 0 ? [] : await open('control', controlBind, CONTROL_SOCKET_MODE);
-  const metrics = config.metricsBind === null ? [] : await open('metrics', [config.metricsBind], config.socketMode, listeners);
+  const metrics =
+    config.metricsBind === null ? [] : await open('metrics', [config.metricsBind], config.socketMode, listeners);
   return {
     listeners,
     systemd: listeners.map((_, i) => (activated[i] ? (activated[i]!.name ?? `#${i}`) : null)),

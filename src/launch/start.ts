@@ -57,7 +57,10 @@ export function checkStart(config: Config, log: Logger): Start {
  * creates anything. A new master takes the lock over from its parent only when that one hands over.
  */
 export async function lockPidfileFor(
-  config: Config, log: Logger, start: Start, cleanup: Cleanup,
+  config: Config,
+  log: Logger,
+  start: Start,
+  cleanup: Cleanup,
 ): Promise<Pidfile | null> {
   if (config.pidfile === null) return null;
   const { successor } = start;
@@ -75,7 +78,7 @@ export async function lockPidfileFor(
 function warnAboutPid1(log: Logger): void {
   log.warn(
     { event: 'pid1' },
-    'running as PID 1: orphaned processes (an app\'s detached children) will not be reaped; ' +
+    "running as PID 1: orphaned processes (an app's detached children) will not be reaped; " +
       'run under an init such as `docker run --init` or tini',
   );
 }

@@ -9,7 +9,8 @@ import type { PoolStatus } from './status-snapshot.js';
  * it. One JSON request line per connection; the master answers with JSON lines — progress lines
  * ({"progress": "1/2 workers replaced"}) and a last one with "done": true.
  */
-export type ControlRequest = { cmd: 'status' } | { cmd: 'reload' } | { cmd: 'scale'; workers: number } | { cmd: 'stop' };
+export type ControlRequest =
+  { cmd: 'status' } | { cmd: 'reload' } | { cmd: 'scale'; workers: number } | { cmd: 'stop' };
 
 export type ControlReply =
   | { progress: string }
@@ -73,7 +74,12 @@ async function handle(master: Controllable, req: ControlRequest, send: (r: Contr
       });
       const s = master.snapshot();
       const replaced = s.workers.filter((w) => w.state === 'ready' && w.generation >= target).length;
-      if (replaced < s.master.workers) return send({ done: true, ok: false, error: `reload stopped: a new worker failed to boot; ${s.master.ready - replaced} old workers keep serving (see the log)` });
+      if (replaced < s.master.workers)
+        return send({
+          done: true,
+          ok: false,
+          error: `reload stopped: a new worker failed to boot; ${s.master.ready - replaced} old workers keep serving (see the log)`,
+        });
       return send({ done: true, ok: true, message: `reload done: ${replaced} workers serving` });
     }
     case 'scale': {
@@ -81,7 +87,10 @@ async function handle(master: Controllable, req: ControlRequest, send: (r: Contr
       await follow(send, () => {
         const s = master.snapshot();
         const busy = s.workers.some((w) => w.state !== 'ready');
-        return { progress: `${s.master.ready}/${req.workers} workers ready`, done: s.master.ready === req.workers && !busy };
+        return {
+          progress: `${s.master.ready}/${req.workers} workers ready`,
+          done: s.master.ready === req.workers && !busy,
+        };
       });
       return send({ done: true, ok: true, message: `${req.workers} workers serving` });
     }

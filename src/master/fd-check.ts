@@ -10,7 +10,10 @@ import { fstatSync, readFileSync, readlinkSync } from 'node:fs';
 /** Rows of a /proc/net table, split into columns; null when the table cannot be read. */
 function rows(table: string): string[][] | null {
   try {
-    return readFileSync(`/proc/net/${table}`, 'utf8').split('\n').slice(1).map((l) => l.trim().split(/\s+/));
+    return readFileSync(`/proc/net/${table}`, 'utf8')
+      .split('\n')
+      .slice(1)
+      .map((l) => l.trim().split(/\s+/));
   } catch {
     return null;
   }

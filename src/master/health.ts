@@ -67,7 +67,11 @@ export class HealthMonitor {
     const { maxMemoryBytes } = this.limits;
     v.overLimit = maxMemoryBytes > 0 && rss > maxMemoryBytes ? v.overLimit + 1 : 0;
     if (v.overLimit === MEMORY_SAMPLES) {
-      return { worker, problem: 'bloated', detail: `RSS ${Math.round(rss / 1048576)} MB above --max-memory ${Math.round(maxMemoryBytes / 1048576)} MB for ${MEMORY_SAMPLES} beats` };
+      return {
+        worker,
+        problem: 'bloated',
+        detail: `RSS ${Math.round(rss / 1048576)} MB above --max-memory ${Math.round(maxMemoryBytes / 1048576)} MB for ${MEMORY_SAMPLES} beats`,
+      };
     }
     return null;
   }
@@ -94,7 +98,11 @@ export class HealthMonitor {
       if (v === undefined || (worker.state !== 'ready' && worker.state !== 'draining')) continue;
       const silent = now - v.lastBeat - (this.#unobserved - v.unobservedAtBeat);
       if (silent > timeoutMs + heartbeatMs) {
-        verdicts.push({ worker, problem: 'hung', detail: `event loop blocked for ${(silent / 1000).toFixed(1)} s (--timeout ${timeoutMs / 1000} s)` });
+        verdicts.push({
+          worker,
+          problem: 'hung',
+          detail: `event loop blocked for ${(silent / 1000).toFixed(1)} s (--timeout ${timeoutMs / 1000} s)`,
+        });
         v.lastBeat = Number.POSITIVE_INFINITY; // one verdict per worker
       }
     }

@@ -48,7 +48,9 @@ function refuseOverlap(listener: Listener, before: readonly Listener[]): void {
       return given === bound ? given : `${given} (${bound})`;
     };
     const why = 'the same port on a common address';
-    throw bindError(`cannot bind ${shown(listener, mine)}: it overlaps ${shown(other, theirs)}, bound already (${why})`);
+    throw bindError(
+      `cannot bind ${shown(listener, mine)}: it overlaps ${shown(other, theirs)}, bound already (${why})`,
+    );
   }
 }
 
@@ -82,7 +84,8 @@ async function openTcp(bind: Extract<BindSpec, { kind: 'tcp' }>, scheme: string)
   const handle = bindTcp(host, bind.port, host !== null && isIP(host) === 6 ? 6 : 4);
   if (typeof handle === 'number') throw bindError(describeBindFailure(what, handle));
   const addr = tcpAddress(handle);
-  const shown = addr === null ? what : addr.family === 'IPv6' ? `[${addr.address}]:${addr.port}` : `${addr.address}:${addr.port}`;
+  const shown =
+    addr === null ? what : addr.family === 'IPv6' ? `[${addr.address}]:${addr.port}` : `${addr.address}:${addr.port}`;
   return { bind, handle, url: `${scheme}://${shown}`, owned: null };
 }
 
@@ -105,7 +108,9 @@ function somebodyListens(path: string): Promise<boolean | string> {
     };
     socket.setTimeout(1000, () => done(true));
     socket.once('connect', () => done(true));
-    socket.once('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED' ? false : (err.code ?? 'error')));
+    socket.once('error', (err: NodeJS.ErrnoException) =>
+      done(err.code === 'ECONNREFUSED' ? false : (err.code ?? 'error')),
+    );
   });
 }
 
@@ -120,10 +125,12 @@ function kindOf(stats: Stats): string {
 async function clearStaleSocket(path: string, log: Logger): Promise<void> {
   const stats = lstatOrNull(path);
   if (stats === null) return;
-  if (!stats.isSocket()) throw bindError(`cannot bind unix:${path}: the path exists and is ${kindOf(stats)}; refusing to replace it`);
+  if (!stats.isSocket())
+    throw bindError(`cannot bind unix:${path}: the path exists and is ${kindOf(stats)}; refusing to replace it`);
   const answer = await somebodyListens(path);
   if (answer === true) throw bindError(`cannot bind unix:${path}: another server is listening on it`);
-  if (typeof answer === 'string') throw bindError(`cannot bind unix:${path}: cannot probe the existing socket (${answer})`);
+  if (typeof answer === 'string')
+    throw bindError(`cannot bind unix:${path}: cannot probe the existing socket (${answer})`);
   unlinkSync(path);
   log.info({ event: 'stale-socket-removed', path }, `removed stale socket ${path} (nobody was listening)`);
 }
@@ -193,13 +200,16 @@ function openAbstract(bind: Extract<BindSpec, { kind: 'abstract' }>): Listener {
 function openInheritedFd(bind: Extract<BindSpec, { kind: 'fd' }>, scheme: string): Listener {
   checkInheritedFd(bind.fd);
   const handle = openFd(bind.fd);
-  if (typeof handle === 'number') throw bindError(`cannot use fd://${bind.fd}: it is not an open socket (${errName(handle)})`);
+  if (typeof handle === 'number')
+    throw bindError(`cannot use fd://${bind.fd}: it is not an open socket (${errName(handle)})`);
   return { bind, handle, url: fdUrl(bind, handle, scheme), owned: null };
 }
 
 function fdUrl(bind: Extract<BindSpec, { kind: 'fd' }>, handle: RawHandle, scheme: string): string {
   const addr = handleKind(handle) === 'tcp' ? tcpAddress(handle) : null;
-  return addr === null ? formatBind(bind) : `${scheme}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port} (fd://${bind.fd})`;
+  return addr === null
+    ? formatBind(bind)
+    : `${scheme}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port} (fd://${bind.fd})`;
 }
 
 /**
@@ -210,12 +220,18 @@ function fdUrl(bind: Extract<BindSpec, { kind: 'fd' }>, handle: RawHandle, schem
 function openHandedOver(bind: BindSpec, passed: HandoverSocket, scheme: string): Listener {
   const what = formatBind(bind);
   const handle = openFd(passed.fd);
-  if (typeof handle === 'number') throw bindError(`cannot use ${what} handed over by the old master as fd ${passed.fd}: it is not an open socket (${errName(handle)})`);
+  if (typeof handle === 'number')
+    throw bindError(
+      `cannot use ${what} handed over by the old master as fd ${passed.fd}: it is not an open socket (${errName(handle)})`,
+    );
   let url: string;
   if (bind.kind === 'fd') url = fdUrl(bind, handle, scheme);
   else if (bind.kind === 'tcp') {
     const addr = tcpAddress(handle);
-    url = addr === null ? `${scheme}://${what}` : `${scheme}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+    url =
+      addr === null
+        ? `${scheme}://${what}`
+        : `${scheme}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
   } else url = what;
   return { bind, handle, url, owned: passed.owned, inherited: true };
 }
@@ -262,12 +278,17 @@ export async function openListeners(binds: readonly BindSpec[], opts: ListenOpti
  * `keepFile` spares a file that is not ours to remove (yet): after a hot upgrade the new master
  * serves it.
  */
-export function releaseListeners(listeners: readonly Listener[], log: Logger, keepFile: (l: Listener) => boolean = () => false): void {
+export function releaseListeners(
+  listeners: readonly Listener[],
+  log: Logger,
+  keepFile: (l: Listener) => boolean = () => false,
+): void {
   for (const listener of listeners) {
     if (stopped.has(listener)) continue;
     if (listener.owned === null || keepFile(listener)) {
       // An fd we were given stays open for whoever gave it; a path-bound one must not be closed (see above).
-      if (listener.bind.kind !== 'fd' && (listener.owned === null || listener.inherited === true)) listener.handle.close();
+      if (listener.bind.kind !== 'fd' && (listener.owned === null || listener.inherited === true))
+        listener.handle.close();
       continue;
     }
     if (listener.inherited === true) listener.handle.close();

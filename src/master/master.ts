@@ -171,7 +171,10 @@ export class Master {
     });
     const order = this.#balancer.decide(pool);
     if (order === null) return;
-    const { worker: { worker, connections }, count } = order;
+    const {
+      worker: { worker, connections },
+      count,
+    } = order;
     const counts = pool.map((p) => p.connections);
     this.#log.debug(
       { event: 'shed', worker: worker.slot, pid: worker.pid, count, pool: counts },
@@ -191,7 +194,10 @@ export class Master {
     if (this.#state === 'starting' && this.#pool.readyCount() >= this.#pool.desired) {
       this.#state = 'running';
       const urls = this.deps.listeners.map((l) => l.url);
-      this.#log.info({ event: 'ready', workers: this.#pool.readyCount(), addresses: urls }, `ready: ${this.#pool.readyCount()} workers serving ${urls.join(', ')}`);
+      this.#log.info(
+        { event: 'ready', workers: this.#pool.readyCount(), addresses: urls },
+        `ready: ${this.#pool.readyCount()} workers serving ${urls.join(', ')}`,
+      );
       void this.deps.notifier?.ready(this.status());
       this.deps.onReady?.(urls);
     }
@@ -238,7 +244,11 @@ export class Master {
     if (before === 'booting' && this.#state === 'starting') {
       // The app cannot start: stop rather than fork the same failure forever.
       const how = signal !== null ? `signal ${signal}` : `code ${code}`;
-      this.#fatal(handle.bootFailure ?? `app ${this.#config.app}: worker ${handle.slot} exited with ${how} while loading, before it was ready`, ExitCode.appLoad);
+      this.#fatal(
+        handle.bootFailure ??
+          `app ${this.#config.app}: worker ${handle.slot} exited with ${how} while loading, before it was ready`,
+        ExitCode.appLoad,
+      );
       return;
     }
     if (this.#pool.replacements.exited(handle, reason) === 'reload') this.#reloads.failed();
@@ -260,7 +270,10 @@ export class Master {
   #checkHealth(): void {
     this.#pool.checkUptimes();
     for (const { worker, detail } of this.#health.hung(this.#pool)) {
-      this.#log.error({ event: 'worker-hung', worker: worker.slot, pid: worker.pid }, `worker ${worker.slot} (pid ${worker.pid}) hung: ${detail}; killing it`);
+      this.#log.error(
+        { event: 'worker-hung', worker: worker.slot, pid: worker.pid },
+        `worker ${worker.slot} (pid ${worker.pid}) hung: ${detail}; killing it`,
+      );
       worker.killReason = `killed: hung, ${detail}`;
       worker.exitCause = 'timeout';
       worker.kill();
@@ -320,7 +333,10 @@ export class Master {
   /** SIGUSR2: only a running master starts a new one (the upgrader refuses the other cases itself). */
   #upgrade(): void {
     if (this.#state !== 'running') {
-      const why = this.#state === 'starting' ? 'this master is still starting (its workers are not all serving yet)' : 'this master is stopping';
+      const why =
+        this.#state === 'starting'
+          ? 'this master is still starting (its workers are not all serving yet)'
+          : 'this master is stopping';
       this.#log.warn({ event: 'upgrade-refused', reason: why }, `SIGUSR2 refused: ${why}`);
       return;
     }

@@ -49,9 +49,7 @@ const STALE_MS = 2000;
 /** How long to wait for a lock that names no holder before giving up (past STALE_MS). */
 const GIVE_UP_MS = STALE_MS + 1500;
 
-export type HolderState =
-  | { state: 'running' }
-  | { state: 'stale'; why: string };
+export type HolderState = { state: 'running' } | { state: 'stale'; why: string };
 
 /**
  * Our master's process title (cli-main.ts): `prefork master` or `prefork master [NAME]`. Node
@@ -124,13 +122,21 @@ function checkPath(abs: string, given: string, lockDir: string): void {
     const stats = lstatOrNull(abs);
     if (stats !== null && !stats.isFile()) bad(`the path is ${kindOf(stats)}; expected a file path`);
     // Root writes this file: never replace one that is not a pidfile (--pidfile /etc/passwd).
-    if (stats !== null && readPid(abs) === 'not-a-pid') bad('the file exists and does not hold a pid; refusing to replace it');
+    if (stats !== null && readPid(abs) === 'not-a-pid')
+      bad('the file exists and does not hold a pid; refusing to replace it');
     const lockStats = lstatOrNull(lockDir);
-    if (lockStats !== null && !lockStats.isDirectory()) bad(`its lock ${lockDir} exists and is ${kindOf(lockStats)}, not a lock directory`);
+    if (lockStats !== null && !lockStats.isDirectory())
+      bad(`its lock ${lockDir} exists and is ${kindOf(lockStats)}, not a lock directory`);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === undefined) throw err;
-    bad(code === 'ENOENT' || code === 'ENOTDIR' ? `directory ${dir} does not exist` : code === 'EACCES' ? 'permission denied' : code);
+    bad(
+      code === 'ENOENT' || code === 'ENOTDIR'
+        ? `directory ${dir} does not exist`
+        : code === 'EACCES'
+          ? 'permission denied'
+          : code,
+    );
   }
 }
 
@@ -176,33 +182,78 @@ function removeStaleLock(lockDir: string, holder: number): void {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return;
-    throw usageError(`cannot take over the stale lock ${lockDir}: ${code === 'ENOTEMPTY' ? 'it holds files that are not ours' : code}`);
+    throw usageError(
+      `cannot take over the stale lock ${lockDir}: ${code === 'ENOTEMPTY' ? 'it holds files that are not ours' : code}`,
+    );
   }
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
 
-/**
- * Takes the pidfile's lock (before binding). Throws exit 3 if a running prefork master holds
- * it, exit 2 for a bad path; takes over, and logs, a lock or pidfile left by a dead master.
- */
-export async function lockPidfile(path: string, given: string, log: Logger, pid: number = process.pid, { parent = null }: LockOptions = {}): Promise<Pidfile> {
-  const abs = resolve(path);
-  const lockDir = `${abs}.lock`;
-  checkPath(abs, given, lockDir);
-  // Loaded only when asked for: proper-lockfile installs signal-exit's handlers as it loads.
-  const { default: lockfile } = await import('proper-lockfile');
-  const state = { handedOver: false };
-  const options = {
+/** proper-lockfile's options: our own fs (the lock names its holder) and no throw on compromise. */
+function lockOptions(lockDir: string, pid: number, state: { handedOver: boolean }, log: Logger) {
+  return {
     realpath: false,
     stale: STALE_MS,
     retries: 0,
     fs: lockFs(pid, state),
     onCompromised: (err: Error) => {
       // proper-lockfile's default throws from a timer, which would take the master down.
-      log.error({ event: 'pidfile-lock-compromised', path: lockDir, err: err.message }, `the pidfile lock ${lockDir} was removed or taken by another process (${err.message}); serving on, but another master could now start`);
+      log.error(
+        { event: 'pidfile-lock-compromised', path: lockDir, err: err.message },
+        `the pidfile lock ${lockDir} was removed or taken by another process (${err.message}); serving on, but another master could now start`,
+      );
     },
   };
+}
+
+/** A holder that runs refuses us (exit 3); a dead one is logged once and taken over. */
+function refuseOrTakeOver(
+  holder: ReturnType<typeof readPid>,
+  at: { abs: string; given: string; pid: number; log: Logger; reported: Set<number> },
+): void {
+  if (typeof holder !== 'number') return;
+  const verdict = holderState(holder, at.pid);
+  if (verdict.state === 'running') throw bindError(`pidfile ${at.given} is held by running prefork master ${holder}`);
+  if (at.reported.has(holder)) return;
+  at.reported.add(holder);
+  at.log.warn(
+    { event: 'stale-pidfile', path: at.abs, pid: holder, reason: verdict.why },
+    `pidfile ${at.abs}: pid ${holder} ${verdict.why}; taking it over`,
+  );
+}
+
+/**
+ * Takes the pidfile's lock (before binding). Throws exit 3 if a running prefork master holds
+ * it, exit 2 for a bad path; takes over, and logs, a lock or pidfile left by a dead master.
+ */
+// Long because the look-then-lock retry loop, hot-upgrade branch included, reads best whole.
+export async function lockPidfile(
+  path: string,
+  given: string,
+  log: Logger,
+  pid: number = process.pid,
+  { parent = null }: LockOptions = {},
+): Promise<Pidfile> {
+  const abs = resolve(path);
+  const lockDir = `${abs}.lock`;
+  checkPath(abs, given, lockDir);
+  // Loaded only when asked for: proper-lockfile installs signal-exit's handlers as it loads.
+  const { default: lockfile } = await import('proper-lockfile');
+  const state = { handedOver: false };
+  const options = lockOptions(lockDir, pid, state, log);
+  const handle = (unlock: (() => Promise<void>) | null, from: number | null): Pidfile =>
+    pidfileHandle({
+      abs,
+      given,
+      pid,
+      log,
+      state,
+      lock: () => lockfile.lock(abs, options),
+      unlock,
+      lockDir,
+      parent: from,
+    });
   const deadline = Date.now() + GIVE_UP_MS;
   const reported = new Set<number>();
   for (;;) {
@@ -210,32 +261,31 @@ export async function lockPidfile(path: string, given: string, log: Logger, pid:
     const fileHolder = readPid(abs);
     // Hot upgrade: the old master holds the pidfile until it hands over (see takeOver()).
     if (parent !== null && (lockHolder === parent || fileHolder === parent)) {
-      const other = [lockHolder, fileHolder].find((h) => typeof h === 'number' && h !== parent && holderState(h, pid).state === 'running');
+      const other = [lockHolder, fileHolder].find(
+        (h) => typeof h === 'number' && h !== parent && holderState(h, pid).state === 'running',
+      );
       if (typeof other === 'number') throw bindError(`pidfile ${given} is held by running prefork master ${other}`);
-      log.info({ event: 'pidfile-pending', path: abs, parent }, `pidfile ${abs} is the old master's (pid ${parent}) until it hands over`);
-      return pidfileHandle({ abs, given, pid, log, state, lock: () => lockfile.lock(abs, options), unlock: null, lockDir, parent });
+      log.info(
+        { event: 'pidfile-pending', path: abs, parent },
+        `pidfile ${abs} is the old master's (pid ${parent}) until it hands over`,
+      );
+      return handle(null, parent);
     }
-    for (const holder of [lockHolder, fileHolder]) {
-      if (typeof holder !== 'number') continue;
-      const verdict = holderState(holder, pid);
-      if (verdict.state === 'running') throw bindError(`pidfile ${given} is held by running prefork master ${holder}`);
-      if (!reported.has(holder)) {
-        reported.add(holder);
-        log.warn({ event: 'stale-pidfile', path: abs, pid: holder, reason: verdict.why }, `pidfile ${abs}: pid ${holder} ${verdict.why}; taking it over`);
-      }
-    }
+    for (const holder of [lockHolder, fileHolder]) refuseOrTakeOver(holder, { abs, given, pid, log, reported });
     // A lock naming a dead holder goes now; one naming nobody is left to proper-lockfile's mtime test.
     if (typeof lockHolder === 'number') removeStaleLock(lockDir, lockHolder);
     try {
-      const unlock = await lockfile.lock(abs, options);
-      return pidfileHandle({ abs, given, pid, log, state, lock: () => lockfile.lock(abs, options), unlock, lockDir, parent: null });
+      return handle(await lockfile.lock(abs, options), null);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code !== 'ELOCKED') {
-        throw usageError(`invalid --pidfile "${given}": cannot create its lock ${lockDir} (${code === 'EACCES' ? 'permission denied' : (code ?? String(err))})`);
+        throw usageError(
+          `invalid --pidfile "${given}": cannot create its lock ${lockDir} (${code === 'EACCES' ? 'permission denied' : (code ?? String(err))})`,
+        );
       }
       // Another master took it between our look and our mkdir, or a lock naming nobody is fresh.
-      if (Date.now() > deadline) throw bindError(`pidfile ${given} is locked by another process: ${lockDir} names no holder and is kept fresh`);
+      if (Date.now() > deadline)
+        throw bindError(`pidfile ${given} is locked by another process: ${lockDir} names no holder and is kept fresh`);
       await sleep(50);
     }
   }
@@ -286,9 +336,15 @@ function pidfileHandle(parts: HandleParts): Pidfile {
         if (unlock !== null || parent === null) return;
         removeStaleLock(lockDir, parent);
         unlock = await parts.lock();
-        log.info({ event: 'pidfile-lock', path: lockDir, from: parent }, `took over the pidfile lock ${lockDir} from pid ${parent}`);
+        log.info(
+          { event: 'pidfile-lock', path: lockDir, from: parent },
+          `took over the pidfile lock ${lockDir} from pid ${parent}`,
+        );
       } catch (err) {
-        log.error({ event: 'pidfile-takeover-failed', path: abs, reason: (err as Error).message }, `cannot take over the pidfile ${abs} (${(err as Error).message}); serving on without its lock`);
+        log.error(
+          { event: 'pidfile-takeover-failed', path: abs, reason: (err as Error).message },
+          `cannot take over the pidfile ${abs} (${(err as Error).message}); serving on without its lock`,
+        );
       }
     },
     async handOver(): Promise<void> {

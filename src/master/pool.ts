@@ -189,11 +189,14 @@ export class WorkerPool {
   /** A worker drains for at most --graceful-timeout (it enforces that itself; this is the backstop). */
   #limitDrain(worker: WorkerHandle): void {
     const { gracefulTimeout } = this.deps.config();
-    setTimeout(() => {
-      if (worker.state !== 'draining') return;
-      worker.killReason = `killed: still draining after --graceful-timeout ${gracefulTimeout} s`;
-      worker.kill();
-    }, timerMs(gracefulTimeout, 1000)).unref();
+    setTimeout(
+      () => {
+        if (worker.state !== 'draining') return;
+        worker.killReason = `killed: still draining after --graceful-timeout ${gracefulTimeout} s`;
+        worker.kill();
+      },
+      timerMs(gracefulTimeout, 1000),
+    ).unref();
   }
 
   /** The slot stays empty for `delay` ms: its workers die before they ever serve. */

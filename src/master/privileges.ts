@@ -33,11 +33,18 @@ export interface Lookups {
 const numeric = (spec: string): number | null => (/^\d+$/.test(spec) ? Number(spec) : null);
 
 /** A uid with no entry is fine (containers run as 10001 all the time); a name must exist. */
-function resolveUser(spec: string, label: string, lookups: Lookups): { name: string | null; uid: number; gid: number | null } {
+function resolveUser(
+  spec: string,
+  label: string,
+  lookups: Lookups,
+): { name: string | null; uid: number; gid: number | null } {
   const entry = lookups.user(spec);
   if (entry !== null) return { name: entry.name, uid: entry.uid, gid: entry.gid };
   const uid = numeric(spec);
-  if (uid === null) throw usageError(`unknown user "${spec}" for ${label}: expected a user name or uid known to the system (getent passwd)`);
+  if (uid === null)
+    throw usageError(
+      `unknown user "${spec}" for ${label}: expected a user name or uid known to the system (getent passwd)`,
+    );
   return { name: null, uid, gid: null };
 }
 
@@ -45,24 +52,39 @@ function resolveGroup(spec: string, label: string, lookups: Lookups): number {
   const entry = lookups.group(spec);
   if (entry !== null) return entry.gid;
   const gid = numeric(spec);
-  if (gid === null) throw usageError(`unknown group "${spec}" for ${label}: expected a group name or gid known to the system (getent group)`);
+  if (gid === null)
+    throw usageError(
+      `unknown group "${spec}" for ${label}: expected a group name or gid known to the system (getent group)`,
+    );
   return gid;
 }
 
-function resolveWorker(config: Pick<Config, 'user' | 'group'>, runningAs: number, lookups: Lookups): WorkerIdentity | null {
+function resolveWorker(
+  config: Pick<Config, 'user' | 'group'>,
+  runningAs: number,
+  lookups: Lookups,
+): WorkerIdentity | null {
   if (config.user === null) {
-    if (config.group !== null) throw usageError(`--group ${config.group} needs --user: a worker that keeps uid 0 can take back any group`);
+    if (config.group !== null)
+      throw usageError(`--group ${config.group} needs --user: a worker that keeps uid 0 can take back any group`);
     return null;
   }
-  if (runningAs !== 0) throw usageError(`--user ${config.user} needs prefork to start as root (it runs as uid ${runningAs}); without --user the workers run as uid ${runningAs} anyway`);
+  if (runningAs !== 0)
+    throw usageError(
+      `--user ${config.user} needs prefork to start as root (it runs as uid ${runningAs}); without --user the workers run as uid ${runningAs} anyway`,
+    );
   const user = resolveUser(config.user, '--user', lookups);
   const gid = config.group !== null ? resolveGroup(config.group, '--group', lookups) : user.gid;
-  if (gid === null) throw usageError(`--user ${config.user} has no entry in the user database, so no primary group: give --group too`);
+  if (gid === null)
+    throw usageError(`--user ${config.user} has no entry in the user database, so no primary group: give --group too`);
   return { user: user.name, uid: user.uid, gid };
 }
 
 function resolveSocketOwner(spec: string | null, worker: WorkerIdentity | null, lookups: Lookups): SocketOwner | null {
-  if (spec === null) return worker === null ? null : { uid: worker.uid, gid: worker.gid, label: `${worker.user ?? worker.uid}:${worker.gid}` };
+  if (spec === null)
+    return worker === null
+      ? null
+      : { uid: worker.uid, gid: worker.gid, label: `${worker.user ?? worker.uid}:${worker.gid}` };
   const [user = '', group] = spec.split(':');
   return {
     uid: user === '' ? -1 : resolveUser(user, '--socket-owner', lookups).uid,
@@ -94,9 +116,15 @@ export function chownSockets(listeners: readonly Listener[], owner: SocketOwner 
       lchownSync(owned.path, owner.uid, owner.gid);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      const why = code === 'EPERM' ? 'operation not permitted (prefork must start as root to give a file away)' : (code ?? String(err));
+      const why =
+        code === 'EPERM'
+          ? 'operation not permitted (prefork must start as root to give a file away)'
+          : (code ?? String(err));
       throw bindError(`cannot give unix:${owned.path} to ${owner.label}: ${why}`);
     }
-    log.debug({ event: 'socket-owner', path: owned.path, uid: owner.uid, gid: owner.gid }, `unix:${owned.path} owned by ${owner.label}`);
+    log.debug(
+      { event: 'socket-owner', path: owned.path, uid: owner.uid, gid: owner.gid },
+      `unix:${owned.path} owned by ${owner.label}`,
+    );
   }
 }

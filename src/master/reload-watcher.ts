@@ -23,7 +23,13 @@ export interface ReloadWatcher {
 }
 
 // Long because the watcher, its debounce and the files to ignore are one closure's shared state.
-export function watchForReload(config: Config, cwd: string, listeners: readonly Listener[], reload: () => void, log: Logger): ReloadWatcher {
+export function watchForReload(
+  config: Config,
+  cwd: string,
+  listeners: readonly Listener[],
+  reload: () => void,
+  log: Logger,
+): ReloadWatcher {
   const root = dirname(resolveAppPath(config.app ?? '', cwd));
   // Files prefork itself writes there would otherwise restart the workers forever.
   const own = new Set<string>();
@@ -46,7 +52,14 @@ export function watchForReload(config: Config, cwd: string, listeners: readonly 
 
   const onEvent = (dir: string, name: string | Buffer | null): void => {
     const path = name === null ? dir : join(dir, name.toString());
-    if (ours(path) || path.slice(root.length).split(sep).some((part) => part !== '' && skipped(part))) return;
+    if (
+      ours(path) ||
+      path
+        .slice(root.length)
+        .split(sep)
+        .some((part) => part !== '' && skipped(part))
+    )
+      return;
     if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) addDir(path);
     changed.add(path);
     if (timer !== null) clearTimeout(timer);

@@ -130,20 +130,45 @@ const mb = (bytes: number): string => (bytes > 0 ? `${(bytes / 1048576).toFixed(
 /** The human table of `prefork status`. */
 export function formatStatus(s: PoolStatus): string {
   const m = s.master;
-  const restarts = Object.entries(m.restarts).filter(([, n]) => n > 0).map(([r, n]) => `${r} ${n}`).join(', ') || 'none';
+  const restarts =
+    Object.entries(m.restarts)
+      .filter(([, n]) => n > 0)
+      .map(([r, n]) => `${r} ${n}`)
+      .join(', ') || 'none';
   const head = [
     `prefork master pid ${m.pid}${m.name ? ` [${m.name}]` : ''}  ${m.state}${m.reloading ? ' (reloading)' : ''}  up ${duration(m.uptimeMs)}`,
     `app:      ${m.app}`,
     `binds:    ${m.binds.join(', ')}`,
     `workers:  ${m.ready}/${m.workers} ready   requests ${m.requests}   in flight ${m.inflight}   restarts: ${restarts}`,
-    `options:  ${Object.entries(m.options).map(([k, v]) => `${k}=${String(v)}`).join(' ')}`,
+    `options:  ${Object.entries(m.options)
+      .map(([k, v]) => `${k}=${String(v)}`)
+      .join(' ')}`,
     '',
   ];
-  const rows = [['ID', 'PID', 'STATE', 'AGE', 'REQUESTS', 'INFLIGHT', 'KEEPALIVE', 'RSS', 'LAG', 'RESTARTS', 'LAST EXIT']];
+  const rows = [
+    ['ID', 'PID', 'STATE', 'AGE', 'REQUESTS', 'INFLIGHT', 'KEEPALIVE', 'RSS', 'LAG', 'RESTARTS', 'LAST EXIT'],
+  ];
   for (const w of s.workers) {
-    rows.push([String(w.id), String(w.pid), w.state, duration(w.ageMs), String(w.requests), String(w.inflight), String(w.keepAlive), mb(w.rss), `${w.lagMs.toFixed(1)}ms`, String(w.restarts), w.lastExit ?? '-']);
+    rows.push([
+      String(w.id),
+      String(w.pid),
+      w.state,
+      duration(w.ageMs),
+      String(w.requests),
+      String(w.inflight),
+      String(w.keepAlive),
+      mb(w.rss),
+      `${w.lagMs.toFixed(1)}ms`,
+      String(w.restarts),
+      w.lastExit ?? '-',
+    ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const table = rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
+  const table = rows.map((r) =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd(),
+  );
   return [...head, ...table].join('\n') + '\n';
 }

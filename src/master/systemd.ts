@@ -55,13 +55,19 @@ export class SystemdNotifier {
 
   #send(args: string[]): Promise<void> {
     return new Promise((resolve) => {
-      const child = spawn(this.command, args, { env: { ...process.env, NOTIFY_SOCKET: this.socket }, stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(this.command, args, {
+        env: { ...process.env, NOTIFY_SOCKET: this.socket },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
       let stderr = '';
       child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
       const done = (problem: string | null): void => {
         if (problem !== null && !this.#warned) {
           this.#warned = true;
-          this.log.warn({ event: 'systemd-notify-failed', problem }, `cannot notify systemd (${problem}); is systemd-notify installed and NotifyAccess=all set?`);
+          this.log.warn(
+            { event: 'systemd-notify-failed', problem },
+            `cannot notify systemd (${problem}); is systemd-notify installed and NotifyAccess=all set?`,
+          );
         }
         resolve();
       };
@@ -76,7 +82,11 @@ export class SystemdNotifier {
 
   reloading(): Promise<void> {
     // CLOCK_MONOTONIC in µs, which process.hrtime reads on Linux; systemd 253+ wants it with RELOADING=1.
-    return this.notify({ RELOADING: 1, MONOTONIC_USEC: (process.hrtime.bigint() / 1000n).toString(), STATUS: 'reloading' });
+    return this.notify({
+      RELOADING: 1,
+      MONOTONIC_USEC: (process.hrtime.bigint() / 1000n).toString(),
+      STATUS: 'reloading',
+    });
   }
 
   stopping(): Promise<void> {

@@ -35,7 +35,11 @@ function getent(db: Database, key: string): string[] | null {
 }
 
 /** Fields of the first line of /etc/passwd or /etc/group whose name (or id, for a number) is key. */
-export function fromFile(db: Database, key: string, text: string = readFileSync(`/etc/${db}`, 'utf8')): string[] | null {
+export function fromFile(
+  db: Database,
+  key: string,
+  text: string = readFileSync(`/etc/${db}`, 'utf8'),
+): string[] | null {
   const byId = /^\d+$/.test(key);
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('#')) continue;
@@ -45,7 +49,8 @@ export function fromFile(db: Database, key: string, text: string = readFileSync(
   return null;
 }
 
-const id = (text: string | undefined): number | null => (text !== undefined && /^\d+$/.test(text) ? Number(text) : null);
+const id = (text: string | undefined): number | null =>
+  text !== undefined && /^\d+$/.test(text) ? Number(text) : null;
 
 export function lookupUser(spec: string, lookup: typeof getent = getent): UserEntry | null {
   const fields = lookup('passwd', spec);

@@ -85,7 +85,9 @@ export class WorkerHandle {
   transition(to: WorkerState, reason: string): void {
     const from = this.#state;
     if (!LEGAL[from].includes(to)) {
-      throw new IllegalTransition(`worker ${this.slot} (pid ${this.pid}): illegal transition ${from} -> ${to} (${reason})`);
+      throw new IllegalTransition(
+        `worker ${this.slot} (pid ${this.pid}): illegal transition ${from} -> ${to} (${reason})`,
+      );
     }
     this.#state = to;
     if (to === 'ready') this.readyAt = Date.now();
@@ -110,10 +112,13 @@ export class WorkerHandle {
   exited(code: number | null, signal: NodeJS.Signals | null): string {
     const how = signal !== null ? `signal ${signal}` : `code ${code}`;
     const reason =
-      this.killReason !== null ? `${this.killReason} (${how})`
-      : this.#state === 'draining' ? `drained (${how})`
-      : this.#state === 'booting' ? `failed to boot (${this.bootFailure ?? how})`
-      : `died unexpectedly (${how})`;
+      this.killReason !== null
+        ? `${this.killReason} (${how})`
+        : this.#state === 'draining'
+          ? `drained (${how})`
+          : this.#state === 'booting'
+            ? `failed to boot (${this.bootFailure ?? how})`
+            : `died unexpectedly (${how})`;
     this.transition('exited', reason);
     return reason;
   }

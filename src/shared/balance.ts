@@ -49,7 +49,10 @@ export class Balancer {
     if (now < this.#quietUntil || pool.length < 2) return null;
     let busiest = pool[0]!;
     for (const w of pool) if (w.connections > busiest.connections) busiest = w;
-    const count = excessConnections(busiest.connections, pool.map((w) => w.connections));
+    const count = excessConnections(
+      busiest.connections,
+      pool.map((w) => w.connections),
+    );
     if (count === 0) return null;
     this.#quietUntil = now + this.quietMs;
     return { worker: busiest, count };

@@ -7,7 +7,16 @@
  * program that imports prefork (the programmatic API) keeps its own signal handling until it
  * calls serve().
  */
-const EARLY: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGTTIN', 'SIGTTOU'];
+const EARLY: readonly NodeJS.Signals[] = [
+  'SIGTERM',
+  'SIGINT',
+  'SIGQUIT',
+  'SIGHUP',
+  'SIGUSR1',
+  'SIGUSR2',
+  'SIGTTIN',
+  'SIGTTOU',
+];
 const received: NodeJS.Signals[] = [];
 const record = (signal: NodeJS.Signals): void => void received.push(signal);
 

@@ -22,7 +22,13 @@ export interface RawHandle {
 }
 
 interface NetInternals {
-  _createServerHandle(address: string | null, port: number | null, addressType: number | null, fd?: number, flags?: number): RawHandle | number;
+  _createServerHandle(
+    address: string | null,
+    port: number | null,
+    addressType: number | null,
+    fd?: number,
+    flags?: number,
+  ): RawHandle | number;
 }
 
 const netInternals = net as unknown as NetInternals;
@@ -71,12 +77,21 @@ export function tcpAddress(handle: RawHandle): { address: string; port: number; 
  * listen(handle), which is exclusive (never asks the primary). A Pipe handle would be routed to
  * the primary by its fd number, so we set it as the server's handle and start it directly.
  */
-export function listenOnHandle(server: net.Server, handle: RawHandle, backlog: number, pipeName: string | null = null): void {
+export function listenOnHandle(
+  server: net.Server,
+  handle: RawHandle,
+  backlog: number,
+  pipeName: string | null = null,
+): void {
   if (handleKind(handle) === 'tcp') {
     server.listen(handle, backlog);
     return;
   }
-  const s = server as unknown as { _handle: RawHandle | null; _pipeName?: string; _listen2(a: null, p: number, t: number, backlog: number): void };
+  const s = server as unknown as {
+    _handle: RawHandle | null;
+    _pipeName?: string;
+    _listen2(a: null, p: number, t: number, backlog: number): void;
+  };
   s._handle = handle;
   // What server.address() reports for a pipe (a Pipe handle has no getsockname): apps that serve
   // themselves (drop-in mode) log it, Fastify among them.

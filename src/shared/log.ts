@@ -8,7 +8,14 @@ import type { Config } from '../config/options.js';
 
 export type { Logger };
 
-const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+const LEVEL_NAMES: Record<number, string> = {
+  10: 'TRACE',
+  20: 'DEBUG',
+  30: 'INFO',
+  40: 'WARN',
+  50: 'ERROR',
+  60: 'FATAL',
+};
 const HIDDEN = new Set(['level', 'time', 'pid', 'msg', 'role', 'worker', 'name', 'event']);
 
 /** One JSON log line as a human reads it: time, level, who, message, then the other fields. */
@@ -66,12 +73,15 @@ function describeOpenError(err: unknown, file: string): string {
   if (code === 'EISDIR') return 'it is a directory';
   if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
   if (code === 'EROFS') return 'read-only file system';
-  if (code === 'ELOOP') return 'it is a symbolic link in a directory others may write to (or owned by another user), which prefork never follows';
+  if (code === 'ELOOP')
+    return 'it is a symbolic link in a directory others may write to (or owned by another user), which prefork never follows';
   return code ?? ((err as Error)?.message ?? String(err)).split('\n')[0] ?? 'unknown error';
 }
 
 const logFileError = (err: unknown, file: string): Error =>
-  usageError(`invalid --log-file "${file}": ${describeOpenError(err, file)}; expected a writable file in an existing directory`);
+  usageError(
+    `invalid --log-file "${file}": ${describeOpenError(err, file)}; expected a writable file in an existing directory`,
+  );
 
 /**
  * Every process opens the file itself with O_APPEND, as the user it runs as: each pino line is
@@ -120,7 +130,10 @@ export function createLogger(settings: LogSettings, who: LogIdentity, opts: { or
   const log = build(settings.logLevel, settings.logFormat, base, destination);
   sinks.set(log, { destination, settings, base });
   destination.onDropped = (count, reason) => {
-    log.warn({ event: 'log-dropped', count, reason }, `${count} log line(s) dropped: the log could not be written (${reason})`);
+    log.warn(
+      { event: 'log-dropped', count, reason },
+      `${count} log line(s) dropped: the log could not be written (${reason})`,
+    );
   };
   return log;
 }
@@ -130,7 +143,12 @@ export function giveLogFileTo(log: Logger, owner: FileOwner): void {
   sinks.get(log)?.destination.giveTo(owner);
 }
 
-function build(level: string, format: LogSettings['logFormat'], base: Record<string, unknown>, destination: LogDestination): Logger {
+function build(
+  level: string,
+  format: LogSettings['logFormat'],
+  base: Record<string, unknown>,
+  destination: LogDestination,
+): Logger {
   const options = { level, base, timestamp: pino.stdTimeFunctions.epochTime };
   return format === 'pretty' ? pino(options, prettyStream(destination)) : pino(options, destination);
 }
@@ -153,7 +171,9 @@ export function reopenLogFile(log: Logger): string | null {
   try {
     destination.reopen();
   } catch (err) {
-    throw new Error(`cannot reopen ${file}: ${describeOpenError(err, file)}; still writing to the file it replaced`);
+    throw new Error(`cannot reopen ${file}: ${describeOpenError(err, file)}; still writing to the file it replaced`, {
+      cause: err,
+    });
   }
   return file;
 }

@@ -76,7 +76,16 @@ export type WorkerMessage =
   /** The app could not load; the worker exits right after. */
   | { type: 'boot-failed'; reason: string }
   /** Sent from the event loop: its absence means the loop is blocked. */
-  | { type: 'heartbeat'; rss: number; requests: number; inflight: number; keepAlive: number; canShed: boolean; stats: RequestStats; lagMs: number }
+  | {
+      type: 'heartbeat';
+      rss: number;
+      requests: number;
+      inflight: number;
+      keepAlive: number;
+      canShed: boolean;
+      stats: RequestStats;
+      lagMs: number;
+    }
   /** Done shedding: send the sockets again (the worker closed its copies to stop accepting). */
   | { type: 'resume' }
   /** Close to a self-imposed limit: the master starts the replacement ahead of time. */
@@ -84,7 +93,15 @@ export type WorkerMessage =
   /** At the limit: the worker stopped accepting and drains itself. */
   | { type: 'draining'; reason: RecycleReason };
 
-const WORKER_TYPES = new Set<string>(['hello', 'ready', 'boot-failed', 'heartbeat', 'recycle-soon', 'draining', 'resume']);
+const WORKER_TYPES = new Set<string>([
+  'hello',
+  'ready',
+  'boot-failed',
+  'heartbeat',
+  'recycle-soon',
+  'draining',
+  'resume',
+]);
 const MASTER_TYPES = new Set<string>(['start', 'handle', 'drain', 'shed', 'reopen-logs']);
 
 export const isWorkerMessage = (m: unknown): m is WorkerMessage =>

@@ -20,7 +20,10 @@ export const HANDOVER_ENV = 'PREFORK_UPGRADE';
 /** The first descriptor a successor inherits (0-2 are stdio). */
 const FIRST_FD = 3;
 
-/** A socket file the chain of masters created. Whichever master stops last, cleanly, removes it (if it is still this very file). */
+/**
+ * A socket file the chain of masters created. Whichever master stops last, cleanly, removes it
+ * (if it is still this very file).
+ */
 export interface OwnedFile {
   /** Absolute: the successor may run in another directory (a new release). */
   path: string;
@@ -29,13 +32,22 @@ export interface OwnedFile {
 }
 
 export interface HandoverSocket {
-  /** What the socket is for: 'listen' for the workers' sockets; other master-owned sockets name their own role ('control', 'metrics'). */
+  /**
+   * What the socket is for: 'listen' for the workers' sockets; other master-owned sockets name
+   * their own role ('control', 'metrics').
+   */
   role: string;
   /** The descriptor: the sender's own number in its list, the inherited one after the hand-over. */
   fd: number;
-  /** The bind as configured (bindKey), by which the successor recognises it: `127.0.0.1:0` stays `127.0.0.1:0`, whatever port it got. */
+  /**
+   * The bind as configured (bindKey), by which the successor recognises it: `127.0.0.1:0` stays
+   * `127.0.0.1:0`, whatever port it got.
+   */
   bind: string;
-  /** A file the chain created: removed by the last master on a clean stop; null for TCP, abstract names and files systemd made. */
+  /**
+   * A file the chain created: removed by the last master on a clean stop; null for TCP, abstract
+   * names and files systemd made.
+   */
   owned: OwnedFile | null;
   /** A socket systemd passed to the first master (LISTEN_FDS), by its name: served whatever the config says. */
   systemd: string | null;
@@ -46,7 +58,8 @@ export interface HandoverSocket {
  * absolute (against the directory it was bound in): in a new release's directory the same
  * `unix:app.sock` names another file, which is then bound afresh.
  */
-export const bindKey = (bind: BindSpec): string => formatBind(bind.kind === 'unix' ? { kind: 'unix', path: resolve(bind.path) } : bind);
+export const bindKey = (bind: BindSpec): string =>
+  formatBind(bind.kind === 'unix' ? { kind: 'unix', path: resolve(bind.path) } : bind);
 
 /** Old master: what to pass to spawn() for the successor, and the env value that describes it. */
 export function handoverFor(sockets: readonly HandoverSocket[], parent: number): { fds: number[]; env: string } {
@@ -55,7 +68,11 @@ export function handoverFor(sockets: readonly HandoverSocket[], parent: number):
 }
 
 const isOwned = (o: unknown): o is OwnedFile =>
-  typeof o === 'object' && o !== null && typeof (o as OwnedFile).path === 'string' && Number.isInteger((o as OwnedFile).dev) && Number.isInteger((o as OwnedFile).ino);
+  typeof o === 'object' &&
+  o !== null &&
+  typeof (o as OwnedFile).path === 'string' &&
+  Number.isInteger((o as OwnedFile).dev) &&
+  Number.isInteger((o as OwnedFile).ino);
 
 function isSocketEntry(s: unknown): s is HandoverSocket {
   if (typeof s !== 'object' || s === null) return false;
@@ -95,8 +112,15 @@ export class Inheritance {
       data = null;
     }
     const { parent, sockets } = (data ?? {}) as { parent?: unknown; sockets?: unknown };
-    if (!Number.isInteger(parent) || (parent as number) <= 0 || !Array.isArray(sockets) || !sockets.every(isSocketEntry)) {
-      throw usageError(`invalid env ${HANDOVER_ENV} ${JSON.stringify(raw.slice(0, 200))}: it is set by prefork for the new master of a hot upgrade; unset it`);
+    if (
+      !Number.isInteger(parent) ||
+      (parent as number) <= 0 ||
+      !Array.isArray(sockets) ||
+      !sockets.every(isSocketEntry)
+    ) {
+      throw usageError(
+        `invalid env ${HANDOVER_ENV} ${JSON.stringify(raw.slice(0, 200))}: it is set by prefork for the new master of a hot upgrade; unset it`,
+      );
     }
     return new Inheritance(parent as number, sockets);
   }

@@ -26,7 +26,10 @@ type UpgradeMessage = { prefork: 'upgrade'; type: 'ready' | 'take-over' | 'took-
 
 const message = (type: UpgradeMessage['type']): UpgradeMessage => ({ prefork: 'upgrade', type });
 const isUpgradeMessage = (m: unknown, type: UpgradeMessage['type']): boolean =>
-  typeof m === 'object' && m !== null && (m as UpgradeMessage).prefork === 'upgrade' && (m as UpgradeMessage).type === type;
+  typeof m === 'object' &&
+  m !== null &&
+  (m as UpgradeMessage).prefork === 'upgrade' &&
+  (m as UpgradeMessage).type === type;
 
 /** How long the old master, drained, waits for the new one to confirm the take-over before it exits anyway. */
 const TOOK_OVER_WAIT_MS = 10_000;
@@ -49,7 +52,12 @@ const isExecutableFile = (path: string): boolean => {
  * one. process.argv0 is argv[0] as given: a path (`current/bin/node`, resolved against the start
  * directory's name, $PWD) or a bare name looked up in PATH now, as the shell would.
  */
-export function nodeBinary(argv0: string, cwd: string, path: string | undefined, fallback: string = process.execPath): string {
+export function nodeBinary(
+  argv0: string,
+  cwd: string,
+  path: string | undefined,
+  fallback: string = process.execPath,
+): string {
   if (argv0.includes('/')) {
     const named = resolve(cwd, argv0);
     return isExecutableFile(named) ? named : fallback;
@@ -115,24 +123,19 @@ export class Upgrader {
 
   /** SIGUSR2 on a running master. */
   start(): void {
-    if (process.pid === 1) {
-      this.#refuse(
-        'this master is PID 1 (a container\'s entrypoint): the old master cannot leave without ending the container, so a hot upgrade cannot work here; send SIGHUP for a rolling restart, or restart the container',
-      );
-      return;
-    }
-    if (this.#phase !== 'idle') {
-      this.#refuse(`a hot upgrade is already running (new master pid ${this.#child?.pid})`);
-      return;
-    }
-    if (!this.deps.live()) {
-      this.#refuse('this master is itself the new master of a hot upgrade and has not taken over yet');
+    const refusal = this.#refusal();
+    if (refusal !== null) {
+      this.#refuse(refusal);
       return;
     }
     const sockets = this.deps.sockets();
     const { fds, env: handover } = handoverFor(sockets, process.pid);
     const file = nodeBinary(process.argv0, this.deps.cwd, process.env.PATH);
-    const args = [...process.execArgv, scriptPath(process.argv[1] ?? '', process.cwd(), this.deps.cwd), ...process.argv.slice(2)];
+    const args = [
+      ...process.execArgv,
+      scriptPath(process.argv[1] ?? '', process.cwd(), this.deps.cwd),
+      ...process.argv.slice(2),
+    ];
     const env: NodeJS.ProcessEnv = { ...process.env, PWD: this.deps.cwd, [HANDOVER_ENV]: handover };
     // Ours: the new master starts its own watchdog (systemd checks whoever MAINPID= names).
     delete env.WATCHDOG_PID;
@@ -140,16 +143,44 @@ export class Upgrader {
     try {
       child = spawn(file, args, { cwd: this.deps.cwd, env, stdio: ['inherit', 'inherit', 'inherit', ...fds, 'ipc'] });
     } catch (err) {
-      this.#log.error({ event: 'upgrade-failed', reason: (err as Error).message }, `hot upgrade failed: cannot start ${file} (${(err as Error).message}); this master keeps serving`);
+      this.#log.error(
+        { event: 'upgrade-failed', reason: (err as Error).message },
+        `hot upgrade failed: cannot start ${file} (${(err as Error).message}); this master keeps serving`,
+      );
       return;
     }
     this.#child = child;
     this.#phase = 'starting';
     this.#tookOver = new Promise((done) => (this.#confirm = done));
     this.#log.info(
-      { event: 'upgrade-started', newPid: child.pid, command: [file, ...args], cwd: this.deps.cwd, sockets: sockets.map((s) => s.bind) },
+      {
+        event: 'upgrade-started',
+        newPid: child.pid,
+        command: [file, ...args],
+        cwd: this.deps.cwd,
+        sockets: sockets.map((s) => s.bind),
+      },
       `SIGUSR2: hot upgrade: started a new master (pid ${child.pid}) with ${sockets.length} inherited socket${sockets.length === 1 ? '' : 's'}: ${[file, ...args].join(' ')}`,
     );
+    this.#watch(child, file);
+  }
+
+  /** Why a SIGUSR2 cannot start an upgrade now, or null. */
+  #refusal(): string | null {
+    if (process.pid === 1) {
+      return "this master is PID 1 (a container's entrypoint): the old master cannot leave without ending the container, so a hot upgrade cannot work here; send SIGHUP for a rolling restart, or restart the container";
+    }
+    if (this.#phase !== 'idle') {
+      return `a hot upgrade is already running (new master pid ${this.#child?.pid})`;
+    }
+    if (!this.deps.live()) {
+      return 'this master is itself the new master of a hot upgrade and has not taken over yet';
+    }
+    return null;
+  }
+
+  /** Follows the new master: ready, took over, failed to start, died, or too slow to boot. */
+  #watch(child: ChildProcess, file: string): void {
     child.on('message', (m: unknown) => {
       if (isUpgradeMessage(m, 'ready')) void this.#onReady(child);
       else if (isUpgradeMessage(m, 'took-over')) this.#onTookOver(child);
@@ -159,13 +190,23 @@ export class Upgrader {
     child.on('error', (err) => this.#fail(child, `cannot start ${file}: ${err.message}`));
     child.once('exit', (code, signal) => {
       if (this.#child !== child) return;
-      if (this.#phase === 'starting') this.#fail(child, `it exited with ${signal !== null ? `signal ${signal}` : `code ${code}`} before it was ready`);
+      if (this.#phase === 'starting')
+        this.#fail(
+          child,
+          `it exited with ${signal !== null ? `signal ${signal}` : `code ${code}`} before it was ready`,
+        );
       else if (this.#phase === 'handing-over') {
-        this.#log.error({ event: 'upgrade-successor-died', newPid: child.pid, code, signal }, `the new master (pid ${child.pid}) died while taking over`);
+        this.#log.error(
+          { event: 'upgrade-successor-died', newPid: child.pid, code, signal },
+          `the new master (pid ${child.pid}) died while taking over`,
+        );
         this.#onTookOver(child);
       }
     });
-    this.#bootTimer = setTimeout(() => this.#fail(child, `it was not ready within --boot-timeout ${this.deps.bootTimeout()} s`), this.deps.bootTimeout() * 1000);
+    this.#bootTimer = setTimeout(
+      () => this.#fail(child, `it was not ready within --boot-timeout ${this.deps.bootTimeout()} s`),
+      this.deps.bootTimeout() * 1000,
+    );
   }
 
   /** The new master did not come up: stop it; we serve on, and another SIGUSR2 may try again. */
@@ -173,7 +214,10 @@ export class Upgrader {
     if (this.#child !== child || this.#phase !== 'starting') return;
     this.#stopChild(child);
     this.#reset();
-    this.#log.error({ event: 'upgrade-failed', newPid: child.pid, reason: why }, `hot upgrade failed: the new master (pid ${child.pid}) ${why}; this master keeps serving`);
+    this.#log.error(
+      { event: 'upgrade-failed', newPid: child.pid, reason: why },
+      `hot upgrade failed: the new master (pid ${child.pid}) ${why}; this master keeps serving`,
+    );
   }
 
   /**
@@ -208,7 +252,10 @@ export class Upgrader {
     if (this.#bootTimer !== null) clearTimeout(this.#bootTimer);
     this.#bootTimer = null;
     this.#phase = 'handing-over';
-    this.#log.info({ event: 'upgrade-handover', newPid: child.pid }, `hot upgrade: the new master (pid ${child.pid}) serves; handing over and draining this master's workers`);
+    this.#log.info(
+      { event: 'upgrade-handover', newPid: child.pid },
+      `hot upgrade: the new master (pid ${child.pid}) serves; handing over and draining this master's workers`,
+    );
     await this.deps.handOver(child.pid ?? 0);
     if (child.connected) child.send(message('take-over'));
   }
@@ -231,7 +278,10 @@ export class Upgrader {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((done) => {
       timer = setTimeout(() => {
-        this.#log.warn({ event: 'upgrade-unconfirmed', newPid: this.#child?.pid }, `the new master (pid ${this.#child?.pid}) did not confirm the take-over within ${TOOK_OVER_WAIT_MS / 1000} s; exiting anyway`);
+        this.#log.warn(
+          { event: 'upgrade-unconfirmed', newPid: this.#child?.pid },
+          `the new master (pid ${this.#child?.pid}) did not confirm the take-over within ${TOOK_OVER_WAIT_MS / 1000} s; exiting anyway`,
+        );
         done();
       }, TOOK_OVER_WAIT_MS);
     });
@@ -245,7 +295,10 @@ export class Upgrader {
     if (child === null || this.#phase !== 'starting') return;
     this.#stopChild(child, true);
     this.#reset();
-    this.#log.warn({ event: 'upgrade-aborted', newPid: child.pid, reason: why }, `hot upgrade aborted (${why}): stopping the new master (pid ${child.pid})`);
+    this.#log.warn(
+      { event: 'upgrade-aborted', newPid: child.pid, reason: why },
+      `hot upgrade aborted (${why}): stopping the new master (pid ${child.pid})`,
+    );
   }
 }
 
@@ -277,7 +330,10 @@ export class Successor {
     if (this.#parentGone) return;
     this.#parentGone = true;
     if (this.#live) return;
-    this.log.warn({ event: 'upgrade-parent-gone', parent: this.parent }, `the old master (pid ${this.parent}) is gone before the hand-over${this.#ready ? '; taking over now' : '; taking over once ready'}`);
+    this.log.warn(
+      { event: 'upgrade-parent-gone', parent: this.parent },
+      `the old master (pid ${this.parent}) is gone before the hand-over${this.#ready ? '; taking over now' : '; taking over once ready'}`,
+    );
     if (this.#ready) void this.#doTakeOver('the old master is gone');
   }
 
@@ -299,7 +355,10 @@ export class Successor {
       void this.#doTakeOver('the old master is gone');
       return;
     }
-    this.log.info({ event: 'upgrade-ready', parent: this.parent }, `every worker serves: telling the old master (pid ${this.parent}) to hand over`);
+    this.log.info(
+      { event: 'upgrade-ready', parent: this.parent },
+      `every worker serves: telling the old master (pid ${this.parent}) to hand over`,
+    );
     // With a callback: a send on a channel that just closed would otherwise be an uncaught 'error'.
     process.send?.(message('ready'), undefined, undefined, (err: Error | null) => {
       if (err) this.#lostParent();
@@ -310,7 +369,10 @@ export class Successor {
     if (this.#live || this.#takeOver === null) return;
     this.#live = true;
     await this.#takeOver();
-    this.log.info({ event: 'took-over', from: this.parent, reason: why }, `hot upgrade done: took over from master ${this.parent} (${why})`);
+    this.log.info(
+      { event: 'took-over', from: this.parent, reason: why },
+      `hot upgrade done: took over from master ${this.parent} (${why})`,
+    );
     if (process.connected) {
       process.send?.(message('took-over'), undefined, undefined, () => {
         if (process.connected) process.disconnect();

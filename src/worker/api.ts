@@ -29,7 +29,8 @@ export async function runTask<Result = unknown>(task: URL | string, input?: unkn
   const runner = currentTaskRunner();
   if (runner !== null) return (await runner.run(file, input)) as Result;
   const mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
-  const fn = typeof mod.default === 'function' ? mod.default : (mod.default as { default?: unknown } | undefined)?.default;
+  const fn =
+    typeof mod.default === 'function' ? mod.default : (mod.default as { default?: unknown } | undefined)?.default;
   if (typeof fn !== 'function') throw new TypeError(`prefork: task ${file} has no default export function`);
   return (await (fn as (input: unknown) => unknown)(input)) as Result;
 }

@@ -1,9 +1,6 @@
-import { existsSync, statSync } from 'node:fs';
 import type { IncomingMessage, RequestListener } from 'node:http';
-import { createRequire } from 'node:module';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseAppSpec, resolveAppPath } from '../shared/app-path.js';
 import { appLoadError } from '../shared/exit-codes.js';
@@ -27,7 +24,8 @@ export interface LoadedApp {
   shutdown: (() => unknown) | null;
 }
 
-const SHAPES = 'a request listener (req, res), an http.Server, an object with fetch(request), a Koa app, a Fastify instance';
+const SHAPES =
+  'a request listener (req, res), an http.Server, an object with fetch(request), a Koa app, a Fastify instance';
 const EXPECTED = `expected ${SHAPES}, or with --factory a function returning one`;
 
 function describe(value: unknown): string {
@@ -37,7 +35,8 @@ function describe(value: unknown): string {
   return `a ${typeof value}`;
 }
 
-const isObjectLike = (v: unknown): v is Record<string, unknown> => (typeof v === 'object' || typeof v === 'function') && v !== null;
+const isObjectLike = (v: unknown): v is Record<string, unknown> =>
+  (typeof v === 'object' || typeof v === 'function') && v !== null;
 
 function serverServable(server: net.Server): Servable {
   return {
@@ -50,7 +49,8 @@ function serverServable(server: net.Server): Servable {
 }
 
 /** Fastify: the instance, with its http.Server in `.server` and plugins loaded by `ready()`. */
-const isFastify = (v: Record<string, unknown>): boolean => typeof v.ready === 'function' && v.server instanceof net.Server && typeof v.route === 'function';
+const isFastify = (v: Record<string, unknown>): boolean =>
+  typeof v.ready === 'function' && v.server instanceof net.Server && typeof v.route === 'function';
 
 /** Turns an export into a Servable, or null when it has none of the supported shapes. */
 async function asServable(spec: string, value: unknown, onError: (err: unknown) => void): Promise<Servable | null> {
@@ -105,7 +105,8 @@ function pickExport(spec: string, mod: Record<string, unknown>, exportName: stri
 function shutdownHook(mod: Record<string, unknown>): (() => unknown) | null {
   if (typeof mod.shutdown === 'function') return mod.shutdown as () => unknown;
   const cjs = mod.default;
-  if (isObjectLike(cjs) && !(cjs instanceof net.Server) && typeof cjs.shutdown === 'function') return (cjs.shutdown as () => unknown).bind(cjs);
+  if (isObjectLike(cjs) && !(cjs instanceof net.Server) && typeof cjs.shutdown === 'function')
+    return (cjs.shutdown as () => unknown).bind(cjs);
   return null;
 }
 
@@ -128,7 +129,8 @@ export async function loadApp(
   let value = pickExport(spec, mod, exportName);
   const shutdown = shutdownHook(mod);
   if (factory) {
-    if (typeof value !== 'function') throw appLoadError(`app ${spec}: --factory needs a function export, got ${describe(value)}`);
+    if (typeof value !== 'function')
+      throw appLoadError(`app ${spec}: --factory needs a function export, got ${describe(value)}`);
     try {
       value = await (value as () => unknown)();
     } catch (err) {
@@ -137,7 +139,9 @@ export async function loadApp(
   }
   const servable = await asServable(spec, value, onError);
   if (servable === null && (factory || exportName !== null)) {
-    throw appLoadError(`app ${spec}: the ${factory ? "factory's result" : 'export'} is ${describe(value)}; ${EXPECTED}`);
+    throw appLoadError(
+      `app ${spec}: the ${factory ? "factory's result" : 'export'} is ${describe(value)}; ${EXPECTED}`,
+    );
   }
   const unservable = value === undefined ? 'has no default export (or module.exports)' : `exports ${describe(value)}`;
   return { servable, unservable, shutdown };
@@ -147,4 +151,3 @@ export async function loadApp(
 export function nothingToServe(spec: string, unservable: string, bootTimeout: number): string {
   return `app ${spec} ${unservable} and called no listen() within --boot-timeout ${bootTimeout} s: export ${SHAPES}, or call listen() (drop-in mode)`;
 }
-

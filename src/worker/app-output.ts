@@ -32,7 +32,8 @@ type Write = typeof process.stdout.write;
 
 function asText(chunk: unknown, encoding: unknown, decoder: StringDecoder): string {
   if (typeof chunk !== 'string') return decoder.write(Buffer.from(chunk as Uint8Array));
-  if (typeof encoding === 'string' && !/^utf-?8$/i.test(encoding) && Buffer.isEncoding(encoding)) return Buffer.from(chunk, encoding).toString('utf8');
+  if (typeof encoding === 'string' && !/^utf-?8$/i.test(encoding) && Buffer.isEncoding(encoding))
+    return Buffer.from(chunk, encoding).toString('utf8');
   return chunk;
 }
 

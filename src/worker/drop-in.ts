@@ -44,7 +44,10 @@ export class DropIn {
 
   #onListen(call: ListenCall): ListenDecision {
     if (call.exclusive) {
-      this.log.info({ event: 'listen-exclusive', target: call.target }, `the app binds ${call.target} itself (exclusive: true)`);
+      this.log.info(
+        { event: 'listen-exclusive', target: call.target },
+        `the app binds ${call.target} itself (exclusive: true)`,
+      );
       return 'pass';
     }
     if (this.#appListen !== null) {
@@ -110,7 +113,8 @@ export class DropIn {
   async settle(exportServable: boolean, address: net.AddressInfo | string | null, timeoutMs: number): Promise<Outcome> {
     if (this.#redirection !== null) {
       await this.#redirection;
-      if (exportServable) this.log.info({ event: 'export-unused' }, "the app's export is not served: its own listen() already serves it");
+      if (exportServable)
+        this.log.info({ event: 'export-unused' }, "the app's export is not served: its own listen() already serves it");
       return 'redirected';
     }
     if (exportServable) {

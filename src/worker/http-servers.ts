@@ -222,11 +222,13 @@ export class HttpServers {
     if (this.#drained !== null) return this.#drained;
     this.#requests.closeAfterResponse();
     for (const server of this.#servers) net.Server.prototype.close.call(server);
-    this.#drained = this.#connections.until(() => this.#noMoreRequests(), deadline).then((done) => {
-      if (done) return;
-      const cut = this.#requests.inflight;
-      this.log.warn({ event: 'drain-timeout', inflight: cut }, `graceful timeout: cutting ${cut} request(s)`);
-    });
+    this.#drained = this.#connections
+      .until(() => this.#noMoreRequests(), deadline)
+      .then((done) => {
+        if (done) return;
+        const cut = this.#requests.inflight;
+        this.log.warn({ event: 'drain-timeout', inflight: cut }, `graceful timeout: cutting ${cut} request(s)`);
+      });
     return this.#drained;
   }
 

@@ -41,7 +41,10 @@ function classify(args: readonly unknown[]): { target: string; exclusive: boolea
     if (isPipeName(o.path)) return { target: `path ${o.path}`, exclusive: o.exclusive === true };
     const port = o.port ?? 0;
     const host = typeof o.host === 'string' ? ` on ${o.host}` : '';
-    return { target: Number(port) === 0 ? `a random port${host}` : `port ${String(port)}${host}`, exclusive: o.exclusive === true };
+    return {
+      target: Number(port) === 0 ? `a random port${host}` : `port ${String(port)}${host}`,
+      exclusive: o.exclusive === true,
+    };
   }
   if (isPipeName(first)) return { target: `path ${first}`, exclusive: false };
   const port = typeof first === 'function' || first === undefined || first === null ? 0 : first;

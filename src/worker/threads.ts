@@ -35,8 +35,14 @@ export class Threads {
     } catch (err) {
       if (!signal.aborted) throw err;
       const seconds = this.taskTimeoutMs / 1000;
-      this.log.warn({ event: 'task-timeout', task: file, seconds }, `task ${file} cancelled after --task-timeout ${seconds} s`);
-      throw Object.assign(new Error(`prefork: task ${file} cancelled after --task-timeout ${seconds} s`), { name: 'TaskTimeoutError', code: 'ERR_PREFORK_TASK_TIMEOUT' });
+      this.log.warn(
+        { event: 'task-timeout', task: file, seconds },
+        `task ${file} cancelled after --task-timeout ${seconds} s`,
+      );
+      throw Object.assign(new Error(`prefork: task ${file} cancelled after --task-timeout ${seconds} s`), {
+        name: 'TaskTimeoutError',
+        code: 'ERR_PREFORK_TASK_TIMEOUT',
+      });
     }
   }
 

@@ -95,7 +95,8 @@ export class WorkerProcess {
       if (dropFailed !== null) throw dropFailed;
       await this.#serveApp(s, log);
     } catch (err) {
-      const reason = err instanceof PreforkError ? err.message : `worker failed to start: ${(err as Error)?.stack ?? String(err)}`;
+      const reason =
+        err instanceof PreforkError ? err.message : `worker failed to start: ${(err as Error)?.stack ?? String(err)}`;
       log.error({ event: 'boot-failed', reason }, reason);
       send({ type: 'boot-failed', reason });
       process.exit(err instanceof PreforkError ? err.exitCode : 1);
@@ -194,7 +195,10 @@ export class WorkerProcess {
       await this.#servers?.relisten(index, handle);
     } catch (err) {
       const reason = (err as Error).message;
-      this.#log?.error({ event: 'relisten-failed', reason }, `cannot accept again after shedding connections: ${reason}`);
+      this.#log?.error(
+        { event: 'relisten-failed', reason },
+        `cannot accept again after shedding connections: ${reason}`,
+      );
       void this.drain('cannot accept again');
     }
   }
@@ -233,10 +237,14 @@ export class WorkerProcess {
     });
     try {
       const result = await Promise.race([Promise.resolve().then(shutdown), timedOut]);
-      if (result === 'timeout') log?.warn({ event: 'app-shutdown-timeout' }, "graceful timeout: the app's shutdown() did not finish");
+      if (result === 'timeout')
+        log?.warn({ event: 'app-shutdown-timeout' }, "graceful timeout: the app's shutdown() did not finish");
       else log?.info({ event: 'app-shutdown-done' }, "the app's shutdown() finished");
     } catch (err) {
-      log?.error({ event: 'app-shutdown-failed', err }, `the app's shutdown() failed: ${(err as Error)?.message ?? String(err)}`);
+      log?.error(
+        { event: 'app-shutdown-failed', err },
+        `the app's shutdown() failed: ${(err as Error)?.message ?? String(err)}`,
+      );
     } finally {
       clearTimeout(timer);
     }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import { ROOT, app, distinctPids, request, runPrefork, startPrefork, tempDir } from '../helpers/prefork.js';
 
@@ -11,7 +11,7 @@ import { ROOT, app, distinctPids, request, runPrefork, startPrefork, tempDir } f
 const run = promisify(execFile);
 
 /** A project directory that depends on prefork (node_modules/prefork -> this checkout). */
-function project(t: import('node:test').TestContext): string {
+function project(t: TestContext): string {
   const dir = tempDir(t, 'prefork-api-');
   mkdirSync(join(dir, 'node_modules'));
   symlinkSync(ROOT, join(dir, 'node_modules/prefork'));
@@ -46,7 +46,11 @@ try { serve({ wrokers: 2 }); } catch (err) { unknown = err.message; }
 console.log(JSON.stringify({ addresses, pids: [...pids], afterUsr2, master: process.pid, code, again, badOptions, unknown }));
 `,
   );
-  const { stdout } = await run(process.execPath, ['main.mjs'], { cwd: dir, timeout: 30_000, env: { ...process.env, PREFORK_LOG_FORMAT: 'json' } });
+  const { stdout } = await run(process.execPath, ['main.mjs'], {
+    cwd: dir,
+    timeout: 30_000,
+    env: { ...process.env, PREFORK_LOG_FORMAT: 'json' },
+  });
   const result = JSON.parse(stdout.trim().split('\n').pop()!) as {
     addresses: string[];
     pids: number[];
@@ -64,7 +68,11 @@ console.log(JSON.stringify({ addresses, pids: [...pids], afterUsr2, master: proc
   assert.match(stdout, /"event":"upgrade-refused".*runs inside another program \(serve\(\)\)/);
   assert.equal(result.code, 0);
   assert.equal(result.again, 0);
-  assert.deepEqual(result.badOptions, { name: 'PreforkError', exitCode: 2, message: 'invalid --workers 0: expected a whole number from 1 to 1024' });
+  assert.deepEqual(result.badOptions, {
+    name: 'PreforkError',
+    exitCode: 2,
+    message: 'invalid --workers 0: expected a whole number from 1 to 1024',
+  });
   assert.equal(result.unknown, 'prefork serve(): unknown option "wrokers"');
 });
 
@@ -114,7 +122,21 @@ serve({ checkConfig: true });
 `,
   );
   const tsc = join(ROOT, 'node_modules/typescript/bin/tsc');
-  const args = ['--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--typeRoots', join(ROOT, 'node_modules/@types'), '--types', 'node', 'consumer.mts'];
+  const args = [
+    '--noEmit',
+    '--strict',
+    '--target',
+    'es2022',
+    '--module',
+    'nodenext',
+    '--moduleResolution',
+    'nodenext',
+    '--typeRoots',
+    join(ROOT, 'node_modules/@types'),
+    '--types',
+    'node',
+    'consumer.mts',
+  ];
   const result = await run(process.execPath, [tsc, ...args], { cwd: dir, timeout: 60_000 }).then(
     () => ({ ok: true, out: '' }),
     (err: { stdout: string }) => ({ ok: false, out: err.stdout }),

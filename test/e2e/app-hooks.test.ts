@@ -7,12 +7,18 @@ import { app, request, sleep, startPrefork, tempDir } from '../helpers/prefork.j
 // The app's lifecycle hooks: a shutdown() export awaited on drain, and an async --factory that
 // holds the worker's readiness until it resolves.
 
-const marks = (file: string): string[] => readFileSync(file, 'utf8').trim().split('\n').map((l) => l.split(' ')[0]!);
+const marks = (file: string): string[] =>
+  readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => l.split(' ')[0]!);
 
 for (const spec of ['shutdown.mjs', 'shutdown.cjs']) {
   test(`shutdown() (${spec}) is awaited after the last request, before the worker exits`, async (t) => {
     const file = join(tempDir(t), 'marks');
-    const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', app(spec)], { env: { MARKS: file, SHUTDOWN_MS: '400' } });
+    const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', app(spec)], {
+      env: { MARKS: file, SHUTDOWN_MS: '400' },
+    });
     const target = await p.ready();
     const slow = request(target, { path: '/?ms=700' });
     await sleep(200);
@@ -22,13 +28,18 @@ for (const spec of ['shutdown.mjs', 'shutdown.cjs']) {
     // Not before the request in flight finished, and awaited to its end (it takes 400 ms).
     assert.deepEqual(marks(file), ['response', 'shutdown-start', 'shutdown-end']);
     const order = p.logs.filter((l) => l.role === 'worker').map((l) => l.event);
-    assert.ok(order.indexOf('app-shutdown-done') < order.indexOf('drained'), 'the worker exits after shutdown() resolved');
+    assert.ok(
+      order.indexOf('app-shutdown-done') < order.indexOf('drained'),
+      'the worker exits after shutdown() resolved',
+    );
   });
 }
 
 test('shutdown() is bounded by --graceful-timeout: one that never ends does not hold the stop', async (t) => {
   const file = join(tempDir(t), 'marks');
-  const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', '--graceful-timeout', '1', app('shutdown.mjs')], { env: { MARKS: file, SHUTDOWN_MS: '600000' } });
+  const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', '--graceful-timeout', '1', app('shutdown.mjs')], {
+    env: { MARKS: file, SHUTDOWN_MS: '600000' },
+  });
   await p.ready();
   const started = Date.now();
   p.signal('SIGTERM');
@@ -40,7 +51,9 @@ test('shutdown() is bounded by --graceful-timeout: one that never ends does not 
 
 test('a worker replaced by a reload (SIGHUP) calls shutdown() too', async (t) => {
   const file = join(tempDir(t), 'marks');
-  const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', app('shutdown.mjs')], { env: { MARKS: file, SHUTDOWN_MS: '10' } });
+  const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', app('shutdown.mjs')], {
+    env: { MARKS: file, SHUTDOWN_MS: '10' },
+  });
   await p.ready();
   const [old] = p.readyWorkers();
   p.signal('SIGHUP');
@@ -60,7 +73,7 @@ test('an async --factory that takes ~1 s: the master counts the worker ready onl
     assert.ok(p.logs.indexOf(resolved) < p.logs.indexOf(worker), 'ready is logged after the factory resolved');
     assert.ok(Number(worker.time) >= Number(resolved.time));
     const booting = p.logs.find((l) => l.event === 'worker' && l.state === 'booting' && l.pid === worker.pid);
-    assert.ok(Number(worker.time) - Number(booting?.time) >= 1000, 'booting lasted the factory\'s second');
+    assert.ok(Number(worker.time) - Number(booting?.time) >= 1000, "booting lasted the factory's second");
   }
   const poolReady = p.logs.find((l) => l.event === 'ready')!;
   assert.ok(p.logs.indexOf(poolReady) > Math.max(...ready.map((r) => p.logs.indexOf(r))));

@@ -25,8 +25,18 @@ const SHAPES: Array<[string, string, string[], string | null]> = [
   ['a Hono 4 app (ESM), through its fetch', app('hono.mjs'), [], 'hono'],
   ['a Hono 4 app (CommonJS)', app('hono.cjs'), [], 'hono'],
   // Real tsc output of test/fixtures/ts (npm run build compiles it): .mts -> ESM, .cts -> CommonJS.
-  ['a TypeScript Fastify app compiled by tsc to ESM', join(ROOT, 'dist/test/fixtures/ts/fastify-app.mjs'), [], 'typescript-esm'],
-  ['a TypeScript Express app compiled by tsc to CommonJS (export =)', join(ROOT, 'dist/test/fixtures/ts/express-app.cjs'), [], 'typescript-cjs'],
+  [
+    'a TypeScript Fastify app compiled by tsc to ESM',
+    join(ROOT, 'dist/test/fixtures/ts/fastify-app.mjs'),
+    [],
+    'typescript-esm',
+  ],
+  [
+    'a TypeScript Express app compiled by tsc to CommonJS (export =)',
+    join(ROOT, 'dist/test/fixtures/ts/express-app.cjs'),
+    [],
+    'typescript-cjs',
+  ],
 ];
 
 for (const [what, spec, flags, shape] of SHAPES) {
@@ -55,7 +65,12 @@ test('a fetch app gets method, path, query, body and multiple Set-Cookie headers
   const get = await request(target, { path: '/items?q=ab' });
   assert.deepEqual(get.headers['set-cookie'], ['a=1', 'b=2']);
   assert.equal(get.json<{ path: string; q: string }>().q, 'ab');
-  const post = await request(target, { method: 'POST', path: '/echo', body: 'hello body', headers: { 'content-type': 'text/plain' } });
+  const post = await request(target, {
+    method: 'POST',
+    path: '/echo',
+    body: 'hello body',
+    headers: { 'content-type': 'text/plain' },
+  });
   assert.equal(post.status, 201);
   assert.deepEqual(post.json<{ echo: string; path: string }>().echo, 'hello body');
 });
@@ -69,7 +84,10 @@ test("an http.Server export's upgrade listener is served", async (t) => {
     s.on('data', (d) => {
       text += d.toString();
       if (text.includes('\r\n\r\n') && !text.includes('PING')) s.write('ping');
-      if (text.includes('PING')) (s.destroy(), done(text));
+      if (text.includes('PING')) {
+        s.destroy();
+        done(text);
+      }
     });
     s.on('error', fail);
     s.write('GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n');
@@ -82,13 +100,38 @@ const FAILURES: Array<[string, string, string[], RegExp]> = [
   ['a missing file', 'does-not-exist.js', [], /cannot load app .*does-not-exist\.js.*not found/],
   ['a module that throws at import', 'throws.cjs', [], /app .*throws\.cjs threw while loading: boom at import/],
   // Nothing servable and no listen() (drop-in mode) within --boot-timeout.
-  ['an export of the wrong shape, and no listen()', 'wrong-shape.cjs', ['--boot-timeout', '1'], /app .*wrong-shape\.cjs exports a number and called no listen\(\) within --boot-timeout 1 s: export a request listener/],
-  ['a named export of the wrong shape', 'named.mjs:notAnApp', [], /app .*named\.mjs:notAnApp: the export is a number; expected a request listener/],
+  [
+    'an export of the wrong shape, and no listen()',
+    'wrong-shape.cjs',
+    ['--boot-timeout', '1'],
+    /app .*wrong-shape\.cjs exports a number and called no listen\(\) within --boot-timeout 1 s: export a request listener/,
+  ],
+  [
+    'a named export of the wrong shape',
+    'named.mjs:notAnApp',
+    [],
+    /app .*named\.mjs:notAnApp: the export is a number; expected a request listener/,
+  ],
   ['a missing named export', 'named.mjs:nope', [], /app .*named\.mjs:nope has no export "nope"/],
-  ['a module with no default export, and no listen()', 'no-default.mjs', ['--boot-timeout', '1'], /app .*no-default\.mjs has no default export \(or module\.exports\) and called no listen\(\) within --boot-timeout 1 s: export a request listener/],
-  ['a module that exits while loading', 'exits.cjs', [], /app .*exits\.cjs: worker \d exited with code 9 while loading/],
+  [
+    'a module with no default export, and no listen()',
+    'no-default.mjs',
+    ['--boot-timeout', '1'],
+    /app .*no-default\.mjs has no default export \(or module\.exports\) and called no listen\(\) within --boot-timeout 1 s: export a request listener/,
+  ],
+  [
+    'a module that exits while loading',
+    'exits.cjs',
+    [],
+    /app .*exits\.cjs: worker \d exited with code 9 while loading/,
+  ],
   ['--factory on a non-function', 'wrong-shape.cjs', ['--factory'], /--factory needs a function export, got a number/],
-  ["a Fastify instance whose ready() fails", 'fastify-fails.mjs', [], /app .*fastify-fails\.mjs: Fastify's ready\(\) failed: database unreachable/],
+  [
+    'a Fastify instance whose ready() fails',
+    'fastify-fails.mjs',
+    [],
+    /app .*fastify-fails\.mjs: Fastify's ready\(\) failed: database unreachable/,
+  ],
 ];
 
 for (const [what, spec, flags, message] of FAILURES) {
@@ -102,7 +145,10 @@ for (const [what, spec, flags, message] of FAILURES) {
     assert.match(lines[0]!, message);
     assert.deepEqual(readdirSync(dir), [], 'no socket file left');
     assert.ok(Date.now() - started < 5000, 'no fork loop');
-    assert.ok(r.logs.filter((l) => l.event === 'worker' && l.state === 'booting').length <= 2, 'no worker was re-forked');
+    assert.ok(
+      r.logs.filter((l) => l.event === 'worker' && l.state === 'booting').length <= 2,
+      'no worker was re-forked',
+    );
   });
 }
 

@@ -7,15 +7,26 @@ import { app, request, runPrefork, startPrefork, tempDir } from '../helpers/pref
 
 type Resolved = Record<string, unknown> & { bind: string[]; workers: number };
 
-async function checkConfig(t: Parameters<typeof runPrefork>[0], args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<Resolved> {
-  const r = await runPrefork(t, ['--check-config', ...args], { env: { PORT: undefined, WEB_CONCURRENCY: undefined, ...env }, cwd });
+async function checkConfig(
+  t: Parameters<typeof runPrefork>[0],
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  cwd?: string,
+): Promise<Resolved> {
+  const r = await runPrefork(t, ['--check-config', ...args], {
+    env: { PORT: undefined, WEB_CONCURRENCY: undefined, ...env },
+    cwd,
+  });
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout) as Resolved;
 }
 
 test('--check-config prints the resolved config; precedence is CLI > env > config file > defaults', async (t) => {
   const dir = tempDir(t);
-  writeFileSync(join(dir, 'prefork.json'), JSON.stringify({ workers: 3, 'graceful-timeout': 7, keepAliveTimeout: 9, bind: ['unix:/tmp/from-file.sock'] }));
+  writeFileSync(
+    join(dir, 'prefork.json'),
+    JSON.stringify({ workers: 3, 'graceful-timeout': 7, keepAliveTimeout: 9, bind: ['unix:/tmp/from-file.sock'] }),
+  );
   // --check-config checks what a start checks: the app file must exist.
   writeFileSync(join(dir, 'app.js'), 'module.exports = (req, res) => res.end();\n');
   const fromFile = await checkConfig(t, ['--config', join(dir, 'prefork.json'), 'app.js'], {}, dir);
@@ -26,9 +37,19 @@ test('--check-config prints the resolved config; precedence is CLI > env > confi
   assert.equal(fromFile.app, 'app.js');
   assert.equal(fromFile.socketMode, '0660');
 
-  const envWins = await checkConfig(t, ['--config', join(dir, 'prefork.json'), 'app.js'], { PREFORK_WORKERS: '5' }, dir);
+  const envWins = await checkConfig(
+    t,
+    ['--config', join(dir, 'prefork.json'), 'app.js'],
+    { PREFORK_WORKERS: '5' },
+    dir,
+  );
   assert.equal(envWins.workers, 5);
-  const cliWins = await checkConfig(t, ['--config', join(dir, 'prefork.json'), '-w', '6', 'app.js'], { PREFORK_WORKERS: '5' }, dir);
+  const cliWins = await checkConfig(
+    t,
+    ['--config', join(dir, 'prefork.json'), '-w', '6', 'app.js'],
+    { PREFORK_WORKERS: '5' },
+    dir,
+  );
   assert.equal(cliWins.workers, 6);
   assert.equal(cliWins.gracefulTimeout, 7);
 });
@@ -50,7 +71,10 @@ test('defaults: 127.0.0.1:8000; PORT gives 0.0.0.0:$PORT only when no bind is gi
   const port = await checkConfig(t, [app('pid.cjs')], { PORT: '9123', WEB_CONCURRENCY: '3' });
   assert.deepEqual(port.bind, ['0.0.0.0:9123']);
   assert.equal(port.workers, 3);
-  const explicit = await checkConfig(t, ['-b', 'unix:/tmp/x.sock', '-b', '[::1]:81', '-w', '2', app('pid.cjs')], { PORT: '9123', WEB_CONCURRENCY: '3' });
+  const explicit = await checkConfig(t, ['-b', 'unix:/tmp/x.sock', '-b', '[::1]:81', '-w', '2', app('pid.cjs')], {
+    PORT: '9123',
+    WEB_CONCURRENCY: '3',
+  });
   assert.deepEqual(explicit.bind, ['unix:/tmp/x.sock', '[::1]:81']);
   assert.equal(explicit.workers, 2);
   const envBind = await checkConfig(t, [app('pid.cjs')], { PORT: '9123', PREFORK_BIND: 'unix:/tmp/y.sock' });

@@ -14,7 +14,11 @@ import { isRoot, onlyChildOf, startWrapped } from '../helpers/wrapped.js';
  */
 const UNSHARE = ['unshare', '--pid', '--fork', '--kill-child', '--mount-proc'];
 const canUnshare = (): boolean => spawnSync(UNSHARE[0]!, [...UNSHARE.slice(1), 'true']).status === 0;
-const skip = !isRoot ? 'needs root to create a PID namespace' : !canUnshare() ? 'needs util-linux unshare and a kernel that lets us create a PID namespace' : false;
+const skip = !isRoot
+  ? 'needs root to create a PID namespace'
+  : !canUnshare()
+    ? 'needs util-linux unshare and a kernel that lets us create a PID namespace'
+    : false;
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   test(`as PID 1, ${signal} drains the in-flight request and exits 0`, { skip }, async (t) => {
@@ -22,7 +26,10 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     const target = await p.ready();
     const master = p.logs.find((l) => l.role === 'master');
     assert.equal(master?.pid, 1, 'prefork is PID 1 in its namespace');
-    assert.ok(p.logs.some((l) => l.event === 'pid1'), 'and warns that it cannot reap orphans');
+    assert.ok(
+      p.logs.some((l) => l.event === 'pid1'),
+      'and warns that it cannot reap orphans',
+    );
     const outer = await onlyChildOf(p.pid);
     assert.match(readFileSync(`/proc/${outer}/cmdline`, 'utf8'), /^prefork master/);
     const slow = request(target, { path: '/slow?ms=1000', agent: new http.Agent({ keepAlive: true }) });
@@ -32,23 +39,30 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     assert.equal(reply.status, 200);
     assert.equal(reply.json<{ slept: number }>().slept, 1000);
     assert.equal(reply.headers.connection, 'close');
-    assert.deepEqual(await p.exited, { code: 0, signal: null }, 'unshare passes on prefork\'s exit status');
+    assert.deepEqual(await p.exited, { code: 0, signal: null }, "unshare passes on prefork's exit status");
     assert.ok(p.logs.some((l) => l.event === 'stopped' && l.code === 0));
   });
 }
 
-test('as PID 1, SIGUSR2 (hot upgrade) is refused with a line that says why and what to do instead; serving goes on', { skip }, async (t) => {
-  const p = startWrapped(t, UNSHARE, ['-w', '1', '-b', '127.0.0.1:0', app('pid.cjs')]);
-  const target = await p.ready();
-  const outer = await onlyChildOf(p.pid);
-  process.kill(outer, 'SIGUSR2');
-  const refused = await p.waitForEvent('upgrade-refused');
-  assert.match(String(refused.msg), /^SIGUSR2 refused: this master is PID 1 .*cannot leave without ending the container.*SIGHUP for a rolling restart/);
-  assert.equal((await request(target)).status, 200);
-  assert.ok(!p.logs.some((l) => l.event === 'upgrade-started'), 'no new master was started');
-  process.kill(outer, 'SIGTERM');
-  assert.deepEqual(await p.exited, { code: 0, signal: null });
-});
+test(
+  'as PID 1, SIGUSR2 (hot upgrade) is refused with a line that says why and what to do instead; serving goes on',
+  { skip },
+  async (t) => {
+    const p = startWrapped(t, UNSHARE, ['-w', '1', '-b', '127.0.0.1:0', app('pid.cjs')]);
+    const target = await p.ready();
+    const outer = await onlyChildOf(p.pid);
+    process.kill(outer, 'SIGUSR2');
+    const refused = await p.waitForEvent('upgrade-refused');
+    assert.match(
+      String(refused.msg),
+      /^SIGUSR2 refused: this master is PID 1 .*cannot leave without ending the container.*SIGHUP for a rolling restart/,
+    );
+    assert.equal((await request(target)).status, 200);
+    assert.ok(!p.logs.some((l) => l.event === 'upgrade-started'), 'no new master was started');
+    process.kill(outer, 'SIGTERM');
+    assert.deepEqual(await p.exited, { code: 0, signal: null });
+  },
+);
 
 test('as PID 1, an app that cannot load still exits 4', { skip }, async (t) => {
   const p = startWrapped(t, UNSHARE, ['-w', '2', '-b', '127.0.0.1:0', app('throws.cjs')]);
@@ -62,7 +76,9 @@ const DOCKERFILE = readFileSync(join(ROOT, 'examples/Dockerfile'), 'utf8');
 test('the containers guide shows examples/Dockerfile as it is, comments left out', () => {
   const readme = readFileSync(join(ROOT, 'docs/containers.md'), 'utf8');
   const shown = /```dockerfile\n([\s\S]*?)```/.exec(readme)?.[1];
-  const code = DOCKERFILE.split('\n').filter((line) => line !== '' && !line.startsWith('#')).join('\n');
+  const code = DOCKERFILE.split('\n')
+    .filter((line) => line !== '' && !line.startsWith('#'))
+    .join('\n');
   assert.equal(shown?.trim(), code.trim());
 });
 
@@ -71,17 +87,22 @@ test('the Dockerfile runs prefork in exec form on node:22-slim, with STOPSIGNAL 
   assert.match(DOCKERFILE, /^STOPSIGNAL SIGTERM$/m);
   const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(DOCKERFILE)?.[1] ?? 'null') as string[];
   assert.equal(entrypoint[0], 'node');
-  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string; bin: Record<string, string> };
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+    name: string;
+    bin: Record<string, string>;
+  };
   assert.equal(entrypoint[1], `node_modules/${pkg.name}/${pkg.bin.prefork}`);
   assert.match(DOCKERFILE, /--init/, 'says how to get zombies reaped');
 });
 
-test('the Dockerfile\'s HEALTHCHECK command passes while prefork serves and fails once it is gone', async (t) => {
+test("the Dockerfile's HEALTHCHECK command passes while prefork serves and fails once it is gone", async (t) => {
   const command = JSON.parse(/^\s+CMD (\[.*\])$/m.exec(DOCKERFILE)?.[1] ?? 'null') as string[];
   assert.equal(command[0], 'node');
   const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', app('pid.cjs')]);
   const { port } = await p.ready();
-  const check = (): number | null => spawnSync(process.execPath, command.slice(1), { env: { ...process.env, PORT: String(port) }, timeout: 10_000 }).status;
+  const check = (): number | null =>
+    spawnSync(process.execPath, command.slice(1), { env: { ...process.env, PORT: String(port) }, timeout: 10_000 })
+      .status;
   assert.equal(check(), 0);
   assert.equal((await p.stop()).code, 0);
   assert.equal(check(), 1);

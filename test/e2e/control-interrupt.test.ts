@@ -15,8 +15,15 @@ test('status and reload against a frozen master: INT exits 130, TERM 143, prompt
   master.signal('SIGSTOP');
   // Registered after startPrefork's cleanup, so it runs first: a stopped master cannot drain.
   t.after(() => master.signal('SIGCONT'));
-  for (const [command, signal, code] of [['status', 'SIGINT', 130], ['reload', 'SIGTERM', 143], ['reload', 'SIGINT', 130]] as const) {
-    const child = spawn(process.execPath, [CLI, command, '--control', control], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  for (const [command, signal, code] of [
+    ['status', 'SIGINT', 130],
+    ['reload', 'SIGTERM', 143],
+    ['reload', 'SIGINT', 130],
+  ] as const) {
+    const child = spawn(process.execPath, [CLI, command, '--control', control], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const client = track(t, child);
     // Long enough to load, connect and send the request; the master, stopped, never answers.
     await sleep(800);

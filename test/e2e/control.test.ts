@@ -4,7 +4,18 @@ import { existsSync, statSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
-import { CLI, ROOT, app, eventually, load, request, runPrefork, sleep, startPrefork, tempDir } from '../helpers/prefork.js';
+import {
+  CLI,
+  ROOT,
+  app,
+  eventually,
+  load,
+  request,
+  runPrefork,
+  sleep,
+  startPrefork,
+  tempDir,
+} from '../helpers/prefork.js';
 
 /** Runs `prefork <command...>` (a control client) to completion. */
 function client(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -23,8 +34,24 @@ function client(args: string[]): Promise<{ code: number | null; stdout: string; 
 }
 
 interface StatusJson {
-  master: { pid: number; requests: number; workers: number; ready: number; restarts: Record<string, number>; binds: string[] };
-  workers: Array<{ id: number; pid: number; state: string; requests: number; inflight: number; rss: number; restarts: number; lastExit: string | null }>;
+  master: {
+    pid: number;
+    requests: number;
+    workers: number;
+    ready: number;
+    restarts: Record<string, number>;
+    binds: string[];
+  };
+  workers: Array<{
+    id: number;
+    pid: number;
+    state: string;
+    requests: number;
+    inflight: number;
+    rss: number;
+    restarts: number;
+    lastExit: string | null;
+  }>;
 }
 
 async function statusJson(control: string): Promise<StatusJson> {
@@ -35,23 +62,41 @@ async function statusJson(control: string): Promise<StatusJson> {
 
 function metrics(target: { host?: string; port?: number; socketPath?: string }): Promise<Map<string, number>> {
   return new Promise((resolve, reject) => {
-    http.get({ ...target, path: '/metrics', agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (d: string) => (body += d));
-      res.on('end', () => {
-        const m = new Map<string, number>();
-        for (const line of body.split('\n')) if (line && !line.startsWith('#')) m.set(line.slice(0, line.lastIndexOf(' ')), Number(line.slice(line.lastIndexOf(' ') + 1)));
-        resolve(m);
-      });
-    }).on('error', reject);
+    http
+      .get({ ...target, path: '/metrics', agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (d: string) => (body += d));
+        res.on('end', () => {
+          const m = new Map<string, number>();
+          for (const line of body.split('\n'))
+            if (line && !line.startsWith('#'))
+              m.set(line.slice(0, line.lastIndexOf(' ')), Number(line.slice(line.lastIndexOf(' ') + 1)));
+          resolve(m);
+        });
+      })
+      .on('error', reject);
   });
 }
 
-function start(t: TestContext, extra: string[] = []): { p: ReturnType<typeof startPrefork>; control: string; metricsSock: string } {
+function start(
+  t: TestContext,
+  extra: string[] = [],
+): { p: ReturnType<typeof startPrefork>; control: string; metricsSock: string } {
   const dir = tempDir(t);
   const control = join(dir, 'ctl.sock');
   const metricsSock = join(dir, 'metrics.sock');
-  const p = startPrefork(t, ['-w', '2', '-b', '127.0.0.1:0', '--control', control, '--metrics-bind', `unix:${metricsSock}`, ...extra, app('pid.cjs')]);
+  const p = startPrefork(t, [
+    '-w',
+    '2',
+    '-b',
+    '127.0.0.1:0',
+    '--control',
+    control,
+    '--metrics-bind',
+    `unix:${metricsSock}`,
+    ...extra,
+    app('pid.cjs'),
+  ]);
   return { p, control, metricsSock };
 }
 

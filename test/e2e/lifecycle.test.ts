@@ -3,13 +3,35 @@ import { copyFileSync, mkdirSync, renameSync, symlinkSync, writeFileSync } from 
 import http from 'node:http';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { app, eventually, isAlive, load, maxBootingAfterStart, minReadyAfterStart, request, runPrefork, sleep, startPrefork, tempDir } from '../helpers/prefork.js';
+import {
+  app,
+  eventually,
+  isAlive,
+  load,
+  maxBootingAfterStart,
+  minReadyAfterStart,
+  request,
+  runPrefork,
+  sleep,
+  startPrefork,
+  tempDir,
+} from '../helpers/prefork.js';
 
 const versionApp = (version: string): string =>
   `module.exports = (req, res) => res.end(JSON.stringify({ pid: process.pid, version: ${JSON.stringify(version)}, cwd: process.cwd() }));\n`;
 
 test('--max-requests 50 with jitter 10: 2,000 keep-alive requests, none failed, the limit kept', async (t) => {
-  const p = startPrefork(t, ['-w', '2', '-b', '127.0.0.1:0', '--max-requests', '50', '--max-requests-jitter', '10', app('pid.cjs')]);
+  const p = startPrefork(t, [
+    '-w',
+    '2',
+    '-b',
+    '127.0.0.1:0',
+    '--max-requests',
+    '50',
+    '--max-requests-jitter',
+    '10',
+    app('pid.cjs'),
+  ]);
   const target = await p.ready();
   const r = await load(target, { total: 2000, concurrency: 8 });
   assert.equal(r.failed, 0, `failures: ${JSON.stringify([...r.failures])}`);
@@ -114,7 +136,9 @@ test('--timeout 2: a worker whose event loop is blocked is killed within 3 s and
   const hung = await p.waitForEvent('worker-hung', () => true, 10_000);
   assert.ok(Date.now() - start <= 3000 + 300, `detected after ${Date.now() - start} ms`);
   assert.equal(await spun, 'cut');
-  await p.waitForLog((l) => l.event === 'worker' && l.state === 'ready' && l.worker === hung.worker && l.pid !== hung.pid);
+  await p.waitForLog(
+    (l) => l.event === 'worker' && l.state === 'ready' && l.worker === hung.worker && l.pid !== hung.pid,
+  );
   const exited = p.logs.find((l) => l.event === 'worker' && l.state === 'exited' && l.pid === hung.pid);
   assert.match(String(exited?.reason), /hung.*SIGKILL/);
   assert.equal((await request(target)).status, 200);
@@ -126,7 +150,10 @@ test('--max-memory: a bloated worker is recycled gracefully, surge first', async
   const [bloated] = p.readyWorkers();
   const leak = await request(target, { path: '/leak?mb=200' });
   assert.equal(leak.json<{ pid: number }>().pid, bloated);
-  const running = load(target, { until: p.waitForLog((l) => l.event === 'worker' && l.state === 'exited' && l.pid === bloated, 15_000), concurrency: 4 });
+  const running = load(target, {
+    until: p.waitForLog((l) => l.event === 'worker' && l.state === 'exited' && l.pid === bloated, 15_000),
+    concurrency: 4,
+  });
   await p.waitForEvent('worker-bloated', () => true, 15_000);
   const r = await running;
   assert.equal(r.failed, 0);
@@ -148,7 +175,11 @@ test('crash loop: repeated early deaths back off exponentially; a fixed app serv
   assert.deepEqual(delays.slice(0, 3), [100, 200, 400]);
   const mark = p.logs.length;
   copyFileSync(app('pid.cjs'), file);
-  await p.waitForLog((l) => p.logs.indexOf(l) >= mark && l.event === 'worker' && l.state === 'ready', 10_000, 'a worker of the fixed app');
+  await p.waitForLog(
+    (l) => p.logs.indexOf(l) >= mark && l.event === 'worker' && l.state === 'ready',
+    10_000,
+    'a worker of the fixed app',
+  );
   assert.equal((await request(target)).status, 200);
 });
 

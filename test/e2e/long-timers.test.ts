@@ -11,7 +11,10 @@ import { app, request, sleep, startPrefork } from '../helpers/prefork.js';
 test('--graceful-timeout 2147483: an in-flight request still finishes after TERM', async (t) => {
   const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', '--graceful-timeout', '2147483', app('pid.cjs')]);
   const target = await p.ready();
-  const slow = request(target, { path: '/slow?ms=1500' }).then((r) => r.status, (err: Error) => `cut: ${err.message}`);
+  const slow = request(target, { path: '/slow?ms=1500' }).then(
+    (r) => r.status,
+    (err: Error) => `cut: ${err.message}`,
+  );
   await sleep(300);
   p.signal('SIGTERM');
   assert.equal(await slow, 200);

@@ -40,7 +40,10 @@ test('a burst of 200 parallel /metrics requests: each answered 200 or refused, o
   const codes = [...new Set(refused.map((r) => r.code))];
   t.diagnostic(`${answered.length} answered, ${refused.length} refused (${codes.join(', ')})`);
   assert.ok(answered.length > 0);
-  assert.deepEqual(answered.filter((r) => r.status !== 200).map((r) => r.status), []);
+  assert.deepEqual(
+    answered.filter((r) => r.status !== 200).map((r) => r.status),
+    [],
+  );
   const notClosed = refused.filter((r) => r.code !== 'ECONNRESET' && r.code !== 'EPIPE');
   assert.deepEqual(notClosed, [], 'refused means closed, never a timeout');
   // The uptime line tells renders apart: two of them are at least METRICS_RENDER_MS apart.
@@ -48,7 +51,10 @@ test('a burst of 200 parallel /metrics requests: each answered 200 or refused, o
   const uptimes = [...new Set(answered.map((r) => uptimeOf(r.body)))].sort((a, b) => a - b);
   for (let i = 1; i < uptimes.length; i += 1) {
     const [a, b] = [uptimes[i - 1]!, uptimes[i]!];
-    assert.ok(b - a >= (METRICS_RENDER_MS - 5) / 1000, `renders at ${a} s and ${b} s: closer than ${METRICS_RENDER_MS} ms`);
+    assert.ok(
+      b - a >= (METRICS_RENDER_MS - 5) / 1000,
+      `renders at ${a} s and ${b} s: closer than ${METRICS_RENDER_MS} ms`,
+    );
   }
   const after = await request(target, { path: '/metrics' });
   assert.equal(after.status, 200);
@@ -58,10 +64,14 @@ test('a burst of 200 parallel /metrics requests: each answered 200 or refused, o
 test(`connections beyond ${METRICS_MAX_CONNECTIONS} are closed unread; once those close, /metrics answers, each response closing its connection`, async (t) => {
   const target = await metricsTarget(t);
   const idle = await Promise.all(
-    Array.from({ length: METRICS_MAX_CONNECTIONS }, () => new Promise<net.Socket>((done) => {
-      const s = net.connect(target.port!, target.host, () => done(s));
-      s.on('error', () => {});
-    })),
+    Array.from(
+      { length: METRICS_MAX_CONNECTIONS },
+      () =>
+        new Promise<net.Socket>((done) => {
+          const s = net.connect(target.port!, target.host, () => done(s));
+          s.on('error', () => {});
+        }),
+    ),
   );
   t.after(() => idle.forEach((s) => s.destroy()));
   // The master accepts them (they hold every slot) within this.

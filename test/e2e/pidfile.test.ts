@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { app, request, runPrefork, startPrefork, tempDir } from '../helpers/prefork.js';
@@ -131,9 +140,24 @@ test('after SIGKILL of a master, a new master with the same pidfile starts at on
 });
 
 for (const [what, make, code, message] of [
-  ['in a missing directory', (dir: string) => join(dir, 'no', 'such', 'app.pid'), 2, /directory .*no\/such does not exist/],
-  ['a directory', (dir: string) => (mkdirSync(join(dir, 'd')), join(dir, 'd')), 2, /the path is a directory; expected a file path/],
-  ['a file that holds no pid', (dir: string) => (writeFileSync(join(dir, 'precious'), 'data\n'), join(dir, 'precious')), 2, /does not hold a pid; refusing to replace it/],
+  [
+    'in a missing directory',
+    (dir: string) => join(dir, 'no', 'such', 'app.pid'),
+    2,
+    /directory .*no\/such does not exist/,
+  ],
+  [
+    'a directory',
+    (dir: string) => (mkdirSync(join(dir, 'd')), join(dir, 'd')),
+    2,
+    /the path is a directory; expected a file path/,
+  ],
+  [
+    'a file that holds no pid',
+    (dir: string) => (writeFileSync(join(dir, 'precious'), 'data\n'), join(dir, 'precious')),
+    2,
+    /does not hold a pid; refusing to replace it/,
+  ],
 ] as const) {
   test(`a pidfile path ${what} is exit ${code} with one line; nothing created or changed`, async (t) => {
     const dir = tempDir(t);

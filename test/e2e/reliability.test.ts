@@ -3,7 +3,17 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
-  CLI, type Prefork, ROOT, app, distinctPids, eventually, isAlive, request, sleep, startPrefork, tempDir,
+  CLI,
+  type Prefork,
+  ROOT,
+  app,
+  distinctPids,
+  eventually,
+  isAlive,
+  request,
+  sleep,
+  startPrefork,
+  tempDir,
 } from '../helpers/prefork.js';
 
 /** Slot of every worker the master counts as ready, from its log; a slot listed twice is a bug. */
@@ -50,7 +60,8 @@ test('an app that exits on every 10th request: each worker that served is replac
     }
   }
   longestGap = Math.max(longestGap, Date.now() - lastOk);
-  const died = (l: (typeof p.logs)[number]): boolean => l.event === 'worker' && l.state === 'exited' && /died unexpectedly/.test(String(l.reason));
+  const died = (l: (typeof p.logs)[number]): boolean =>
+    l.event === 'worker' && l.state === 'exited' && /died unexpectedly/.test(String(l.reason));
   const deaths = p.logs.filter(died).length;
   const backoffs = p.logs.filter((l) => l.event === 'backoff').map((l) => Number(l.delayMs));
   t.diagnostic(`${ok} answered, ${failed} failed, ${deaths} workers died`);
@@ -72,7 +83,11 @@ test('a paused master (SIGSTOP longer than --timeout) kills no worker on resume;
   await sleep(4000);
   p.signal('SIGCONT');
   await sleep(2500);
-  assert.deepEqual(p.logs.filter((l) => l.event === 'worker-hung'), [], 'a worker was judged hung on time the master slept');
+  assert.deepEqual(
+    p.logs.filter((l) => l.event === 'worker-hung'),
+    [],
+    'a worker was judged hung on time the master slept',
+  );
   assert.deepEqual(p.readyWorkers().sort(), before);
   assert.deepEqual([...(await distinctPids(target, 2))].sort(), before, 'the same workers serve');
   // The guard discounts only the master's own sleep: a worker frozen alone is still hung.
@@ -131,11 +146,17 @@ test('two `prefork reload` at once: both finish, the master is not left reloadin
   const p = startPrefork(t, ['-w', '2', '-b', '127.0.0.1:0', '--control', control, app('pid.cjs')]);
   await p.ready();
   const before = new Set(p.readyWorkers());
-  const [a, b] = await Promise.all([client(['reload', '--control', control]), client(['reload', '--control', control])]);
+  const [a, b] = await Promise.all([
+    client(['reload', '--control', control]),
+    client(['reload', '--control', control]),
+  ]);
   assert.equal(a.code, 0, a.stderr);
   assert.equal(b.code, 0, b.stderr);
   await reloadSettled(p, 2);
-  assert.ok(p.readyWorkers().every((pid) => !before.has(pid)), 'every worker was replaced');
+  assert.ok(
+    p.readyWorkers().every((pid) => !before.has(pid)),
+    'every worker was replaced',
+  );
   const status = await client(['status', '--control', control, '--json']);
   assert.equal((JSON.parse(status.stdout) as { master: { reloading: boolean } }).master.reloading, false);
   assert.equal((await p.stop()).code, 0);

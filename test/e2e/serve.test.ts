@@ -32,7 +32,21 @@ test('a unix socket and a TCP port serve the same app; mode 0660; the file goes 
 
 test('--socket-mode applies from creation; unix:// URL form and relative paths', async (t) => {
   const dir = tempDir(t);
-  const p = startPrefork(t, ['-w', '1', '-b', `unix://${join(dir, 'url.sock')}`, '-b', 'unix:rel.sock', '--socket-mode', '0600', app('pid.cjs')], { cwd: dir });
+  const p = startPrefork(
+    t,
+    [
+      '-w',
+      '1',
+      '-b',
+      `unix://${join(dir, 'url.sock')}`,
+      '-b',
+      'unix:rel.sock',
+      '--socket-mode',
+      '0600',
+      app('pid.cjs'),
+    ],
+    { cwd: dir },
+  );
   await p.ready();
   assert.equal(statSync(join(dir, 'url.sock')).mode & 0o777, 0o600);
   assert.equal(statSync(join(dir, 'rel.sock')).mode & 0o777, 0o600);
@@ -74,13 +88,19 @@ test('a worker that dies is replaced in its slot while the socket stays open', a
     while (!stop) await request(target, { headers: { connection: 'close' } }).catch(() => (failures += 1));
   })();
   process.kill(Number(victim.pid), 'SIGKILL');
-  const replaced = await p.waitForLog((l) => l.event === 'worker' && l.state === 'ready' && l.worker === victim.worker && l.pid !== victim.pid);
+  const replaced = await p.waitForLog(
+    (l) => l.event === 'worker' && l.state === 'ready' && l.worker === victim.worker && l.pid !== victim.pid,
+  );
   stop = true;
   await load;
   assert.equal(failures, 0, 'no refused connection while a worker was replaced');
   const exited = p.logs.find((l) => l.event === 'worker' && l.state === 'exited' && l.pid === victim.pid);
   assert.match(String(exited?.reason), /SIGKILL/);
-  await eventually(async () => (await distinctPids(target, 2)).has(Number(replaced.pid)), 5000, 'the replacement to serve');
+  await eventually(
+    async () => (await distinctPids(target, 2)).has(Number(replaced.pid)),
+    5000,
+    'the replacement to serve',
+  );
 });
 
 test('PREFORK_WORKER_ID is the worker slot 0..N-1 and process titles carry --name', async (t) => {
@@ -88,7 +108,10 @@ test('PREFORK_WORKER_ID is the worker slot 0..N-1 and process titles carry --nam
   const target = await p.ready();
   const seen = new Map<string, string>();
   for (let i = 0; i < 400 && seen.size < 2; i += 1) {
-    const body = (await request(target, { headers: { connection: 'close' } })).json<{ worker: string; title: string }>();
+    const body = (await request(target, { headers: { connection: 'close' } })).json<{
+      worker: string;
+      title: string;
+    }>();
     seen.set(body.worker, body.title);
   }
   assert.deepEqual([...seen.keys()].sort(), ['0', '1']);
@@ -159,8 +182,19 @@ test('lifecycle events are logged: listening, worker states, ready, stopping, st
   const p = startPrefork(t, ['-w', '2', '-b', '127.0.0.1:0', app('pid.cjs')]);
   await p.ready();
   await p.stop();
-  const events = p.logs.filter((l) => l.role === 'master').map((l) => (l.event === 'worker' ? `worker:${String(l.state)}` : l.event));
-  for (const e of ['listening', 'worker:booting', 'worker:ready', 'ready', 'stopping', 'worker:draining', 'worker:exited', 'stopped']) {
+  const events = p.logs
+    .filter((l) => l.role === 'master')
+    .map((l) => (l.event === 'worker' ? `worker:${String(l.state)}` : l.event));
+  for (const e of [
+    'listening',
+    'worker:booting',
+    'worker:ready',
+    'ready',
+    'stopping',
+    'worker:draining',
+    'worker:exited',
+    'stopped',
+  ]) {
     assert.ok(events.includes(e), `missing ${e} in ${events.join(' ')}`);
   }
   assert.equal(p.workerEvents('exited').length, 2);

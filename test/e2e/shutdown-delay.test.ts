@@ -18,8 +18,14 @@ test('--shutdown-delay 1: new connections 0.5 s after SIGTERM are served; then t
   assert.deepEqual(await p.exited, { code: 0, signal: null });
   const over = p.logs.find((l) => l.event === 'shutdown-delay-over');
   assert.ok(over !== undefined, 'the drain start is logged');
-  assert.ok(Number(over.time) - Number(stopping.time) >= 990, `the drain began ${Number(over.time) - Number(stopping.time)} ms after TERM`);
-  assert.ok(p.workerEvents('draining').every((l) => Number(l.time) >= Number(over.time)), 'no worker drained during the delay');
+  assert.ok(
+    Number(over.time) - Number(stopping.time) >= 990,
+    `the drain began ${Number(over.time) - Number(stopping.time)} ms after TERM`,
+  );
+  assert.ok(
+    p.workerEvents('draining').every((l) => Number(l.time) >= Number(over.time)),
+    'no worker drained during the delay',
+  );
 });
 
 test('--shutdown-delay: workers signalled together with the master (Ctrl-C, systemd KillMode) keep serving for the delay too', async (t) => {

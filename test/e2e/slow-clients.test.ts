@@ -72,9 +72,15 @@ test('--headers-timeout 1: a client trickling its headers gets 408 within ~2 s; 
   const statuses = await meanwhile(target, slow);
   const result = await slow;
   assert.match(result.reply, /^HTTP\/1\.1 408 /, `answered 408, got ${JSON.stringify(result.reply)}`);
-  assert.ok(result.ms < 2500, `cut after ${result.ms} ms; expected about 1 s (Node alone would wait for its 30 s sweep)`);
+  assert.ok(
+    result.ms < 2500,
+    `cut after ${result.ms} ms; expected about 1 s (Node alone would wait for its 30 s sweep)`,
+  );
   assert.ok(result.sent < 40, 'cut before the head was complete');
-  assert.ok(statuses.length >= 3 && statuses.every((s) => s === 200), `normal requests meanwhile: ${statuses.join(',')}`);
+  assert.ok(
+    statuses.length >= 3 && statuses.every((s) => s === 200),
+    `normal requests meanwhile: ${statuses.join(',')}`,
+  );
   assert.equal((await p.stop()).code, 0);
 });
 
@@ -87,9 +93,22 @@ test('a connection that sends nothing at all is closed at --headers-timeout too'
 });
 
 test('--request-timeout bounds the upload, not the response: a trickled body gets 408, a slow handler still answers', async (t) => {
-  const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', '--headers-timeout', '1', '--request-timeout', '2', app('pid.cjs')]);
+  const p = startPrefork(t, [
+    '-w',
+    '1',
+    '-b',
+    '127.0.0.1:0',
+    '--headers-timeout',
+    '1',
+    '--request-timeout',
+    '2',
+    app('pid.cjs'),
+  ]);
   const target = await p.ready();
-  const slowHandler = request(target, { path: '/slow?ms=3000' }).then((r) => r.status, (err: Error) => err.message);
+  const slowHandler = request(target, { path: '/slow?ms=3000' }).then(
+    (r) => r.status,
+    (err: Error) => err.message,
+  );
   // The handler answers only after 5 s, so the client is still uploading when the limit hits.
   const head = 'POST /slow?ms=5000 HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n';
   const upload = await trickle(target, head, 'b'.repeat(100));
@@ -109,12 +128,33 @@ test('--max-header-size: a larger request head gets 431, a smaller one is served
 });
 
 test('--headers-timeout longer than --request-timeout exits 2 with one line, unless the request timeout is off', async (t) => {
-  const bad = await runPrefork(t, ['--headers-timeout', '20', '--request-timeout', '10', '-b', '127.0.0.1:0', app('pid.cjs')]);
+  const bad = await runPrefork(t, [
+    '--headers-timeout',
+    '20',
+    '--request-timeout',
+    '10',
+    '-b',
+    '127.0.0.1:0',
+    app('pid.cjs'),
+  ]);
   assert.equal(bad.code, 2);
-  assert.equal(bad.stderr, 'prefork: invalid --headers-timeout 20: expected at most --request-timeout 10 (the headers are part of the request), or --request-timeout 0 (off)\n');
+  assert.equal(
+    bad.stderr,
+    'prefork: invalid --headers-timeout 20: expected at most --request-timeout 10 (the headers are part of the request), or --request-timeout 0 (off)\n',
+  );
   assert.equal(bad.logs.filter((l) => l.event === 'listening').length, 0);
-  const off = await runPrefork(t, ['--check-config', '--headers-timeout', '20', '--request-timeout', '0', app('pid.cjs')]);
+  const off = await runPrefork(t, [
+    '--check-config',
+    '--headers-timeout',
+    '20',
+    '--request-timeout',
+    '0',
+    app('pid.cjs'),
+  ]);
   assert.equal(off.code, 0, off.stderr);
-  const defaults = JSON.parse((await runPrefork(t, ['--check-config', app('pid.cjs')])).stdout) as Record<string, unknown>;
+  const defaults = JSON.parse((await runPrefork(t, ['--check-config', app('pid.cjs')])).stdout) as Record<
+    string,
+    unknown
+  >;
   assert.deepEqual([defaults.headersTimeout, defaults.requestTimeout, defaults.maxHeaderSize], [10, 300, 16384]);
 });

@@ -10,7 +10,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { type Prefork, type Target, app, request, sleep, startPrefork, tempDir } from '../helpers/prefork.js';
+import { type Target, app, request, sleep, startPrefork, tempDir } from '../helpers/prefork.js';
 
 /** Connects once: the error code (or 'connected') and how long the answer took. */
 function connectOnce(target: Target): Promise<{ outcome: string; ms: number }> {
@@ -39,11 +39,15 @@ async function assertRefusedFrom(since: number, target: Target, codes: readonly 
   const firstCodes = [...codes, 'ECONNRESET'];
   const at = Date.now() - since;
   const expected = firstCodes.join(' or ');
-  assert.ok(firstCodes.includes(first.outcome), `a new connection ${at} ms into the drain: ${first.outcome} (expected ${expected})`);
+  assert.ok(
+    firstCodes.includes(first.outcome),
+    `a new connection ${at} ms into the drain: ${first.outcome} (expected ${expected})`,
+  );
   assert.ok(at < 500, `the first refusal came ${at} ms into the drain`);
   for (let i = 0; i < 3; i += 1) {
     const { outcome, ms } = await connectOnce(target);
-    assert.ok(codes.includes(outcome),
+    assert.ok(
+      codes.includes(outcome),
       `a new connection later in the drain: ${outcome} (expected ${codes.join(' or ')})`,
     );
     assert.ok(ms < 500, `refused after ${ms} ms`);
@@ -156,9 +160,15 @@ test('a keep-alive load across TERM: no kept-alive connection fails; only connec
   assert.deepEqual(await p.exited, { code: 0, signal: null });
   const ok = (await Promise.all(clients)).reduce((a, b) => a + b, 0);
   const codes = [...new Set(failures.map((f) => f.code))];
-  t.diagnostic(`${ok} requests answered, ${failures.length} failed (${codes.join(', ')}); the drain began at ${drainStart}`);
+  t.diagnostic(
+    `${ok} requests answered, ${failures.length} failed (${codes.join(', ')}); the drain began at ${drainStart}`,
+  );
   assert.ok(ok > 0);
-  assert.deepEqual(failures.filter((f) => f.reused), [], 'no request on a kept-alive connection failed');
+  assert.deepEqual(
+    failures.filter((f) => f.reused),
+    [],
+    'no request on a kept-alive connection failed',
+  );
   // 50 ms: a connect issued in the very moment the sockets close may land on either side.
   const early = failures.filter((f) => f.openedAt < drainStart - 50);
   assert.deepEqual(early, [], 'no connection opened before the drain failed');

@@ -144,7 +144,10 @@ test('a TERM that arrives while prefork is still starting is not lost: it stops 
   const dir = tempDir(t);
   const config = join(dir, 'slow.mjs');
   // A config file that takes a second to load holds prefork in start-up, before its signal table.
-  writeFileSync(config, "export default async () => { await new Promise((r) => setTimeout(r, 1000)); return { workers: 1, bind: '127.0.0.1:0' }; };\n");
+  writeFileSync(
+    config,
+    "export default async () => { await new Promise((r) => setTimeout(r, 1000)); return { workers: 1, bind: '127.0.0.1:0' }; };\n",
+  );
   const p = startPrefork(t, ['--config', config, app('pid.cjs')]);
   await sleep(500);
   p.signal('SIGTERM');

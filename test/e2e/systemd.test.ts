@@ -4,7 +4,19 @@ import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
-import { APPS, CLI, type Prefork, ROOT, track, app, distinctPids, eventually, request, startPrefork, tempDir } from '../helpers/prefork.js';
+import {
+  APPS,
+  CLI,
+  type Prefork,
+  ROOT,
+  track,
+  app,
+  distinctPids,
+  eventually,
+  request,
+  startPrefork,
+  tempDir,
+} from '../helpers/prefork.js';
 import { childrenOf, stopMaster, upgrade, waitLog } from '../helpers/upgrade.js';
 
 interface Datagram {
@@ -14,8 +26,13 @@ interface Datagram {
 }
 
 /** A real AF_UNIX datagram receiver standing in for systemd: records what arrives and when. */
-async function notifyReceiver(t: TestContext, address: string): Promise<{ got: Datagram[]; waitFor: (pred: (d: Datagram) => boolean, what: string) => Promise<Datagram> }> {
-  const child = spawn('python3', [join(ROOT, 'test/fixtures/notify-receiver.py'), address], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function notifyReceiver(
+  t: TestContext,
+  address: string,
+): Promise<{ got: Datagram[]; waitFor: (pred: (d: Datagram) => boolean, what: string) => Promise<Datagram> }> {
+  const child = spawn('python3', [join(ROOT, 'test/fixtures/notify-receiver.py'), address], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   t.after(() => child.kill('SIGKILL'));
   const got: Datagram[] = [];
   let buffered = '';
@@ -29,7 +46,15 @@ async function notifyReceiver(t: TestContext, address: string): Promise<{ got: D
         if (line === 'listening') resolve();
         else if (line.startsWith('{')) {
           const d = JSON.parse(line) as { t: number; data: string };
-          got.push({ ...d, fields: Object.fromEntries(d.data.split('\n').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])) });
+          got.push({
+            ...d,
+            fields: Object.fromEntries(
+              d.data
+                .split('\n')
+                .filter(Boolean)
+                .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+            ),
+          });
         }
       }
     });
@@ -76,7 +101,10 @@ test('two HUPs in quick succession: one RELOADING=1, then READY=1 once the coale
   p.signal('SIGHUP');
   await eventually(() => p.logs.filter((l) => l.event === 'reload').length === 2, 5000, 'the second reload');
   const done = await p.waitForEvent('reload-done', () => true, 15_000);
-  assert.ok(p.logs.indexOf(done) > p.logs.findLastIndex((l) => l.event === 'reload'), 'reload-done before the last reload');
+  assert.ok(
+    p.logs.indexOf(done) > p.logs.findLastIndex((l) => l.event === 'reload'),
+    'reload-done before the last reload',
+  );
   await rx.waitFor((d) => d.fields.READY === '1' && d.t >= Number(done.time), 'READY=1 after the reloads');
   await p.stop('SIGTERM');
   await rx.waitFor((d) => d.fields.STOPPING === '1', 'STOPPING=1');
@@ -87,7 +115,9 @@ test('two HUPs in quick succession: one RELOADING=1, then READY=1 once the coale
 test('an abstract NOTIFY_SOCKET (@name) works, and WATCHDOG=1 comes every half WATCHDOG_USEC', async (t) => {
   const name = `@prefork-notify-${process.pid}-${Date.now()}`;
   const rx = await notifyReceiver(t, name);
-  const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', app('pid.cjs')], { env: { NOTIFY_SOCKET: name, WATCHDOG_USEC: '400000' } });
+  const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', app('pid.cjs')], {
+    env: { NOTIFY_SOCKET: name, WATCHDOG_USEC: '400000' },
+  });
   const target = await p.ready();
   await rx.waitFor((d) => d.fields.READY === '1', 'READY=1');
   await eventually(() => rx.got.filter((d) => d.fields.WATCHDOG === '1').length >= 3, 5000, '3 watchdog pings');
@@ -100,7 +130,15 @@ test('an abstract NOTIFY_SOCKET (@name) works, and WATCHDOG=1 comes every half W
 function socketActivated(t: TestContext, listen: string[], args: string[]): { child: ChildProcess; prefork: Prefork } {
   const child = spawn(
     'systemd-socket-activate',
-    [...listen.flatMap((l) => ['-l', l]), '--fdname=web:local', '-E', 'PREFORK_LOG_FORMAT=json', process.execPath, CLI, ...args],
+    [
+      ...listen.flatMap((l) => ['-l', l]),
+      '--fdname=web:local',
+      '-E',
+      'PREFORK_LOG_FORMAT=json',
+      process.execPath,
+      CLI,
+      ...args,
+    ],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const prefork = track(t, child);
@@ -117,13 +155,15 @@ test('socket activation: a TCP port and a unix path from systemd, 2 workers serv
     });
   });
   const { prefork } = socketActivated(t, [`127.0.0.1:${port}`, sock], ['-w', '2', join(APPS, 'pid.cjs')]);
-  await eventually(() => existsSync(sock), 5000, 'systemd-socket-activate to listen');
   // systemd-socket-activate starts the service on the first connection, as systemd does.
-  const first = await request({ socketPath: sock }, { path: '/env', timeoutMs: 15_000 });
+  const first = await firstRequest(sock, '/env');
   assert.equal(first.status, 200);
   await prefork.ready();
   const listening = prefork.logs.filter((l) => l.event === 'listening');
-  assert.deepEqual(listening.map((l) => l.systemd), ['systemd socket web', 'systemd socket local']);
+  assert.deepEqual(
+    listening.map((l) => l.systemd),
+    ['systemd socket web', 'systemd socket local'],
+  );
   assert.ok(!listening.some((l) => String(l.address).includes('8000')), 'no default bind under socket activation');
   const env = first.json<{ env: Record<string, string | null> }>().env;
   assert.equal(env.LISTEN_FDS, null, 'LISTEN_* must not reach the workers');
@@ -136,14 +176,34 @@ test('socket activation: a TCP port and a unix path from systemd, 2 workers serv
   assert.equal(lstatSync(sock).ino, inode, "systemd's socket file must not be removed");
 });
 
+/**
+ * The request that makes systemd-socket-activate start prefork. Its socket file exists from
+ * bind(), and it listens a moment later: until then a connect is refused, so that is retried.
+ */
+async function firstRequest(socketPath: string, path = '/'): Promise<Awaited<ReturnType<typeof request>>> {
+  let response: Awaited<ReturnType<typeof request>> | null = null;
+  await eventually(
+    async () => {
+      if (!existsSync(socketPath)) return false;
+      response = await request({ socketPath }, { path, timeoutMs: 15_000 }).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ECONNREFUSED') return null;
+        throw err;
+      });
+      return response !== null;
+    },
+    5000,
+    'systemd-socket-activate to listen',
+  );
+  return response!;
+}
+
 /** One socket from systemd plus one --bind of our own, started by a first request, as systemd does. */
 async function activatedPlusBind(t: TestContext): Promise<{ prefork: Prefork; activated: string; extra: string }> {
   const dir = tempDir(t);
   const activated = join(dir, 'activated.sock');
   const extra = join(dir, 'extra.sock');
   const { prefork } = socketActivated(t, [activated], ['-w', '1', '-b', `unix:${extra}`, join(APPS, 'pid.cjs')]);
-  await eventually(() => existsSync(activated), 5000, 'systemd-socket-activate to listen');
-  assert.equal((await request({ socketPath: activated }, { timeoutMs: 15_000 })).status, 200);
+  assert.equal((await firstRequest(activated)).status, 200);
   await prefork.ready();
   return { prefork, activated, extra };
 }
@@ -159,12 +219,24 @@ test('socket activation plus an explicit --bind serves both', async (t) => {
 
 test('systemd/prefork.service and prefork.socket pass systemd-analyze verify without a warning', () => {
   const dir = join(ROOT, 'systemd');
-  const r = spawnSync('systemd-analyze', ['verify', '--man=no', join(dir, 'prefork.socket'), join(dir, 'prefork.service')], { encoding: 'utf8' });
+  const r = spawnSync(
+    'systemd-analyze',
+    ['verify', '--man=no', join(dir, 'prefork.socket'), join(dir, 'prefork.service')],
+    { encoding: 'utf8' },
+  );
   assert.equal(r.error, undefined, 'systemd-analyze is missing (Debian package systemd)');
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stderr.trim(), '', r.stderr);
   const service = readFileSync(join(dir, 'prefork.service'), 'utf8');
-  for (const line of ['Type=notify', 'NotifyAccess=all', 'KillMode=mixed', 'ExecReload=/bin/kill -HUP $MAINPID', 'RuntimeDirectory=', 'NoNewPrivileges=yes', 'ProtectSystem=strict']) {
+  for (const line of [
+    'Type=notify',
+    'NotifyAccess=all',
+    'KillMode=mixed',
+    'ExecReload=/bin/kill -HUP $MAINPID',
+    'RuntimeDirectory=',
+    'NoNewPrivileges=yes',
+    'ProtectSystem=strict',
+  ]) {
     assert.ok(service.includes(line), `prefork.service lacks ${line}`);
   }
   const stopSec = Number(/TimeoutStopSec=(\d+)/.exec(service)?.[1]);
@@ -178,15 +250,25 @@ test('hot upgrade under Type=notify: the new master sends MAINPID= and READY=1 b
   const rx = await notifyReceiver(t, socket);
   const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', app('pid.cjs')], { env: { NOTIFY_SOCKET: socket } });
   const target = await p.ready();
-  await rx.waitFor((d) => d.fields.READY === '1' && d.fields.MAINPID === String(p.pid), 'READY=1 from the first master');
+  await rx.waitFor(
+    (d) => d.fields.READY === '1' && d.fields.MAINPID === String(p.pid),
+    'READY=1 from the first master',
+  );
   const newPid = await upgrade(t, p);
-  const handed = await rx.waitFor((d) => d.fields.READY === '1' && d.fields.MAINPID === String(newPid), 'READY=1 with the new MAINPID');
+  const handed = await rx.waitFor(
+    (d) => d.fields.READY === '1' && d.fields.MAINPID === String(newPid),
+    'READY=1 with the new MAINPID',
+  );
   assert.match(handed.fields.STATUS ?? '', /^1 workers serving http:\/\/127\.0\.0\.1:\d+$/);
   assert.equal((await p.exited).code, 0);
   const stopped = p.logs.find((l) => l.event === 'stopped' && l.pid === p.pid);
   assert.ok(handed.t <= Number(stopped?.time), 'systemd learned the new main pid before the old one exited');
   const order = () => rx.got.map((d) => Object.keys(d.fields)[0]).filter((k) => k !== 'BARRIER');
-  assert.deepEqual(order(), ['READY', 'READY'], 'no STOPPING=1 from the old master, nothing from the new one before it took over');
+  assert.deepEqual(
+    order(),
+    ['READY', 'READY'],
+    'no STOPPING=1 from the old master, nothing from the new one before it took over',
+  );
   assert.equal((await request(target)).status, 200);
   await stopMaster(p, newPid);
   await rx.waitFor((d) => d.fields.STOPPING === '1', 'STOPPING=1 from the new master');
@@ -200,7 +282,13 @@ test('socket activation and hot upgrade: the sockets systemd passed go to the ne
   await waitLog(prefork, (l) => l.event === 'took-over' && l.pid === newPid);
   assert.equal((await prefork.exited).code, 0);
   const listening = prefork.logs.filter((l) => l.event === 'listening' && l.pid === newPid);
-  assert.deepEqual(listening.map((l) => [l.systemd ?? null, l.inherited]), [['systemd socket web', true], [null, true]]);
+  assert.deepEqual(
+    listening.map((l) => [l.systemd ?? null, l.inherited]),
+    [
+      ['systemd socket web', true],
+      [null, true],
+    ],
+  );
   for (const sock of [activated, extra]) {
     const reply = (await request({ socketPath: sock })).json<{ pid: number }>();
     assert.deepEqual(childrenOf(newPid), [reply.pid], `${sock} is served by the new master's worker`);

@@ -56,7 +56,17 @@ test("a task's error reaches the caller as a rejection", async (t) => {
 });
 
 test('--task-timeout cancels a task that runs too long: the caller gets ERR_PREFORK_TASK_TIMEOUT, the thread is replaced, the worker serves on', async (t) => {
-  const p = startPrefork(t, ['-w', '1', '--threads', '1', '--task-timeout', '0.5', '-b', '127.0.0.1:0', app('threads-app.mjs')]);
+  const p = startPrefork(t, [
+    '-w',
+    '1',
+    '--threads',
+    '1',
+    '--task-timeout',
+    '0.5',
+    '-b',
+    '127.0.0.1:0',
+    app('threads-app.mjs'),
+  ]);
   const target = await p.ready();
   const [worker] = p.readyWorkers();
   const reply = await request(target, { path: '/spin' });
@@ -83,8 +93,22 @@ test('a draining worker destroys its pool only after its in-flight requests fini
 });
 
 test('examples/cpu.js: the heavy route computes on a thread, the cheap one answers', async (t) => {
-  const p = startPrefork(t, ['-w', '1', '--threads', '1', '--task-timeout', '10', '-b', '127.0.0.1:0', join(ROOT, 'examples/cpu.js')]);
+  const p = startPrefork(t, [
+    '-w',
+    '1',
+    '--threads',
+    '1',
+    '--task-timeout',
+    '10',
+    '-b',
+    '127.0.0.1:0',
+    join(ROOT, 'examples/cpu.js'),
+  ]);
   const target = await p.ready();
-  assert.deepEqual((await request(target, { path: '/heavy?n=20' })).json<{ n: number; fib: number }>(), { n: 20, fib: 6765, pid: p.readyWorkers()[0] });
+  assert.deepEqual((await request(target, { path: '/heavy?n=20' })).json<{ n: number; fib: number }>(), {
+    n: 20,
+    fib: 6765,
+    pid: p.readyWorkers()[0],
+  });
   assert.equal((await request(target)).json<{ hello: string }>().hello, 'world');
 });

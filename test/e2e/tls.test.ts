@@ -19,10 +19,27 @@ interface Pair {
 function makeCert(dir: string, name: string): Pair {
   const cert = join(dir, `${name}.crt`);
   const key = join(dir, `${name}.key`);
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
-    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', key, '-out', cert,
-  ], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { stdio: 'ignore' },
+  );
   return { cert, key, fingerprint: new X509Certificate(readFileSync(cert)).fingerprint256 };
 }
 
@@ -35,13 +52,18 @@ interface TlsReply {
 /** One HTTPS request on a new connection, verifying the server against `ca` (no rejectUnauthorized: false). */
 function httpsRequest(target: Target, ca: string): Promise<TlsReply> {
   return new Promise((resolve, reject) => {
-    const req = https.request({ host: target.host, port: target.port, path: '/', ca: readFileSync(ca), agent: false, timeout: 10_000 }, (res) => {
-      const fingerprint = (res.socket as TLSSocket).getPeerCertificate().fingerprint256;
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, pid: (JSON.parse(body) as { pid: number }).pid, fingerprint }));
-    });
+    const req = https.request(
+      { host: target.host, port: target.port, path: '/', ca: readFileSync(ca), agent: false, timeout: 10_000 },
+      (res) => {
+        const fingerprint = (res.socket as TLSSocket).getPeerCertificate().fingerprint256;
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, pid: (JSON.parse(body) as { pid: number }).pid, fingerprint }),
+        );
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('request timed out')));
     req.on('error', reject);
     req.end();
@@ -52,7 +74,19 @@ test('HTTPS on the TCP bind and plain HTTP on the unix bind of the same process;
   const dir = tempDir(t);
   const pair = makeCert(dir, 'server');
   const sock = join(dir, 'app.sock');
-  const p = startPrefork(t, ['-w', '2', '-b', '127.0.0.1:0', '-b', `unix:${sock}`, '--certfile', pair.cert, '--keyfile', pair.key, app('pid.cjs')]);
+  const p = startPrefork(t, [
+    '-w',
+    '2',
+    '-b',
+    '127.0.0.1:0',
+    '-b',
+    `unix:${sock}`,
+    '--certfile',
+    pair.cert,
+    '--keyfile',
+    pair.key,
+    app('pid.cjs'),
+  ]);
   await p.ready();
   const [tcp, unix] = p.targets();
   assert.match(String(p.logs.find((l) => l.event === 'listening')?.address), /^https:\/\/127\.0\.0\.1:\d+$/);
@@ -77,13 +111,29 @@ test('workers get the certificate from the master, never from the files: a repla
   // What the client trusts, kept apart from the server's files, which go away below.
   const ca = join(dir, 'client-ca.pem');
   copyFileSync(pair.cert, ca);
-  const p = startPrefork(t, ['-w', '1', '--min-uptime', '0', '-b', '127.0.0.1:0', '--certfile', pair.cert, '--keyfile', pair.key, app('pid.cjs')]);
+  const p = startPrefork(t, [
+    '-w',
+    '1',
+    '--min-uptime',
+    '0',
+    '-b',
+    '127.0.0.1:0',
+    '--certfile',
+    pair.cert,
+    '--keyfile',
+    pair.key,
+    app('pid.cjs'),
+  ]);
   const target = await p.ready();
   const [first] = p.readyWorkers();
   rmSync(pair.cert);
   rmSync(pair.key);
   process.kill(first!, 'SIGKILL');
-  await p.waitForLog((l) => l.event === 'worker' && l.state === 'ready' && l.pid !== first, 10_000, 'a replacement worker ready');
+  await p.waitForLog(
+    (l) => l.event === 'worker' && l.state === 'ready' && l.pid !== first,
+    10_000,
+    'a replacement worker ready',
+  );
   const reply = await httpsRequest(target, ca);
   assert.equal(reply.status, 200);
   assert.notEqual(reply.pid, first);
@@ -113,14 +163,25 @@ test('SIGHUP: renewed certificate files go live; changed --certfile/--keyfile pa
   copyFileSync(two.key, key);
   p.signal('SIGHUP');
   await p.waitForEvent('reload-done');
-  assert.equal((await httpsRequest(target, two.cert)).fingerprint, two.fingerprint, 'the renewed certificate is served');
+  assert.equal(
+    (await httpsRequest(target, two.cert)).fingerprint,
+    two.fingerprint,
+    'the renewed certificate is served',
+  );
 
   // New paths need a restart: logged as ignored, the current certificate stays.
   writeFileSync(config, JSON.stringify({ certfile: other.cert, keyfile: other.key }));
   p.signal('SIGHUP');
   const ignored = await p.waitForEvent('reload-ignored');
-  assert.ok((ignored.options as string[]).includes('certfile') && (ignored.options as string[]).includes('keyfile'), JSON.stringify(ignored));
-  await p.waitForLog((l) => l.event === 'reload-done' && p.logs.indexOf(l) > p.logs.indexOf(ignored), 10_000, 'second reload-done');
+  assert.ok(
+    (ignored.options as string[]).includes('certfile') && (ignored.options as string[]).includes('keyfile'),
+    JSON.stringify(ignored),
+  );
+  await p.waitForLog(
+    (l) => l.event === 'reload-done' && p.logs.indexOf(l) > p.logs.indexOf(ignored),
+    10_000,
+    'second reload-done',
+  );
   assert.equal((await httpsRequest(target, two.cert)).fingerprint, two.fingerprint);
 
   // A broken renewal: the reload stops, the workers keep serving the certificate they have.
@@ -141,17 +202,51 @@ test('bad certificate inputs exit 2 with one line naming the file, and create no
   const garbage = join(dir, 'garbage.pem');
   writeFileSync(garbage, 'hello\n');
   const encrypted = join(dir, 'encrypted.key');
-  execFileSync('openssl', ['pkey', '-in', pair.key, '-aes256', '-passout', 'pass:secret', '-out', encrypted], { stdio: 'ignore' });
+  execFileSync('openssl', ['pkey', '-in', pair.key, '-aes256', '-passout', 'pass:secret', '-out', encrypted], {
+    stdio: 'ignore',
+  });
   const missing = join(dir, 'missing.pem');
   const cases: Array<[string, string[], RegExp]> = [
-    ['certfile without keyfile', ['--certfile', pair.cert], new RegExp(`--certfile ${pair.cert} is set but --keyfile is not`)],
-    ['keyfile without certfile', ['--keyfile', pair.key], new RegExp(`--keyfile ${pair.key} is set but --certfile is not`)],
-    ['missing certfile', ['--certfile', missing, '--keyfile', pair.key], new RegExp(`cannot read --certfile ${missing}: file not found`)],
-    ['keyfile is a directory', ['--certfile', pair.cert, '--keyfile', dir], new RegExp(`cannot read --keyfile ${dir}: it is a directory`)],
-    ['certfile is not a certificate', ['--certfile', garbage, '--keyfile', pair.key], new RegExp(`invalid --certfile ${garbage}: expected a PEM certificate`)],
-    ['keyfile is a certificate', ['--certfile', pair.cert, '--keyfile', pair.cert], new RegExp(`invalid --keyfile ${pair.cert}: expected a PEM private key`)],
-    ['encrypted key', ['--certfile', pair.cert, '--keyfile', encrypted], new RegExp(`invalid --keyfile ${encrypted}: the key is encrypted`)],
-    ['key of another certificate', ['--certfile', pair.cert, '--keyfile', stranger.key], new RegExp(`--keyfile ${stranger.key} does not belong to --certfile ${pair.cert}`)],
+    [
+      'certfile without keyfile',
+      ['--certfile', pair.cert],
+      new RegExp(`--certfile ${pair.cert} is set but --keyfile is not`),
+    ],
+    [
+      'keyfile without certfile',
+      ['--keyfile', pair.key],
+      new RegExp(`--keyfile ${pair.key} is set but --certfile is not`),
+    ],
+    [
+      'missing certfile',
+      ['--certfile', missing, '--keyfile', pair.key],
+      new RegExp(`cannot read --certfile ${missing}: file not found`),
+    ],
+    [
+      'keyfile is a directory',
+      ['--certfile', pair.cert, '--keyfile', dir],
+      new RegExp(`cannot read --keyfile ${dir}: it is a directory`),
+    ],
+    [
+      'certfile is not a certificate',
+      ['--certfile', garbage, '--keyfile', pair.key],
+      new RegExp(`invalid --certfile ${garbage}: expected a PEM certificate`),
+    ],
+    [
+      'keyfile is a certificate',
+      ['--certfile', pair.cert, '--keyfile', pair.cert],
+      new RegExp(`invalid --keyfile ${pair.cert}: expected a PEM private key`),
+    ],
+    [
+      'encrypted key',
+      ['--certfile', pair.cert, '--keyfile', encrypted],
+      new RegExp(`invalid --keyfile ${encrypted}: the key is encrypted`),
+    ],
+    [
+      'key of another certificate',
+      ['--certfile', pair.cert, '--keyfile', stranger.key],
+      new RegExp(`--keyfile ${stranger.key} does not belong to --certfile ${pair.cert}`),
+    ],
   ];
   const sock = join(dir, 'app.sock');
   for (const [name, args, expected] of cases) {
@@ -165,7 +260,9 @@ test('bad certificate inputs exit 2 with one line naming the file, and create no
     assert.equal(r.logs.filter((l) => l.event === 'listening').length, 0, `${name}: nothing listening`);
   }
   // --check-config reads the files too, and env works as for every option.
-  const checked = await runPrefork(t, ['--check-config', '--certfile', pair.cert, app('pid.cjs')], { env: { PREFORK_KEYFILE: stranger.key } });
+  const checked = await runPrefork(t, ['--check-config', '--certfile', pair.cert, app('pid.cjs')], {
+    env: { PREFORK_KEYFILE: stranger.key },
+  });
   assert.equal(checked.code, 2);
   assert.match(checked.stderr, /does not belong to/);
 });

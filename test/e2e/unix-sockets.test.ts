@@ -41,7 +41,9 @@ test('a socket another server listens on is refused with exit 3 and left serving
   const answer = await new Promise<string>((done, fail) => {
     const c = net.connect(sock);
     let text = '';
-    c.on('data', (d) => (text += d)).on('end', () => done(text)).on('error', fail);
+    c.on('data', (d) => (text += d))
+      .on('end', () => done(text))
+      .on('error', fail);
   });
   assert.equal(answer, 'other\n');
 });
@@ -87,7 +89,15 @@ test('a failed second bind removes the socket file the first one created', async
   await new Promise<void>((done) => blocker.listen(0, '127.0.0.1', done));
   t.after(() => blocker.close());
   const port = (blocker.address() as net.AddressInfo).port;
-  const r = await runPrefork(t, ['-w', '1', '-b', `unix:${join(dir, 'first.sock')}`, '-b', `127.0.0.1:${port}`, app('pid.cjs')]);
+  const r = await runPrefork(t, [
+    '-w',
+    '1',
+    '-b',
+    `unix:${join(dir, 'first.sock')}`,
+    '-b',
+    `127.0.0.1:${port}`,
+    app('pid.cjs'),
+  ]);
   assert.equal(r.code, 3);
   assert.match(oneLine(r.stderr), new RegExp(`127.0.0.1:${port}: address already in use`));
   assert.equal(existsSync(join(dir, 'first.sock')), false);

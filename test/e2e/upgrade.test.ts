@@ -3,11 +3,23 @@ import { copyFileSync, existsSync, lstatSync, readFileSync, rmSync, writeFileSyn
 import net from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { type LoadResult, app, eventually, isAlive, load, request, sleep, startPrefork, tempDir, toTarget } from '../helpers/prefork.js';
+import {
+  type LoadResult,
+  app,
+  eventually,
+  isAlive,
+  load,
+  request,
+  sleep,
+  startPrefork,
+  tempDir,
+  toTarget,
+} from '../helpers/prefork.js';
 import { childrenOf, deploy, startRelease, stopMaster, twoReleases, upgrade, waitLog } from '../helpers/upgrade.js';
 
 const failures = (r: LoadResult): string => JSON.stringify([...r.failures]);
-const servedBy = (r: LoadResult, pids: Iterable<number>): number => [...pids].reduce((sum, pid) => sum + (r.pids.get(pid) ?? 0), 0);
+const servedBy = (r: LoadResult, pids: Iterable<number>): number =>
+  [...pids].reduce((sum, pid) => sum + (r.pids.get(pid) ?? 0), 0);
 
 for (const keepAlive of [true, false]) {
   const kind = keepAlive ? 'keep-alive' : 'Connection: close';
@@ -15,7 +27,17 @@ for (const keepAlive of [true, false]) {
     const dir = tempDir(t);
     const sock = join(dir, 'app.sock');
     const pidfile = join(dir, 'app.pid');
-    const p = startPrefork(t, ['-w', '2', '-b', '127.0.0.1:0', '-b', `unix:${sock}`, '--pidfile', pidfile, app('pid.cjs')]);
+    const p = startPrefork(t, [
+      '-w',
+      '2',
+      '-b',
+      '127.0.0.1:0',
+      '-b',
+      `unix:${sock}`,
+      '--pidfile',
+      pidfile,
+      app('pid.cjs'),
+    ]);
     const tcp = await p.ready();
     const inode = lstatSync(sock).ino;
     const oldWorkers = p.readyWorkers();
@@ -23,7 +45,10 @@ for (const keepAlive of [true, false]) {
 
     let finish = (): void => {};
     const finished = new Promise<void>((done) => (finish = done));
-    const loads = [load(tcp, { until: finished, concurrency: 4, keepAlive }), load({ socketPath: sock }, { until: finished, concurrency: 4, keepAlive })];
+    const loads = [
+      load(tcp, { until: finished, concurrency: 4, keepAlive }),
+      load({ socketPath: sock }, { until: finished, concurrency: 4, keepAlive }),
+    ];
     await sleep(300);
     const newPid = await upgrade(t, p);
     await waitLog(p, (l) => l.event === 'took-over' && l.pid === newPid, 20_000, 'took-over');
@@ -38,16 +63,25 @@ for (const keepAlive of [true, false]) {
       assert.equal(r.failed, 0, `failures: ${failures(r)}`);
       assert.ok(servedBy(r, oldWorkers) > 0, 'the old workers served before the hand-over');
       assert.ok(servedBy(r, newWorkers) > 0, 'the new workers served after it');
-      assert.equal(servedBy(r, oldWorkers) + servedBy(r, newWorkers), r.ok, 'every reply came from one generation or the other');
+      assert.equal(
+        servedBy(r, oldWorkers) + servedBy(r, newWorkers),
+        r.ok,
+        'every reply came from one generation or the other',
+      );
     }
-    t.diagnostic(`${kind}: ${results.map((r) => `${r.ok} ok (old ${servedBy(r, oldWorkers)}, new ${servedBy(r, newWorkers)}), ${r.failed} failed`).join('; ')}`);
+    t.diagnostic(
+      `${kind}: ${results.map((r) => `${r.ok} ok (old ${servedBy(r, oldWorkers)}, new ${servedBy(r, newWorkers)}), ${r.failed} failed`).join('; ')}`,
+    );
 
     assert.equal(readFileSync(pidfile, 'utf8'), `${newPid}\n`, 'the pidfile names the new master');
     assert.equal(readFileSync(join(`${pidfile}.lock`, 'pid'), 'utf8'), `${newPid}\n`, 'and so does its lock');
     for (const w of oldWorkers) await eventually(() => !isAlive(w), 5000, `old worker ${w} to exit`);
     assert.equal(lstatSync(sock).ino, inode, 'the unix socket file was never removed or recreated');
     const old = p.logs.filter((l) => l.pid === p.pid);
-    assert.ok(!old.some((l) => l.event === 'socket-removed' || l.event === 'pidfile-removed'), 'the old master removed nothing');
+    assert.ok(
+      !old.some((l) => l.event === 'socket-removed' || l.event === 'pidfile-removed'),
+      'the old master removed nothing',
+    );
     assert.equal(p.logs.filter((l) => l.event === 'pidfile-lock-compromised').length, 0);
 
     // `kill -HUP $(cat pidfile)` reaches the live master.
@@ -77,7 +111,7 @@ test('upgrades chain: the second new master inherits from the first, the socket 
   await eventually(() => !isAlive(first), 10_000, 'the first new master to leave');
   assert.equal(lstatSync(sock).ino, inode);
   const reply = (await request({ socketPath: sock })).json<{ pid: number }>();
-  assert.deepEqual(childrenOf(second), [reply.pid], 'served by the second new master\'s worker');
+  assert.deepEqual(childrenOf(second), [reply.pid], "served by the second new master's worker");
   assert.equal((await stopMaster(p, second)).code, 0);
   assert.equal(existsSync(sock), false);
 });
@@ -94,7 +128,10 @@ test('a failed upgrade (the app on disk throws at import): the old master keeps 
   const oldWorkers = p.readyWorkers();
   let finish = (): void => {};
   const finished = new Promise<void>((done) => (finish = done));
-  const loads = [load(target, { until: finished, concurrency: 4 }), load({ socketPath: sock }, { until: finished, concurrency: 4, keepAlive: false })];
+  const loads = [
+    load(target, { until: finished, concurrency: 4 }),
+    load({ socketPath: sock }, { until: finished, concurrency: 4, keepAlive: false }),
+  ];
   await sleep(200);
   writeFileSync(appFile, "throw new Error('broken release');\n");
   const newPid = await upgrade(t, p);
@@ -144,7 +181,10 @@ test('a second SIGUSR2 while an upgrade runs is refused with a log line; the fir
   const newPid = await upgrade(t, p);
   p.signal('SIGUSR2');
   const refused = await p.waitForEvent('upgrade-refused');
-  assert.match(String(refused.msg), new RegExp(`SIGUSR2 refused: a hot upgrade is already running \\(new master pid ${newPid}\\)`));
+  assert.match(
+    String(refused.msg),
+    new RegExp(`SIGUSR2 refused: a hot upgrade is already running \\(new master pid ${newPid}\\)`),
+  );
   await waitLog(p, (l) => l.event === 'took-over' && l.pid === newPid);
   assert.equal((await p.exited).code, 0);
   assert.equal(p.logs.filter((l) => l.event === 'upgrade-started').length, 1, 'only one new master was started');
@@ -171,7 +211,17 @@ test('a new master not ready within --boot-timeout is stopped; the old master ke
   const dir = tempDir(t);
   const marker = join(dir, 'slow');
   const pidfile = join(dir, 'app.pid');
-  const p = startPrefork(t, ['--config', slowConfig(dir, marker, 60_000), '--boot-timeout', '2', '--graceful-timeout', '1', '--pidfile', pidfile, app('pid.cjs')]);
+  const p = startPrefork(t, [
+    '--config',
+    slowConfig(dir, marker, 60_000),
+    '--boot-timeout',
+    '2',
+    '--graceful-timeout',
+    '1',
+    '--pidfile',
+    pidfile,
+    app('pid.cjs'),
+  ]);
   const target = await p.ready();
   writeFileSync(marker, '');
   const newPid = await upgrade(t, p);
@@ -185,7 +235,7 @@ test('a new master not ready within --boot-timeout is stopped; the old master ke
   assert.equal(existsSync(pidfile), false, 'the old master, still the live one, removes its pidfile');
 });
 
-test('a symlink deploy (current -> releases/N) plus SIGUSR2: the new master runs the new release\'s Node binary, prefork code and app, with the same Node flags', async (t) => {
+test("a symlink deploy (current -> releases/N) plus SIGUSR2: the new master runs the new release's Node binary, prefork code and app, with the same Node flags", async (t) => {
   const dir = twoReleases(t);
   const p = startRelease(t, dir, ['-w', '2', '-b', '127.0.0.1:0', 'app.cjs'], ['--max-old-space-size=200']);
   const target = await p.ready();
@@ -205,18 +255,30 @@ test('a symlink deploy (current -> releases/N) plus SIGUSR2: the new master runs
   assert.equal(r.failed, 0, `failures: ${failures(r)}`);
 
   const after = (await request(target)).json<Record<string, unknown>>();
-  assert.equal(after.version, '2', 'the new release\'s app');
-  assert.equal(after.release, '2', 'the new release\'s prefork code (its cli.mjs)');
+  assert.equal(after.version, '2', "the new release's app");
+  assert.equal(after.release, '2', "the new release's prefork code (its cli.mjs)");
   assert.equal(after.execPath, join(dir, 'releases/2/bin/node'), 'the Node binary current/bin/node points to now');
   assert.equal(after.cwd, join(dir, 'releases/2'), 'the working directory follows the link');
   assert.deepEqual(after.execArgv, ['--max-old-space-size=200'], 'Node flags carry over');
   const started = p.logs.find((l) => l.event === 'upgrade-started')!;
-  assert.equal((started.command as string[])[0], join(dir, 'current/bin/node'), 'started by the name the operator used');
+  assert.equal(
+    (started.command as string[])[0],
+    join(dir, 'current/bin/node'),
+    'started by the name the operator used',
+  );
 });
 
 for (const [what, breakIt, reason] of [
-  ['the app throws at import', (root: string) => writeFileSync(join(root, 'app.cjs'), "throw new Error('broken release');\n"), /exited with code 4/],
-  ['its prefork code does not load', (root: string) => writeFileSync(join(root, 'cli.mjs'), "throw new Error('broken prefork');\n"), /exited with code 1/],
+  [
+    'the app throws at import',
+    (root: string) => writeFileSync(join(root, 'app.cjs'), "throw new Error('broken release');\n"),
+    /exited with code 4/,
+  ],
+  [
+    'its prefork code does not load',
+    (root: string) => writeFileSync(join(root, 'cli.mjs'), "throw new Error('broken prefork');\n"),
+    /exited with code 1/,
+  ],
 ] as const) {
   test(`a new release where ${what}: SIGUSR2 fails, the old master and release serve on`, async (t) => {
     const dir = twoReleases(t, breakIt);
@@ -237,7 +299,7 @@ for (const [what, breakIt, reason] of [
   });
 }
 
-test('SIGUSR2 while the master is still starting is refused (held, then logged), never lost to Node\'s default', async (t) => {
+test("SIGUSR2 while the master is still starting is refused (held, then logged), never lost to Node's default", async (t) => {
   const dir = tempDir(t);
   const marker = join(dir, 'slow');
   writeFileSync(marker, '');
@@ -253,7 +315,7 @@ test('SIGUSR2 while the master is still starting is refused (held, then logged),
   assert.equal((await p.stop()).code, 0);
 });
 
-test('a relative unix:app.sock in a symlink deploy: the new release binds its own file; the old release\'s file goes once the new master took over', async (t) => {
+test("a relative unix:app.sock in a symlink deploy: the new release binds its own file; the old release's file goes once the new master took over", async (t) => {
   const dir = twoReleases(t);
   const p = startRelease(t, dir, ['-w', '1', '-b', 'unix:app.sock', 'app.cjs']);
   await p.ready();
@@ -265,7 +327,7 @@ test('a relative unix:app.sock in a symlink deploy: the new release binds its ow
   assert.equal((await p.exited).code, 0);
   const dropped = p.logs.find((l) => l.event === 'upgrade-socket-dropped' && l.pid === newPid);
   assert.equal(dropped?.bind, `unix:${oldSock}`);
-  assert.equal(existsSync(oldSock), false, 'the chain\'s file nobody serves any more is removed');
+  assert.equal(existsSync(oldSock), false, "the chain's file nobody serves any more is removed");
   assert.equal((await request({ socketPath: newSock })).json<{ version: string }>().version, '2');
   await stopMaster(p, newPid);
   assert.equal(existsSync(newSock), false);
@@ -276,7 +338,15 @@ test('TERM to the old master while the new one is still starting: both go, the o
   const marker = join(dir, 'slow');
   const sock = join(dir, 'app.sock');
   const pidfile = join(dir, 'app.pid');
-  const p = startPrefork(t, ['--config', slowConfig(dir, marker, 60_000), '-b', `unix:${sock}`, '--pidfile', pidfile, app('pid.cjs')]);
+  const p = startPrefork(t, [
+    '--config',
+    slowConfig(dir, marker, 60_000),
+    '-b',
+    `unix:${sock}`,
+    '--pidfile',
+    pidfile,
+    app('pid.cjs'),
+  ]);
   await p.ready();
   writeFileSync(marker, '');
   const newPid = await upgrade(t, p);
@@ -304,7 +374,9 @@ test('the old master SIGKILLed during an upgrade: the new master takes over once
   assert.ok(p.logs.some((l) => l.event === 'upgrade-parent-gone' && l.pid === newPid));
   assert.equal(readFileSync(pidfile, 'utf8'), `${newPid}\n`);
   assert.equal(readFileSync(join(`${pidfile}.lock`, 'pid'), 'utf8'), `${newPid}\n`);
-  const target = p.logs.filter((l) => l.event === 'listening' && l.pid === newPid).map((l) => toTarget(String(l.address)))[0]!;
+  const target = p.logs
+    .filter((l) => l.event === 'listening' && l.pid === newPid)
+    .map((l) => toTarget(String(l.address)))[0]!;
   assert.equal((await request(target)).status, 200);
   await stopMaster(p, newPid);
   assert.equal(existsSync(pidfile), false);
@@ -330,7 +402,17 @@ test('the control socket and the metrics bind are handed over too: the new maste
   const dir = tempDir(t);
   const control = join(dir, 'ctl.sock');
   const metricsSock = join(dir, 'metrics.sock');
-  const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', '--control', control, '--metrics-bind', `unix:${metricsSock}`, app('pid.cjs')]);
+  const p = startPrefork(t, [
+    '-w',
+    '1',
+    '-b',
+    '127.0.0.1:0',
+    '--control',
+    control,
+    '--metrics-bind',
+    `unix:${metricsSock}`,
+    app('pid.cjs'),
+  ]);
   await p.ready();
   const inodes = [lstatSync(control).ino, lstatSync(metricsSock).ino];
   const newPid = await upgrade(t, p);
@@ -341,9 +423,15 @@ test('the control socket and the metrics bind are handed over too: the new maste
   const status = await new Promise<string>((resolve, reject) => {
     const c = net.connect(control, () => c.write('{"cmd":"status"}\n'));
     let text = '';
-    c.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => resolve(text)).on('error', reject);
+    c.setEncoding('utf8')
+      .on('data', (d: string) => (text += d))
+      .on('end', () => resolve(text))
+      .on('error', reject);
   });
-  assert.equal((JSON.parse(status.trim().split('\n').at(-1)!) as { status: { master: { pid: number } } }).status.master.pid, newPid);
+  assert.equal(
+    (JSON.parse(status.trim().split('\n').at(-1)!) as { status: { master: { pid: number } } }).status.master.pid,
+    newPid,
+  );
   const metrics = await request({ socketPath: metricsSock }, { path: '/metrics' });
   assert.match(metrics.body, /prefork_workers\{state="ready"\} 1/);
   assert.equal((await stopMaster(p, newPid)).code, 0);

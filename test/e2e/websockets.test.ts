@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import WebSocket from 'ws';
 import { type Prefork, type Target, app, sleep, startPrefork } from '../helpers/prefork.js';
 
@@ -31,7 +31,7 @@ function roundTrip(ws: WebSocket, text: string): Promise<Echo> {
 const closed = (ws: WebSocket): Promise<{ code: number; at: number }> =>
   new Promise((resolve) => ws.once('close', (code) => resolve({ code, at: Date.now() })));
 
-async function echoesFromBothWorkers(t: import('node:test').TestContext, p: Prefork): Promise<void> {
+async function echoesFromBothWorkers(t: TestContext, p: Prefork): Promise<void> {
   const target = await p.ready();
   const pids = new Set<number>();
   for (let i = 0; i < 200 && pids.size < 2; i += 1) {
@@ -55,7 +55,10 @@ test('ws through drop-in mode (server.listen(8080)): upgrades reach the app in b
   assert.ok(p.logs.some((l) => l.event === 'listen-redirected'));
 });
 
-for (const [how, spec] of [['an http.Server export', 'ws-server.cjs'], ['drop-in mode', 'ws-dropin.mjs']] as const) {
+for (const [how, spec] of [
+  ['an http.Server export', 'ws-server.cjs'],
+  ['drop-in mode', 'ws-dropin.mjs'],
+] as const) {
   test(`stop with a WebSocket open (${how}): it keeps working through the drain, is closed at --graceful-timeout, then the worker exits`, async (t) => {
     const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', '--graceful-timeout', '2', app(spec)]);
     const target = await p.ready();
@@ -82,7 +85,9 @@ for (const [how, spec] of [['an http.Server export', 'ws-server.cjs'], ['drop-in
 }
 
 test("the app's shutdown() runs while WebSockets are open, so it can close them itself (1001) before the graceful timeout", async (t) => {
-  const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', '--graceful-timeout', '20', app('ws-server.cjs')], { env: { WS_CLOSE_ON_SHUTDOWN: '1' } });
+  const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', '--graceful-timeout', '20', app('ws-server.cjs')], {
+    env: { WS_CLOSE_ON_SHUTDOWN: '1' },
+  });
   const target = await p.ready();
   const ws = await connect(target);
   t.after(() => ws.terminate());
@@ -92,5 +97,9 @@ test("the app's shutdown() runs while WebSockets are open, so it can close them 
   assert.equal((await end).code, 1001);
   assert.equal((await p.exited).code, 0);
   assert.ok(p.logs.some((l) => l.event === 'app-shutdown-done'));
-  assert.equal(p.logs.filter((l) => l.event === 'drain-timeout').length, 0, 'nothing was left for the timeout to close');
+  assert.equal(
+    p.logs.filter((l) => l.event === 'drain-timeout').length,
+    0,
+    'nothing was left for the timeout to close',
+  );
 });

@@ -4,7 +4,15 @@ import { type TestContext, test } from 'node:test';
 import { CLI, type Prefork, ROOT, app, killOurs, request, sleep, startPrefork, track } from '../helpers/prefork.js';
 
 /** Every signal the master acts on but TERM and INT (a worker drains on those): none may hurt a worker. */
-const MASTER_ONLY: readonly NodeJS.Signals[] = ['SIGHUP', 'SIGTTIN', 'SIGTTOU', 'SIGUSR1', 'SIGUSR2', 'SIGQUIT', 'SIGWINCH'];
+const MASTER_ONLY: readonly NodeJS.Signals[] = [
+  'SIGHUP',
+  'SIGTTIN',
+  'SIGTTOU',
+  'SIGUSR1',
+  'SIGUSR2',
+  'SIGQUIT',
+  'SIGWINCH',
+];
 
 test('signals meant for the master, sent straight to a worker: the request in flight completes, the worker lives on', async (t) => {
   const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', app('pid.cjs')]);
@@ -45,7 +53,9 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     const reply = await inFlight;
     assert.deepEqual([reply.status, reply.json<{ pid: number }>().pid], [200, worker]);
     assert.equal((await p.exited).code, 0);
-    const exited = p.logs.filter((l) => l.event === 'worker' && l.state === 'exited' && l.pid === worker).map((l) => l.reason);
+    const exited = p.logs
+      .filter((l) => l.event === 'worker' && l.state === 'exited' && l.pid === worker)
+      .map((l) => l.reason);
     assert.deepEqual(exited, ['drained (code 0)']);
   });
 }
@@ -54,7 +64,8 @@ test('USR2 and friends sent to the whole process group: the worker finishes its 
   const { p, child } = startGroupLeader(t);
   // A hot upgrade's new master shares our stdout: kill it too whatever happens.
   t.after(() => {
-    for (const l of p.logs) if (l.role === 'master' && typeof l.pid === 'number' && l.pid !== child.pid) killOurs(l.pid);
+    for (const l of p.logs)
+      if (l.role === 'master' && typeof l.pid === 'number' && l.pid !== child.pid) killOurs(l.pid);
   });
   const target = await p.ready();
   const [worker] = p.readyWorkers();
@@ -70,7 +81,9 @@ test('USR2 and friends sent to the whole process group: the worker finishes its 
   assert.equal(reply.json<{ pid: number }>().pid, worker);
   await p.waitForEvent('took-over', () => true, 20_000);
   assert.equal((await p.exited).code, 0, 'the old master hands over and leaves');
-  const exited = p.logs.filter((l) => l.event === 'worker' && l.state === 'exited' && l.pid === worker).map((l) => l.reason);
+  const exited = p.logs
+    .filter((l) => l.event === 'worker' && l.state === 'exited' && l.pid === worker)
+    .map((l) => l.reason);
   assert.deepEqual(exited, ['drained (code 0)'], 'the old worker drained, after its request');
   const newMaster = p.logs.find((l) => l.event === 'took-over');
   if (typeof newMaster?.pid === 'number') process.kill(newMaster.pid, 'SIGTERM');

@@ -109,7 +109,7 @@ export class World {
 
   /** Workers told to drain or signalled leave, as real ones would. */
   settle(): void {
-    for (let again = true; again; ) {
+    for (let again = true; again;) {
       again = false;
       for (const f of this.running) {
         const signal = f.signals.at(-1);
@@ -142,8 +142,14 @@ export class World {
     const slots = s.workers.map((w) => w.id).sort((a, b) => a - b);
     const seen = JSON.stringify(s.workers.map((w) => [w.id, w.state, w.generation]));
     assert.deepEqual(slots, [...Array(n).keys()], `one worker per slot: ${seen}`);
-    assert.ok(s.workers.every((w) => w.state === 'ready'), 'every worker ready');
-    assert.ok(s.workers.every((w) => w.generation === s.master.generation), 'every worker of the newest generation');
+    assert.ok(
+      s.workers.every((w) => w.state === 'ready'),
+      'every worker ready',
+    );
+    assert.ok(
+      s.workers.every((w) => w.generation === s.master.generation),
+      'every worker of the newest generation',
+    );
     assert.equal(this.running.length, n, 'no extra processes');
     assert.equal(s.master.reloading, false, 'the reload ended');
     assert.equal(s.master.workers, n);
@@ -163,7 +169,15 @@ export function started(overrides: Partial<Config> = {}): World {
   return w;
 }
 
-
 export function heartbeat(): WorkerMessage {
-  return { type: 'heartbeat', rss: 1, requests: 0, inflight: 0, keepAlive: 0, canShed: false, lagMs: 0, stats: {} as never };
+  return {
+    type: 'heartbeat',
+    rss: 1,
+    requests: 0,
+    inflight: 0,
+    keepAlive: 0,
+    canShed: false,
+    lagMs: 0,
+    stats: {} as never,
+  };
 }

@@ -146,7 +146,11 @@ export class Prefork {
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}\nstderr: ${this.stderr}\nlogs:\n${this.stdout.slice(-4000)}`));
+        reject(
+          new Error(
+            `timed out after ${timeoutMs} ms waiting for ${what}\nstderr: ${this.stderr}\nlogs:\n${this.stdout.slice(-4000)}`,
+          ),
+        );
       }, timeoutMs);
       this.#waiters.push({
         pred,
@@ -158,7 +162,11 @@ export class Prefork {
       void this.exited.then(() => {
         if (!this.logs.some(pred)) {
           clearTimeout(timer);
-          reject(new Error(`prefork exited while waiting for ${what}\nstderr: ${this.stderr}\nlogs:\n${this.stdout.slice(-4000)}`));
+          reject(
+            new Error(
+              `prefork exited while waiting for ${what}\nstderr: ${this.stderr}\nlogs:\n${this.stdout.slice(-4000)}`,
+            ),
+          );
         }
       });
     });
@@ -182,7 +190,8 @@ export class Prefork {
   /** Pids of the workers the master currently counts as ready. */
   readyWorkers(): number[] {
     const state = new Map<number, string>();
-    for (const l of this.logs) if (l.event === 'worker' && l.role === 'master') state.set(Number(l.pid), String(l.state));
+    for (const l of this.logs)
+      if (l.event === 'worker' && l.role === 'master') state.set(Number(l.pid), String(l.state));
     return [...state].filter(([, s]) => s === 'ready').map(([pid]) => pid);
   }
 
@@ -221,7 +230,11 @@ export function startPrefork(t: TestContext, args: readonly string[], opts: Star
  * kills it after the test, pass or fail, with the workers it logged — unless their pids are from
  * another PID namespace, where they would name unrelated processes here.
  */
-export function track(t: TestContext, child: ChildProcess, opts: { logFile?: string; workerPidsAreOurs?: boolean } = {}): Prefork {
+export function track(
+  t: TestContext,
+  child: ChildProcess,
+  opts: { logFile?: string; workerPidsAreOurs?: boolean } = {},
+): Prefork {
   const p = new Prefork(child, opts.logFile);
   t.after(async () => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -235,7 +248,11 @@ export function track(t: TestContext, child: ChildProcess, opts: { logFile?: str
 }
 
 /** Runs the CLI to completion (for bad-input and --check-config cases). */
-export async function runPrefork(t: TestContext, args: readonly string[], opts: StartOptions = {}): Promise<Exit & { stdout: string; stderr: string; logs: LogLine[] }> {
+export async function runPrefork(
+  t: TestContext,
+  args: readonly string[],
+  opts: StartOptions = {},
+): Promise<Exit & { stdout: string; stderr: string; logs: LogLine[] }> {
   const p = startPrefork(t, args, opts);
   const timer = setTimeout(() => p.child.kill('SIGKILL'), 20_000);
   const exit = await p.exited;
@@ -282,7 +299,9 @@ export function request(target: Target, opts: RequestOptions = {}): Promise<Repl
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: <T>() => JSON.parse(body) as T }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: <T>() => JSON.parse(body) as T }),
+        );
         res.on('error', reject);
       },
     );
@@ -305,7 +324,11 @@ export async function distinctPids(target: Target, want: number, maxRequests = 4
 export const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
 
 /** Polls until check() is true; rejects after timeoutMs. */
-export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 5000,
+  what = 'condition',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;

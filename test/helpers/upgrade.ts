@@ -6,7 +6,17 @@
  * tells them apart.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, linkSync, mkdirSync, readFileSync, realpathSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  linkSync,
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { pathToFileURL } from 'node:url';
@@ -16,9 +26,18 @@ const masters = new Set<number>();
 process.on('exit', () => masters.forEach(killOurs));
 
 /** Waits for a log line from any master of the chain (waitForLog gives up once the first master exits). */
-export async function waitLog(p: Prefork, pred: (l: LogLine) => boolean, timeoutMs = 15_000, what = 'log line'): Promise<LogLine> {
+export async function waitLog(
+  p: Prefork,
+  pred: (l: LogLine) => boolean,
+  timeoutMs = 15_000,
+  what = 'log line',
+): Promise<LogLine> {
   let found: LogLine | undefined;
-  await eventually(() => (found = p.logs.find(pred)) !== undefined, timeoutMs, `${what}\nlogs:\n${p.stdout.slice(-3000)}\nstderr: ${p.stderr}`);
+  await eventually(
+    () => (found = p.logs.find(pred)) !== undefined,
+    timeoutMs,
+    `${what}\nlogs:\n${p.stdout.slice(-3000)}\nstderr: ${p.stderr}`,
+  );
   return found!;
 }
 
@@ -26,7 +45,11 @@ export async function waitLog(p: Prefork, pred: (l: LogLine) => boolean, timeout
 export async function upgrade(t: TestContext, p: Prefork, master: number = p.pid): Promise<number> {
   const seen = p.logs.filter((l) => l.event === 'upgrade-started' && l.pid === master).length;
   process.kill(master, 'SIGUSR2');
-  await eventually(() => p.logs.filter((l) => l.event === 'upgrade-started' && l.pid === master).length > seen, 10_000, `upgrade-started from ${master}\n${p.stdout.slice(-2000)}`);
+  await eventually(
+    () => p.logs.filter((l) => l.event === 'upgrade-started' && l.pid === master).length > seen,
+    10_000,
+    `upgrade-started from ${master}\n${p.stdout.slice(-2000)}`,
+  );
   const started = p.logs.filter((l) => l.event === 'upgrade-started' && l.pid === master).at(-1)!;
   const pid = Number(started.newPid);
   masters.add(pid);
@@ -68,7 +91,11 @@ export function makeRelease(dir: string, n: string, files: { app?: string; cli?:
   const root = join(dir, 'releases', n);
   mkdirSync(join(root, 'bin'), { recursive: true });
   writeFileSync(join(root, 'app.cjs'), files.app ?? versionApp(n));
-  writeFileSync(join(root, 'cli.mjs'), files.cli ?? `process.env.RELEASE_CLI = ${JSON.stringify(n)};\nawait import(${JSON.stringify(pathToFileURL(CLI).href)});\n`);
+  writeFileSync(
+    join(root, 'cli.mjs'),
+    files.cli ??
+      `process.env.RELEASE_CLI = ${JSON.stringify(n)};\nawait import(${JSON.stringify(pathToFileURL(CLI).href)});\n`,
+  );
   try {
     linkSync(process.execPath, join(root, 'bin', 'node'));
   } catch {
@@ -97,7 +124,12 @@ export function deploy(dir: string, n: string): void {
 }
 
 /** `cd DIR/current && bin/node [nodeFlags] cli.mjs ARGS`, as a unit's ExecStart would, with $PWD set. */
-export function startRelease(t: TestContext, dir: string, args: readonly string[], nodeFlags: readonly string[] = []): Prefork {
+export function startRelease(
+  t: TestContext,
+  dir: string,
+  args: readonly string[],
+  nodeFlags: readonly string[] = [],
+): Prefork {
   const current = join(dir, 'current');
   const child = spawn('bin/node', [...nodeFlags, 'cli.mjs', ...args], {
     cwd: current,

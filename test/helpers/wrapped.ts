@@ -10,7 +10,12 @@ import { CLI, type Prefork, ROOT, eventually, track } from './prefork.js';
 
 export const isRoot = process.getuid?.() === 0;
 
-export function startWrapped(t: TestContext, wrapper: readonly string[], args: readonly string[], env: NodeJS.ProcessEnv = {}): Prefork {
+export function startWrapped(
+  t: TestContext,
+  wrapper: readonly string[],
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+): Prefork {
   const [command = '', ...wrapperArgs] = wrapper;
   const child = spawn(command, [...wrapperArgs, process.execPath, CLI, ...args], {
     cwd: ROOT,
@@ -24,15 +29,22 @@ export function startWrapped(t: TestContext, wrapper: readonly string[], args: r
 /** The pid (in our namespace) of the one process `parent` forked, e.g. unshare's child. */
 export async function onlyChildOf(parent: number): Promise<number> {
   let child = 0;
-  await eventually(() => {
-    try {
-      const pids = readFileSync(`/proc/${parent}/task/${parent}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
-      child = Number(pids[0] ?? 0);
-    } catch {
-      child = 0;
-    }
-    return child > 0;
-  }, 5000, `the child of pid ${parent}`);
+  await eventually(
+    () => {
+      try {
+        const pids = readFileSync(`/proc/${parent}/task/${parent}/children`, 'utf8')
+          .trim()
+          .split(/\s+/)
+          .filter(Boolean);
+        child = Number(pids[0] ?? 0);
+      } catch {
+        child = 0;
+      }
+      return child > 0;
+    },
+    5000,
+    `the child of pid ${parent}`,
+  );
   return child;
 }
 

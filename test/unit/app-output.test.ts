@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { OutputLines } from '../../src/worker/app-output.js';
 
-describe('OutputLines: the app\'s writes as log entries', () => {
+describe("OutputLines: the app's writes as log entries", () => {
   test('a write that ends a line is one entry, without its newline', () => {
     const lines = new OutputLines();
     assert.equal(lines.push('hello\n'), 'hello');

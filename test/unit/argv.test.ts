@@ -7,7 +7,17 @@ const SAME = [
   ['app.js'],
   ['-w', '4', '-b', 'unix:/run/a.sock', '-b', ':8080', 'server.js:app'],
   ['--workers=3', '--bind', '127.0.0.1:0', '--access-log', '--factory', 'x.mjs'],
-  ['--graceful-timeout', '10', '--keep-alive-timeout', '2.5', '--max-requests', '100', '--max-requests-jitter', '10', 'a.js'],
+  [
+    '--graceful-timeout',
+    '10',
+    '--keep-alive-timeout',
+    '2.5',
+    '--max-requests',
+    '100',
+    '--max-requests-jitter',
+    '10',
+    'a.js',
+  ],
   ['-c', 'prefork.json'],
   ['--check-config', '--log-level', 'debug', '--log-format', 'pretty', '--name', 'shop', 'a.js'],
   ['-w', '2', '-w', '3', 'a.js'],
@@ -25,7 +35,16 @@ test('the fast parser reads what yargs reads', () => {
 });
 
 test('the fast parser leaves help, version, negations and errors to yargs', () => {
-  for (const argv of [['--help'], ['-h'], ['--version'], ['--no-access-log', 'a.js'], ['--frobnicate', 'a.js'], ['-w'], ['a.js', 'b.js'], ['-w', '--bind', 'x']]) {
+  for (const argv of [
+    ['--help'],
+    ['-h'],
+    ['--version'],
+    ['--no-access-log', 'a.js'],
+    ['--frobnicate', 'a.js'],
+    ['-w'],
+    ['a.js', 'b.js'],
+    ['-w', '--bind', 'x'],
+  ]) {
     assert.equal(fastParse(argv), null, argv.join(' '));
   }
 });

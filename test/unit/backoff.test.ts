@@ -4,7 +4,10 @@ import { CrashBackoff } from '../../src/master/backoff.js';
 
 test('deaths sooner than min-uptime back off exponentially up to the cap', () => {
   const b = new CrashBackoff(() => 1000);
-  assert.deepEqual([10, 10, 10, 10].map((u) => b.next(u)), [100, 200, 400, 800]);
+  assert.deepEqual(
+    [10, 10, 10, 10].map((u) => b.next(u)),
+    [100, 200, 400, 800],
+  );
   for (let i = 0; i < 20; i += 1) b.next(0);
   assert.equal(b.next(0), 30_000);
 });

@@ -11,9 +11,13 @@ function rejects(raw: string, ...mentions: (string | RegExp)[]): void {
       assert.ok(err instanceof PreforkError, `expected a PreforkError for ${JSON.stringify(raw)}, got ${String(err)}`);
       assert.equal(err.exitCode, 2);
       assert.equal(err.exitCode, ExitCode.usage);
-      assert.ok(err.message.includes(JSON.stringify(raw)), `message should name ${JSON.stringify(raw)}: ${err.message}`);
+      assert.ok(
+        err.message.includes(JSON.stringify(raw)),
+        `message should name ${JSON.stringify(raw)}: ${err.message}`,
+      );
       for (const m of mentions) {
-        if (typeof m === 'string') assert.ok(err.message.includes(m), `message should mention ${JSON.stringify(m)}: ${err.message}`);
+        if (typeof m === 'string')
+          assert.ok(err.message.includes(m), `message should mention ${JSON.stringify(m)}: ${err.message}`);
         else assert.match(err.message, m);
       }
       return true;
@@ -109,13 +113,16 @@ describe('parseBind: rejections are exit 2 naming the bad value', () => {
   });
 
   test('a bare host without port is rejected without the :PORT hint', () => {
-    assert.throws(() => parseBind('localhost'), (err: unknown) => {
-      assert.ok(err instanceof PreforkError);
-      assert.equal(err.exitCode, 2);
-      assert.match(err.message, /"localhost"/);
-      assert.doesNotMatch(err.message, /did you mean/);
-      return true;
-    });
+    assert.throws(
+      () => parseBind('localhost'),
+      (err: unknown) => {
+        assert.ok(err instanceof PreforkError);
+        assert.equal(err.exitCode, 2);
+        assert.match(err.message, /"localhost"/);
+        assert.doesNotMatch(err.message, /did you mean/);
+        return true;
+      },
+    );
   });
 
   test('IPv6 without brackets', () => {
@@ -209,10 +216,25 @@ describe('formatBind', () => {
 
   test('round trip: parseBind(formatBind(parseBind(s))) deep-equals parseBind(s)', () => {
     const inputs = [
-      '127.0.0.1:8000', '0.0.0.0:0', 'localhost:3000', 'example.com:80', '[::1]:8000', '[::]:0',
-      '[fe80::1:2]:9000', ':8000', ' :9 ', 'unix:app.sock', 'unix:./a/b.sock', 'unix:/run/app.sock',
-      'unix:///tmp/bar.sock', 'unix://rel/bar.sock', 'unix:/tmp/x:8000', 'unix:@prefork',
-      `unix:/${'é'.repeat(53)}`, 'fd://3', 'fd://0',
+      '127.0.0.1:8000',
+      '0.0.0.0:0',
+      'localhost:3000',
+      'example.com:80',
+      '[::1]:8000',
+      '[::]:0',
+      '[fe80::1:2]:9000',
+      ':8000',
+      ' :9 ',
+      'unix:app.sock',
+      'unix:./a/b.sock',
+      'unix:/run/app.sock',
+      'unix:///tmp/bar.sock',
+      'unix://rel/bar.sock',
+      'unix:/tmp/x:8000',
+      'unix:@prefork',
+      `unix:/${'é'.repeat(53)}`,
+      'fd://3',
+      'fd://0',
     ];
     for (const raw of inputs) {
       const once = parseBind(raw);

@@ -12,7 +12,13 @@ function readyWorker(pid: number): WorkerHandle {
 }
 
 /** Checks every 250 ms from `from` to `to`, as the master's health tick does; returns the hung pids. */
-function checks(h: HealthMonitor, workers: WorkerHandle[], from: number, to: number, beat: WorkerHandle[] = []): number[] {
+function checks(
+  h: HealthMonitor,
+  workers: WorkerHandle[],
+  from: number,
+  to: number,
+  beat: WorkerHandle[] = [],
+): number[] {
   const hung: number[] = [];
   for (let now = from; now <= to; now += 250) {
     for (const w of beat) h.beat(w, 1, now);

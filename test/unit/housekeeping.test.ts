@@ -5,14 +5,20 @@ import { Housekeeping } from '../../src/worker/housekeeping.js';
 
 function recorder(): { log: pino.Logger; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = [];
-  const log = pino({ base: null }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  const log = pino(
+    { base: null },
+    { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+  );
   return { log, lines };
 }
 
 test('Housekeeping: a chore that throws is swallowed, reported at most once a minute with the count left unsaid', () => {
   const { log, lines } = recorder();
   let now = 0;
-  const chores = new Housekeeping(() => log, () => now);
+  const chores = new Housekeeping(
+    () => log,
+    () => now,
+  );
   let runs = 0;
   const failing = (): void => {
     runs += 1;
@@ -35,6 +41,10 @@ test('Housekeeping: a chore that throws is swallowed, reported at most once a mi
 
 test('Housekeeping: without a logger yet, failures are still swallowed; rss() reads the resident set size', () => {
   const chores = new Housekeeping(() => null);
-  assert.doesNotThrow(() => chores.run('heartbeat', () => { throw new Error('boom'); }));
+  assert.doesNotThrow(() =>
+    chores.run('heartbeat', () => {
+      throw new Error('boom');
+    }),
+  );
   assert.ok(chores.rss() > 1024 * 1024);
 });

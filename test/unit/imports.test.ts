@@ -12,7 +12,11 @@ test('imports: the graph covers every folder of src/', () => {
 
 test('imports: no module of src/ imports itself back through others (no cycle)', () => {
   const cycles = findCycles(graph);
-  assert.deepEqual(cycles.map((c) => c.join(' <-> ')), [], 'modules that import each other, directly or around a circle');
+  assert.deepEqual(
+    cycles.map((c) => c.join(' <-> ')),
+    [],
+    'modules that import each other, directly or around a circle',
+  );
 });
 
 test('imports: the roles stay apart: nothing loads src/worker, which loads only itself and src/shared', () => {
@@ -29,7 +33,27 @@ test('roleViolations: names an import from the master into the worker, and one f
 });
 
 test('findCycles: finds a circle and a self-import, and nothing in a one-way chain', () => {
-  const circle = new Map([['a', ['b']], ['b', ['c']], ['c', ['a']], ['d', ['d']], ['e', ['a']]]);
-  assert.deepEqual(findCycles(circle).map((c) => c.join(',')).sort(), ['a,b,c', 'd']);
-  assert.deepEqual(findCycles(new Map([['a', ['b']], ['b', ['c']], ['c', []]])), []);
+  const circle = new Map([
+    ['a', ['b']],
+    ['b', ['c']],
+    ['c', ['a']],
+    ['d', ['d']],
+    ['e', ['a']],
+  ]);
+  assert.deepEqual(
+    findCycles(circle)
+      .map((c) => c.join(','))
+      .sort(),
+    ['a,b,c', 'd'],
+  );
+  assert.deepEqual(
+    findCycles(
+      new Map([
+        ['a', ['b']],
+        ['b', ['c']],
+        ['c', []],
+      ]),
+    ),
+    [],
+  );
 });

@@ -8,7 +8,14 @@ import { join } from 'node:path';
 import { after, test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
-  type RawHandle, type RefusedBind, bindPipe, bindTcp, handleKind, openFd, refuseBindsFor, tcpAddress,
+  type RawHandle,
+  type RefusedBind,
+  bindPipe,
+  bindTcp,
+  handleKind,
+  openFd,
+  refuseBindsFor,
+  tcpAddress,
 } from '../../src/shared/internals.js';
 
 /**
@@ -25,7 +32,11 @@ const dir = mkdtempSync(join(tmpdir(), 'prefork-internals-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 function handleOf(result: RawHandle | number, what: string): RawHandle {
-  assert.equal(typeof result, 'object', `${what} returned errno ${String(result)} on ${NODE}: has net._createServerHandle changed?`);
+  assert.equal(
+    typeof result,
+    'object',
+    `${what} returned errno ${String(result)} on ${NODE}: has net._createServerHandle changed?`,
+  );
   return result as RawHandle;
 }
 
@@ -59,7 +70,11 @@ test('bindTcp: binds 127.0.0.1 without listening (connections refused); a port s
   try {
     const taken = bindTcp('127.0.0.1', (server.address() as net.AddressInfo).port, 4);
     // libuv defers this error from bind() to listen(); bindTcp's getsockname check must report it now.
-    assert.equal(taken, -constants.errno.EADDRINUSE, `a port in use must fail at bind time, not at listen(), on ${NODE}`);
+    assert.equal(
+      taken,
+      -constants.errno.EADDRINUSE,
+      `a port in use must fail at bind time, not at listen(), on ${NODE}`,
+    );
   } finally {
     server.close();
   }
@@ -111,7 +126,9 @@ test('openFd: refuses a descriptor that is not a socket; wraps an inherited sock
     const h = openFd(3);
     console.log(JSON.stringify(typeof h === 'number' ? { errno: h } : { kind: handleKind(h), port: tcpAddress(h)?.port }));`;
   try {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit', handle.fd] });
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit', handle.fd],
+    });
     let out = '';
     child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
     const code = await new Promise((resolve) => child.once('exit', resolve));
@@ -170,7 +187,11 @@ test('listenOnHandle, refuseBindsFor, surviveMasterLoss: in a cluster worker', a
     const handle = handleOf(bindPipe(path), 'bindPipe');
     worker.send({ cmd: 'listen', name: path }, handle as unknown as net.Server);
     const reply = await next(worker, 'listening');
-    assert.equal(reply.cmd, 'listening', `listenOnHandle(pipe) failed in a worker (${String(reply.code)}): sent to the primary? ${NODE}`);
+    assert.equal(
+      reply.cmd,
+      'listening',
+      `listenOnHandle(pipe) failed in a worker (${String(reply.code)}): sent to the primary? ${NODE}`,
+    );
     assert.equal(reply.address, path, `server.address() of a pipe listened on by handle, on ${NODE}`);
     assert.equal(await talk(path), `served by ${pid}\n`);
     assert.deepEqual(refused, [], 'listening on a received handle must not go through queryServer');
@@ -196,7 +217,11 @@ test('listenOnHandle, refuseBindsFor, surviveMasterLoss: in a cluster worker', a
     await plainExit;
     // Still there and still serving after its channel closed.
     await new Promise((resolve) => setTimeout(resolve, 200));
-    assert.equal(worker.process.exitCode, null, `surviveMasterLoss: the worker exited when its IPC channel closed, on ${NODE}`);
+    assert.equal(
+      worker.process.exitCode,
+      null,
+      `surviveMasterLoss: the worker exited when its IPC channel closed, on ${NODE}`,
+    );
     assert.equal(await talk(join(dir, 'worker.sock')), `served by ${pid}\n`);
   });
 });

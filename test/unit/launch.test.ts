@@ -60,7 +60,11 @@ test('runMaster: a step that fails after others opened files (metrics overlappin
     assert.match(err.message, new RegExp(`cannot bind 0.0.0.0:${port}: it overlaps 127.0.0.1:${port}`));
     return true;
   });
-  assert.deepEqual(readdirSync(dir).sort(), before, 'the socket files, the control socket and the pidfile are gone again');
+  assert.deepEqual(
+    readdirSync(dir).sort(),
+    before,
+    'the socket files, the control socket and the pidfile are gone again',
+  );
 });
 
 test('runMaster: a step after the sockets that fails (the app gone when --reload starts watching) closes them all', async () => {
@@ -68,7 +72,13 @@ test('runMaster: a step after the sockets that fails (the app gone when --reload
   const app = join(sub, 'app.cjs');
   writeFileSync(app, 'module.exports = (req, res) => res.end("ok");\n');
   const control = join(sub, 'ctl.sock');
-  const argv = { app, bind: [`unix:${join(sub, 'app.sock')}`], control, pidfile: join(sub, 'prefork.pid'), reload: true };
+  const argv = {
+    app,
+    bind: [`unix:${join(sub, 'app.sock')}`],
+    control,
+    pidfile: join(sub, 'prefork.pid'),
+    reload: true,
+  };
   const config = await resolveConfig({ argv, env: {}, cwd: sub, stdoutIsTTY: false });
   const before = readdirSync(sub).sort();
   // The app file "disappears" once the sockets exist: the race of a deploy removing it mid-start.
@@ -78,5 +88,9 @@ test('runMaster: a step after the sockets that fails (the app gone when --reload
     assert.ok(err instanceof PreforkError && err.exitCode === 4, String(err));
     return true;
   });
-  assert.deepEqual(readdirSync(sub).sort(), before, 'the socket files, the control socket and the pidfile are gone again');
+  assert.deepEqual(
+    readdirSync(sub).sort(),
+    before,
+    'the socket files, the control socket and the pidfile are gone again',
+  );
 });

@@ -10,13 +10,17 @@ const over = String(MAX_WORKERS + 1);
 test('MAX_WORKERS bounds --workers, env WEB_CONCURRENCY and --reload-batch, and their messages say so', () => {
   for (const key of ['workers', 'reloadBatch'] as const) {
     assert.equal(OPTIONS[key].parse(String(MAX_WORKERS), `--${OPTIONS[key].name}`), MAX_WORKERS);
-    assert.throws(() => OPTIONS[key].parse(over, `--${OPTIONS[key].name}`), { message: new RegExp(`expected ${WORKER_COUNT}$`) });
+    assert.throws(() => OPTIONS[key].parse(over, `--${OPTIONS[key].name}`), {
+      message: new RegExp(`expected ${WORKER_COUNT}$`),
+    });
   }
   const ctx = { env: { WEB_CONCURRENCY: over }, cwd: '/' } as unknown as Parameters<typeof OPTIONS.workers.default>[0];
-  assert.throws(() => OPTIONS.workers.default(ctx), { message: new RegExp(`env WEB_CONCURRENCY "${over}": expected ${WORKER_COUNT}`) });
+  assert.throws(() => OPTIONS.workers.default(ctx), {
+    message: new RegExp(`env WEB_CONCURRENCY "${over}": expected ${WORKER_COUNT}`),
+  });
 });
 
-test('MAX_WORKERS bounds `prefork scale N` (the client) and the control socket\'s check', () => {
+test("MAX_WORKERS bounds `prefork scale N` (the client) and the control socket's check", () => {
   const scale = (n: string) => parseClientArgv(['scale', n, '--control', '/run/ctl.sock'], {});
   assert.deepEqual(scale(String(MAX_WORKERS)).request, { cmd: 'scale', workers: MAX_WORKERS });
   assert.throws(() => scale(over), { message: `invalid workers "${over}": expected ${WORKER_COUNT}` });

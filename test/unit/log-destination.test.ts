@@ -1,9 +1,27 @@
 import assert from 'node:assert/strict';
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { LOG_FILE_MODE, LogDestination, MAX_PENDING_BYTES, openLogFile, trustedSymlink, type WriteSync } from '../../src/shared/log-destination.js';
+import {
+  LOG_FILE_MODE,
+  LogDestination,
+  MAX_PENDING_BYTES,
+  openLogFile,
+  trustedSymlink,
+  type WriteSync,
+} from '../../src/shared/log-destination.js';
 
 const enospc = (): Error => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
 
@@ -46,8 +64,15 @@ describe('LogDestination under write failures', () => {
 
     disk.full = false;
     dest.write(lineOf(1001));
-    const lines = disk.written.split('\n').filter(Boolean).map((l) => Number(l.split(' ')[1]));
-    assert.deepEqual(lines, [0, ...Array.from({ length: 100 }, (_, i) => i + 1), 1001], 'kept lines in order, then the new one');
+    const lines = disk.written
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => Number(l.split(' ')[1]));
+    assert.deepEqual(
+      lines,
+      [0, ...Array.from({ length: 100 }, (_, i) => i + 1), 1001],
+      'kept lines in order, then the new one',
+    );
     assert.deepEqual(dropped, [[900, 'ENOSPC']], 'one report with the count and why');
     assert.equal(dest.pendingBytes, 0);
     dest.write(lineOf(1002));

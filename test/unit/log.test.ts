@@ -1,10 +1,30 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+  chmodSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { PreforkError } from '../../src/shared/exit-codes.js';
-import { type LogSettings, accessLogger, appOutputLogger, checkLogFile, createLogger, logFileOf, prettyLine, reopenLogFile } from '../../src/shared/log.js';
+import {
+  type LogSettings,
+  accessLogger,
+  appOutputLogger,
+  checkLogFile,
+  createLogger,
+  logFileOf,
+  prettyLine,
+  reopenLogFile,
+} from '../../src/shared/log.js';
 
 // 2024-05-06T07:08:09.123Z
 const TIME = Date.UTC(2024, 4, 6, 7, 8, 9, 123);
@@ -17,12 +37,25 @@ describe('prettyLine', () => {
   });
 
   test('a worker line names the worker slot', () => {
-    assert.equal(prettyLine(line({ role: 'worker', worker: 3, msg: 'ready' })), '07:08:09.123 INFO  worker 3 (100) ready\n');
+    assert.equal(
+      prettyLine(line({ role: 'worker', worker: 3, msg: 'ready' })),
+      '07:08:09.123 INFO  worker 3 (100) ready\n',
+    );
   });
 
   test('extra fields follow the message; strings bare, others as JSON', () => {
     const out = prettyLine(
-      line({ role: 'master', msg: 'worker exited', event: 'worker-exit', code: 1, signal: null, url: 'http://127.0.0.1:8000', ok: false, tags: ['a', 'b'], detail: { x: 1 } }),
+      line({
+        role: 'master',
+        msg: 'worker exited',
+        event: 'worker-exit',
+        code: 1,
+        signal: null,
+        url: 'http://127.0.0.1:8000',
+        ok: false,
+        tags: ['a', 'b'],
+        detail: { x: 1 },
+      }),
     );
     assert.equal(
       out,
@@ -57,7 +90,10 @@ describe('prettyLine', () => {
   });
 
   test('time is UTC hours to milliseconds', () => {
-    assert.match(prettyLine(line({ time: Date.UTC(2030, 0, 1, 23, 59, 59, 7), role: 'master', msg: 'm' })), /^23:59:59\.007 /);
+    assert.match(
+      prettyLine(line({ time: Date.UTC(2030, 0, 1, 23, 59, 59, 7), role: 'master', msg: 'm' })),
+      /^23:59:59\.007 /,
+    );
   });
 
   test('a missing message leaves the message empty', () => {
@@ -84,7 +120,13 @@ describe('log destinations', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  const settings = (logFile: string, more: Partial<LogSettings> = {}): LogSettings => ({ logLevel: 'info', logFormat: 'json', name: null, logFile, ...more });
+  const settings = (logFile: string, more: Partial<LogSettings> = {}): LogSettings => ({
+    logLevel: 'info',
+    logFormat: 'json',
+    name: null,
+    logFile,
+    ...more,
+  });
   const read = (file: string): string[] => readFileSync(file, 'utf8').split('\n').filter(Boolean);
 
   test('appends to the file (never truncates it), one JSON line per entry', () => {
@@ -94,7 +136,12 @@ describe('log destinations', () => {
     log.info({ event: 'x' }, 'hello');
     const [kept, line] = read(file);
     assert.equal(kept, 'kept');
-    assert.deepEqual(pick(JSON.parse(line ?? '') as Record<string, unknown>, 'role', 'worker', 'event', 'msg'), { role: 'worker', worker: 2, event: 'x', msg: 'hello' });
+    assert.deepEqual(pick(JSON.parse(line ?? '') as Record<string, unknown>, 'role', 'worker', 'event', 'msg'), {
+      role: 'worker',
+      worker: 2,
+      event: 'x',
+      msg: 'hello',
+    });
     assert.equal(logFileOf(log), file);
   });
 
@@ -105,17 +152,29 @@ describe('log destinations', () => {
     renameSync(file, `${file}.1`);
     assert.equal(reopenLogFile(log), file);
     log.info('two');
-    assert.deepEqual(read(`${file}.1`).map((l) => JSON.parse(l).msg), ['one']);
-    assert.deepEqual(read(file).map((l) => JSON.parse(l).msg), ['two']);
+    assert.deepEqual(
+      read(`${file}.1`).map((l) => JSON.parse(l).msg),
+      ['one'],
+    );
+    assert.deepEqual(
+      read(file).map((l) => JSON.parse(l).msg),
+      ['two'],
+    );
   });
 
   test('a reopen that fails throws one line and keeps writing to the old file', () => {
     mkdirSync(join(dir, 'a'));
     const log = createLogger(settings(join(dir, 'a', 'app.log')), { role: 'master' });
     renameSync(join(dir, 'a'), join(dir, 'b'));
-    assert.throws(() => reopenLogFile(log), /^Error: cannot reopen .*a\/app\.log: directory .*a does not exist; still writing to the file it replaced$/);
+    assert.throws(
+      () => reopenLogFile(log),
+      /^Error: cannot reopen .*a\/app\.log: directory .*a does not exist; still writing to the file it replaced$/,
+    );
     log.info('still here');
-    assert.deepEqual(read(join(dir, 'b', 'app.log')).map((l) => JSON.parse(l).msg), ['still here']);
+    assert.deepEqual(
+      read(join(dir, 'b', 'app.log')).map((l) => JSON.parse(l).msg),
+      ['still here'],
+    );
   });
 
   test('logging to stdout: nothing to reopen', () => {
@@ -124,17 +183,28 @@ describe('log destinations', () => {
     assert.equal(reopenLogFile(log), null);
   });
 
-  test('the access log stays JSON under pretty and ignores --log-level; the app\'s output is pretty and unfiltered', () => {
+  test("the access log stays JSON under pretty and ignores --log-level; the app's output is pretty and unfiltered", () => {
     const file = join(dir, 'pretty.log');
-    const log = createLogger(settings(file, { logFormat: 'pretty', logLevel: 'silent' }), { role: 'worker', worker: 1 });
+    const log = createLogger(settings(file, { logFormat: 'pretty', logLevel: 'silent' }), {
+      role: 'worker',
+      worker: 1,
+    });
     log.info('filtered out');
     accessLogger(log).info({ event: 'access', method: 'GET', path: '/', status: 200, ms: 1.5 }, 'GET / 200');
     appOutputLogger(log).info({ event: 'console', stream: 'stdout' }, 'from the app');
     const [access, output, ...rest] = read(file);
     assert.deepEqual(rest, []);
-    assert.deepEqual(pick(JSON.parse(access ?? '') as Record<string, unknown>, 'event', 'method', 'path', 'status', 'ms', 'worker'), {
-      event: 'access', method: 'GET', path: '/', status: 200, ms: 1.5, worker: 1,
-    });
+    assert.deepEqual(
+      pick(JSON.parse(access ?? '') as Record<string, unknown>, 'event', 'method', 'path', 'status', 'ms', 'worker'),
+      {
+        event: 'access',
+        method: 'GET',
+        path: '/',
+        status: 200,
+        ms: 1.5,
+        worker: 1,
+      },
+    );
     assert.match(output ?? '', /^\d\d:\d\d:\d\d\.\d{3} INFO {2}worker 1 \(\d+\) from the app {2}stream=stdout$/);
   });
 
@@ -170,7 +240,10 @@ describe('log destinations', () => {
       assert.throws(attempt, (err: unknown) => {
         assert.ok(err instanceof PreforkError);
         assert.equal(err.exitCode, 2);
-        assert.equal(err.message, `invalid --log-file "${link}": it is a symbolic link in a directory others may write to (or owned by another user), which prefork never follows; expected a writable file in an existing directory`);
+        assert.equal(
+          err.message,
+          `invalid --log-file "${link}": it is a symbolic link in a directory others may write to (or owned by another user), which prefork never follows; expected a writable file in an existing directory`,
+        );
         return true;
       });
     }

@@ -3,7 +3,10 @@ import { describe, mock, test } from 'node:test';
 import type { Config } from '../../src/config/options.js';
 import { flush, started, useFakeMaster } from '../helpers/fake-master.js';
 
-/** Every interleaving of reloads, scaling, stops and worker deaths ends with the pool whole (test/helpers/fake-master.ts). */
+/**
+ * Every interleaving of reloads, scaling, stops and worker deaths ends with the pool whole
+ * (test/helpers/fake-master.ts).
+ */
 useFakeMaster();
 
 describe('overlapping reloads, scaling and stops', () => {
@@ -15,7 +18,7 @@ describe('overlapping reloads, scaling and stops', () => {
     assert.deepEqual(w.notes, ['READY=1', 'RELOADING=1', 'READY=1']);
   });
 
-  test('HUP, then HUP again while the first reload\'s workers boot: the newest config wins', async () => {
+  test("HUP, then HUP again while the first reload's workers boot: the newest config wins", async () => {
     const w = started();
     w.actions.reload();
     await flush();
@@ -143,7 +146,16 @@ describe('overlapping reloads, scaling and stops', () => {
 
   test('TTIN and TTOU in a burst, with deaths in between, settle at the last count', () => {
     const w = started();
-    for (const a of ['scaleUp', 'scaleUp', 'scaleDown', 'scaleUp', 'scaleDown', 'scaleDown', 'scaleDown', 'scaleUp'] as const) {
+    for (const a of [
+      'scaleUp',
+      'scaleUp',
+      'scaleDown',
+      'scaleUp',
+      'scaleDown',
+      'scaleDown',
+      'scaleDown',
+      'scaleUp',
+    ] as const) {
       w.actions[a]();
       const victim = w.running.find((f) => f.ready);
       if (victim !== undefined) w.exit(victim, null, 'SIGKILL');

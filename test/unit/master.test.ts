@@ -39,7 +39,10 @@ describe('crash and back-off', () => {
     w.assertWhole(2);
     // Ready, then killed: at once, and the streak goes on where it was (no proof the app boots yet).
     w.exit(w.running[0]!, null, 'SIGKILL');
-    w.exit(w.running.find((f) => !f.ready)!, 4);
+    w.exit(
+      w.running.find((f) => !f.ready)!,
+      4,
+    );
     assert.equal(w.events('backoff').at(-1)?.delayMs, 800);
   });
 
@@ -115,7 +118,11 @@ describe('planned replacement: surge, then drain', () => {
     mock.timers.tick(HEALTH_CHECK_MS * 10);
     assert.equal(w.fakes.length, count, 'the failed reload is not started again by itself');
     const s = w.master.snapshot();
-    assert.deepEqual(s.workers.map((x) => [x.id, x.state, x.generation]).sort(), [[0, 'ready', 1], [1, 'ready', 0], [2, 'ready', 0]]);
+    assert.deepEqual(s.workers.map((x) => [x.id, x.state, x.generation]).sort(), [
+      [0, 'ready', 1],
+      [1, 'ready', 0],
+      [2, 'ready', 0],
+    ]);
     // The next reload does the whole job.
     await w.master.reload();
     w.converge();
@@ -134,7 +141,10 @@ describe('health: a paused master does not murder its workers', () => {
     for (const f of w.running) w.send(f, heartbeat());
     mock.timers.tick(HEALTH_CHECK_MS * 4);
     assert.equal(w.events('worker-hung').length, 0);
-    assert.deepEqual(w.running.map((f) => f.signals), [[], []]);
+    assert.deepEqual(
+      w.running.map((f) => f.signals),
+      [[], []],
+    );
   });
 
   test('a worker that stays silent while the master is awake is still killed as hung, pause or not', () => {
@@ -146,7 +156,10 @@ describe('health: a paused master does not murder its workers', () => {
       w.send(beating, heartbeat());
       mock.timers.tick(HEALTH_CHECK_MS);
     }
-    assert.deepEqual(w.events('worker-hung').map((l) => l.pid), [silent.pid]);
+    assert.deepEqual(
+      w.events('worker-hung').map((l) => l.pid),
+      [silent.pid],
+    );
     assert.deepEqual(silent.signals, ['SIGKILL']);
     assert.deepEqual(beating.signals, []);
   });

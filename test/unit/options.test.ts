@@ -29,7 +29,11 @@ function configFile(ext: 'json' | 'mjs' | 'cjs', body: string): string {
 
 const json = (value: unknown): string => configFile('json', JSON.stringify(value));
 
-function sources(argv: Partial<Record<OptionKey, unknown>> = {}, env: NodeJS.ProcessEnv = {}, stdoutIsTTY = false): ConfigSources {
+function sources(
+  argv: Partial<Record<OptionKey, unknown>> = {},
+  env: NodeJS.ProcessEnv = {},
+  stdoutIsTTY = false,
+): ConfigSources {
   return { argv: { app: 'server.js', ...argv }, env, cwd: dir, stdoutIsTTY };
 }
 
@@ -41,7 +45,8 @@ async function usage(promise: Promise<unknown>, ...mentions: (string | RegExp)[]
     assert.equal(err.exitCode, 2);
     message = err.message;
     for (const m of mentions) {
-      if (typeof m === 'string') assert.ok(err.message.includes(m), `message should mention ${JSON.stringify(m)}: ${err.message}`);
+      if (typeof m === 'string')
+        assert.ok(err.message.includes(m), `message should mention ${JSON.stringify(m)}: ${err.message}`);
       else assert.match(err.message, m);
     }
     return true;
@@ -74,13 +79,16 @@ describe('defaults', () => {
 
   test('log format is pretty on a TTY', async () => {
     assert.equal((await resolveConfig(sources({}, {}, true))).logFormat, 'pretty');
-    assert.equal((await resolveConfig(sources({ 'logFormat': 'json' }, {}, true))).logFormat, 'json');
+    assert.equal((await resolveConfig(sources({ logFormat: 'json' }, {}, true))).logFormat, 'json');
   });
 
   test('log format is json into a log file even with a TTY, unless asked for', async () => {
     assert.equal((await resolveConfig(sources({ logFile: 'x.log' }, {}, true))).logFormat, 'json');
     assert.equal((await resolveConfig(sources({}, { PREFORK_LOG_FILE: 'x.log' }, true))).logFormat, 'json');
-    assert.equal((await resolveConfig(sources({ logFile: 'x.log', logFormat: 'pretty' }, {}, true))).logFormat, 'pretty');
+    assert.equal(
+      (await resolveConfig(sources({ logFile: 'x.log', logFormat: 'pretty' }, {}, true))).logFormat,
+      'pretty',
+    );
   });
 
   test('env names are PREFORK_ + the flag name', () => {
@@ -106,9 +114,15 @@ describe('defaults', () => {
   });
 
   test('APP may come from env or a config file', async () => {
-    assert.equal((await resolveConfig({ argv: {}, env: { PREFORK_APP: 'env.js' }, cwd: dir, stdoutIsTTY: false })).app, 'env.js');
+    assert.equal(
+      (await resolveConfig({ argv: {}, env: { PREFORK_APP: 'env.js' }, cwd: dir, stdoutIsTTY: false })).app,
+      'env.js',
+    );
     const file = json({ app: 'file.js' });
-    assert.equal((await resolveConfig({ argv: { config: file }, env: {}, cwd: dir, stdoutIsTTY: false })).app, 'file.js');
+    assert.equal(
+      (await resolveConfig({ argv: { config: file }, env: {}, cwd: dir, stdoutIsTTY: false })).app,
+      'file.js',
+    );
   });
 });
 
@@ -157,12 +171,21 @@ describe('precedence: CLI > env > config file > defaults', () => {
   test('log-file: null (stdout) by default; from any layer, resolved once against cwd', async () => {
     assert.equal((await resolveConfig(sources())).logFile, null);
     assert.equal((await resolveConfig(sources({ logFile: 'logs/app.log' }))).logFile, join(dir, 'logs', 'app.log'));
-    assert.equal((await resolveConfig(sources({}, { PREFORK_LOG_FILE: '/var/log/app.log' }))).logFile, '/var/log/app.log');
-    assert.equal((await resolveConfig(sources({ config: json({ 'log-file': 'from-file.log' }) }))).logFile, join(dir, 'from-file.log'));
+    assert.equal(
+      (await resolveConfig(sources({}, { PREFORK_LOG_FILE: '/var/log/app.log' }))).logFile,
+      '/var/log/app.log',
+    );
+    assert.equal(
+      (await resolveConfig(sources({ config: json({ 'log-file': 'from-file.log' }) }))).logFile,
+      join(dir, 'from-file.log'),
+    );
   });
 
   test('.mjs config: default export object', async () => {
-    const file = configFile('mjs', `export default { workers: 3, socketMode: '0600', bind: [':9001', 'unix:/tmp/x.sock'] };\n`);
+    const file = configFile(
+      'mjs',
+      `export default { workers: 3, socketMode: '0600', bind: [':9001', 'unix:/tmp/x.sock'] };\n`,
+    );
     const c = await resolveConfig(sources({ config: file }));
     assert.equal(c.workers, 3);
     assert.equal(c.socketMode, 0o600);
@@ -202,7 +225,9 @@ describe('precedence: CLI > env > config file > defaults', () => {
     ]);
     const file = json({ bind: 'fd://3' });
     assert.deepEqual((await resolveConfig(sources({ config: file }))).bind, [{ kind: 'fd', fd: 3 }]);
-    assert.deepEqual((await resolveConfig(sources({ config: file }, { PREFORK_BIND: ':5' }))).bind, [{ kind: 'tcp', host: '', port: 5 }]);
+    assert.deepEqual((await resolveConfig(sources({ config: file }, { PREFORK_BIND: ':5' }))).bind, [
+      { kind: 'tcp', host: '', port: 5 },
+    ]);
     assert.deepEqual((await resolveConfig(sources({ config: file, bind: [':6'] }, { PREFORK_BIND: ':5' }))).bind, [
       { kind: 'tcp', host: '', port: 6 },
     ]);
@@ -225,7 +250,9 @@ describe('foreign conventions: PORT and WEB_CONCURRENCY', () => {
 
   test('a config file without bind still lets env PORT decide', async () => {
     const file = json({ workers: 2 });
-    assert.deepEqual((await resolveConfig(sources({ config: file }, { PORT: '5000' }))).bind, [{ kind: 'tcp', host: '0.0.0.0', port: 5000 }]);
+    assert.deepEqual((await resolveConfig(sources({ config: file }, { PORT: '5000' }))).bind, [
+      { kind: 'tcp', host: '0.0.0.0', port: 5000 },
+    ]);
   });
 
   test('a bad env PORT is exit 2 naming it', async () => {
@@ -269,7 +296,8 @@ describe('bad values are exit 2 naming the value and its source', () => {
   for (const bad of ['0999', '8', 'rw', '01000', '']) {
     test(`socket-mode ${JSON.stringify(bad)}`, async () => {
       await usage(resolveConfig(sources({ socketMode: bad })), '--socket-mode', `"${bad}"`, 'octal');
-      if (bad !== '') await usage(resolveConfig(sources({}, { PREFORK_SOCKET_MODE: bad })), 'env PREFORK_SOCKET_MODE', `"${bad}"`);
+      if (bad !== '')
+        await usage(resolveConfig(sources({}, { PREFORK_SOCKET_MODE: bad })), 'env PREFORK_SOCKET_MODE', `"${bad}"`);
       const file = json({ 'socket-mode': bad });
       await usage(resolveConfig(sources({ config: file })), `"socket-mode" in ${file}`, `"${bad}"`);
     });
@@ -379,9 +407,16 @@ describe('octal socket modes', () => {
   });
 
   test('a number is refused from every source: 440 would be 0o670 in JSON but 0o440 on the command line', async () => {
-    for (const raw of [440, 0o600, 660]) assert.throws(() => octalMode(raw, '--socket-mode'), /as a string, e\.g\. "0660" \(a number would read as decimal\)/);
+    for (const raw of [440, 0o600, 660])
+      assert.throws(
+        () => octalMode(raw, '--socket-mode'),
+        /as a string, e\.g\. "0660" \(a number would read as decimal\)/,
+      );
     const file = json({ socketMode: 440 });
-    await usage(resolveConfig(sources({ config: file })), `invalid "socketMode" in ${file}: 440: expected an octal file mode as a string`);
+    await usage(
+      resolveConfig(sources({ config: file })),
+      `invalid "socketMode" in ${file}: 440: expected an octal file mode as a string`,
+    );
     const mjs = configFile('mjs', 'export default { socketMode: 0o600 };\n');
     await usage(resolveConfig(sources({ config: mjs })), `"socketMode" in ${mjs}: 384`);
   });
@@ -389,7 +424,9 @@ describe('octal socket modes', () => {
 
 describe('configToJSON', () => {
   test('binds as canonical strings, socketMode as an octal string, no CLI-only keys', async () => {
-    const c = await resolveConfig(sources({ bind: ['127.0.0.1:8000', '[::1]:9000', 'unix:///tmp/a.sock', 'unix:@abs', 'fd://3'], workers: '2' }));
+    const c = await resolveConfig(
+      sources({ bind: ['127.0.0.1:8000', '[::1]:9000', 'unix:///tmp/a.sock', 'unix:@abs', 'fd://3'], workers: '2' }),
+    );
     const out = configToJSON(c, formatBind);
     assert.deepEqual(out.bind, ['127.0.0.1:8000', '[::1]:9000', 'unix:/tmp/a.sock', 'unix:@abs', 'fd://3']);
     assert.equal(out.socketMode, '0660');
@@ -408,7 +445,9 @@ describe('configToJSON', () => {
   });
 
   test('the printed config reads back as the same config', async () => {
-    const c = await resolveConfig(sources({ bind: [':1', 'unix:rel.sock'], socketMode: '0640', workers: '3', name: 'svc' }));
+    const c = await resolveConfig(
+      sources({ bind: [':1', 'unix:rel.sock'], socketMode: '0640', workers: '3', name: 'svc' }),
+    );
     const out = configToJSON(c, formatBind);
     const file = json(out);
     const again = await resolveConfig({ argv: { config: file }, env: {}, cwd: dir, stdoutIsTTY: false });
@@ -419,13 +458,18 @@ describe('configToJSON', () => {
 describe('ConfigInput (the typed options of config files and serve())', () => {
   test('leaves out exactly the options the table marks CLI-only', () => {
     const cliOnly: CliOnlyKey[] = ['checkConfig'];
-    assert.deepEqual(optionKeys.filter((key) => OPTIONS[key].cliOnly), cliOnly);
+    assert.deepEqual(
+      optionKeys.filter((key) => OPTIONS[key].cliOnly),
+      cliOnly,
+    );
   });
 
   test('--threads, --task-timeout and --reload from the command line, env and a config file', async () => {
     const c = await resolveConfig(sources({ threads: '4', taskTimeout: '2.5', reload: true }));
     assert.deepEqual([c.threads, c.taskTimeout, c.reload], [4, 2.5, true]);
-    const e = await resolveConfig(sources({}, { PREFORK_THREADS: '2', PREFORK_TASK_TIMEOUT: '1', PREFORK_RELOAD: 'yes' }));
+    const e = await resolveConfig(
+      sources({}, { PREFORK_THREADS: '2', PREFORK_TASK_TIMEOUT: '1', PREFORK_RELOAD: 'yes' }),
+    );
     assert.deepEqual([e.threads, e.taskTimeout, e.reload], [2, 1, true]);
     const f = await resolveConfig(sources({ config: json({ threads: 3, 'task-timeout': 10 }) }));
     assert.deepEqual([f.threads, f.taskTimeout, f.reload], [3, 10, false]);

@@ -26,7 +26,8 @@ test('pid file contents', () => {
   assert.equal(parsePid('123'), 123);
   assert.equal(parsePid(''), null);
   assert.equal(parsePid(' \n'), null);
-  for (const text of ['abc', '12 34', '0', '123\n456\n', '-1', 'root:x:0:0:root:/root:/bin/bash\n']) assert.equal(parsePid(text), 'not-a-pid', text);
+  for (const text of ['abc', '12 34', '0', '123\n456\n', '-1', 'root:x:0:0:root:/root:/bin/bash\n'])
+    assert.equal(parsePid(text), 'not-a-pid', text);
 });
 
 test('a holder is stale when gone, when it is us, or when it is not a prefork master', () => {
@@ -40,7 +41,11 @@ test('a holder is stale when gone, when it is us, or when it is not a prefork ma
 });
 
 test('a live process titled "prefork master [NAME]" is a running holder', async (t) => {
-  const child = spawn(process.execPath, ['-e', 'process.title = "prefork master [unit]"; setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  const child = spawn(
+    process.execPath,
+    ['-e', 'process.title = "prefork master [unit]"; setInterval(() => {}, 1000)'],
+    { stdio: 'ignore' },
+  );
   t.after(() => child.kill('SIGKILL'));
   const pid = child.pid!;
   await eventually(() => readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('prefork master'), 5000, 'the title');
@@ -58,7 +63,11 @@ test('hot upgrade hand-over: the lock is never absent; the old holder stops refr
   oldMaster.publish();
   const newPid = spawnSync(process.execPath, ['-e', '']).pid!;
   const newMaster = await lockPidfile(path, path, log, newPid, { parent: process.pid });
-  assert.equal(readFileSync(join(lockDir, 'pid'), 'utf8'), `${process.pid}\n`, 'pending: the new master leaves the old one\'s lock alone');
+  assert.equal(
+    readFileSync(join(lockDir, 'pid'), 'utf8'),
+    `${process.pid}\n`,
+    "pending: the new master leaves the old one's lock alone",
+  );
 
   await oldMaster.handOver();
   assert.equal(readFileSync(join(lockDir, 'pid'), 'utf8'), `${process.pid}\n`, 'handed over, not removed');
@@ -70,7 +79,7 @@ test('hot upgrade hand-over: the lock is never absent; the old holder stops refr
   assert.equal(readFileSync(path, 'utf8'), `${newPid}\n`);
   assert.equal(readFileSync(join(lockDir, 'pid'), 'utf8'), `${newPid}\n`);
   await oldMaster.release();
-  assert.equal(readFileSync(path, 'utf8'), `${newPid}\n`, 'the old master leaves the new one\'s pidfile alone');
+  assert.equal(readFileSync(path, 'utf8'), `${newPid}\n`, "the old master leaves the new one's pidfile alone");
   assert.ok(existsSync(lockDir));
   await newMaster.release();
   assert.equal(existsSync(path), false);

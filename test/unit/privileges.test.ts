@@ -5,7 +5,13 @@ import { OPTIONS } from '../../src/config/options.js';
 import { type Lookups, resolvePrivileges } from '../../src/master/privileges.js';
 import { fromFile, lookupGroup, lookupUser } from '../../src/master/users.js';
 
-const PASSWD = ['# local users', 'root:x:0:0:root:/root:/bin/bash', 'www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin', 'nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin', ''].join('\n');
+const PASSWD = [
+  '# local users',
+  'root:x:0:0:root:/root:/bin/bash',
+  'www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin',
+  'nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin',
+  '',
+].join('\n');
 const GROUP = ['root:x:0:', 'www-data:x:33:', 'nogroup:x:65534:', ''].join('\n');
 
 const lookups: Lookups = {
@@ -49,17 +55,33 @@ test('--user: its primary group by default; socket files go to the same user and
     worker: { user: 'www-data', uid: 33, gid: 33 },
     socketOwner: { uid: 33, gid: 33, label: 'www-data:33' },
   });
-  assert.deepEqual(resolvePrivileges({ ...none, user: 'nobody', group: 'www-data' }, 0, lookups).worker, { user: 'nobody', uid: 65534, gid: 33 });
-  assert.deepEqual(resolvePrivileges({ ...none, user: '65534', group: '33' }, 0, lookups).worker, { user: 'nobody', uid: 65534, gid: 33 });
+  assert.deepEqual(resolvePrivileges({ ...none, user: 'nobody', group: 'www-data' }, 0, lookups).worker, {
+    user: 'nobody',
+    uid: 65534,
+    gid: 33,
+  });
+  assert.deepEqual(resolvePrivileges({ ...none, user: '65534', group: '33' }, 0, lookups).worker, {
+    user: 'nobody',
+    uid: 65534,
+    gid: 33,
+  });
 });
 
 test('a uid with no entry works with --group (no name: no initgroups, just that group)', () => {
-  assert.deepEqual(resolvePrivileges({ ...none, user: '10001', group: '10001' }, 0, lookups).worker, { user: null, uid: 10001, gid: 10001 });
-  usage(() => resolvePrivileges({ ...none, user: '10001' }, 0, lookups), /--user 10001 has no entry in the user database, so no primary group: give --group too/);
+  assert.deepEqual(resolvePrivileges({ ...none, user: '10001', group: '10001' }, 0, lookups).worker, {
+    user: null,
+    uid: 10001,
+    gid: 10001,
+  });
+  usage(
+    () => resolvePrivileges({ ...none, user: '10001' }, 0, lookups),
+    /--user 10001 has no entry in the user database, so no primary group: give --group too/,
+  );
 });
 
 test('--socket-owner: USER, USER:GROUP, :GROUP; -1 leaves a part unchanged', () => {
-  const owner = (spec: string, user: string | null = null): unknown => resolvePrivileges({ ...none, user, socketOwner: spec }, 0, lookups).socketOwner;
+  const owner = (spec: string, user: string | null = null): unknown =>
+    resolvePrivileges({ ...none, user, socketOwner: spec }, 0, lookups).socketOwner;
   assert.deepEqual(owner(':www-data'), { uid: -1, gid: 33, label: ':www-data' });
   assert.deepEqual(owner('nobody'), { uid: 65534, gid: -1, label: 'nobody' });
   assert.deepEqual(owner('root:www-data', 'nobody'), { uid: 0, gid: 33, label: 'root:www-data' });
@@ -67,20 +89,39 @@ test('--socket-owner: USER, USER:GROUP, :GROUP; -1 leaves a part unchanged', () 
 });
 
 test('errors are exit 2 and name the value', () => {
-  usage(() => resolvePrivileges({ ...none, user: 'nobody' }, 1000, lookups), /^--user nobody needs prefork to start as root \(it runs as uid 1000\)/);
+  usage(
+    () => resolvePrivileges({ ...none, user: 'nobody' }, 1000, lookups),
+    /^--user nobody needs prefork to start as root \(it runs as uid 1000\)/,
+  );
   usage(() => resolvePrivileges({ ...none, user: 'ghost' }, 0, lookups), /^unknown user "ghost" for --user/);
-  usage(() => resolvePrivileges({ ...none, user: 'nobody', group: 'ghosts' }, 0, lookups), /^unknown group "ghosts" for --group/);
+  usage(
+    () => resolvePrivileges({ ...none, user: 'nobody', group: 'ghosts' }, 0, lookups),
+    /^unknown group "ghosts" for --group/,
+  );
   usage(() => resolvePrivileges({ ...none, group: 'nogroup' }, 0, lookups), /^--group nogroup needs --user/);
-  usage(() => resolvePrivileges({ ...none, socketOwner: 'ghost:www-data' }, 0, lookups), /^unknown user "ghost" for --socket-owner/);
+  usage(
+    () => resolvePrivileges({ ...none, socketOwner: 'ghost:www-data' }, 0, lookups),
+    /^unknown user "ghost" for --socket-owner/,
+  );
 });
 
 test('option syntax: names or ids; --socket-owner as chown takes it', () => {
-  const parse = (key: 'user' | 'group' | 'socketOwner', raw: unknown): unknown => OPTIONS[key].parse(raw, `--${OPTIONS[key].name}`);
+  const parse = (key: 'user' | 'group' | 'socketOwner', raw: unknown): unknown =>
+    OPTIONS[key].parse(raw, `--${OPTIONS[key].name}`);
   assert.equal(parse('user', 'www-data'), 'www-data');
   assert.equal(parse('user', 65534), '65534', 'a number in a config file');
   assert.equal(parse('group', 'nogroup'), 'nogroup');
   for (const spec of ['nobody', 'nobody:nogroup', ':www-data', '0:33']) assert.equal(parse('socketOwner', spec), spec);
-  for (const [key, raw] of [['user', ''], ['user', 'a b'], ['user', 'nobody:nogroup'], ['group', '-x'], ['socketOwner', 'a:b:c'], ['socketOwner', ':'], ['socketOwner', 'nobody:'], ['socketOwner', 12]] as const) {
+  for (const [key, raw] of [
+    ['user', ''],
+    ['user', 'a b'],
+    ['user', 'nobody:nogroup'],
+    ['group', '-x'],
+    ['socketOwner', 'a:b:c'],
+    ['socketOwner', ':'],
+    ['socketOwner', 'nobody:'],
+    ['socketOwner', 12],
+  ] as const) {
     usage(() => parse(key, raw), new RegExp(`^invalid --${OPTIONS[key].name}`));
   }
 });

@@ -40,7 +40,10 @@ test('every relative link in README and docs/ reaches a file, and a heading when
       const file = path === '' ? join(ROOT, page) : join(ROOT, dirname(page), path);
       assert.ok(existsSync(file), `${page}: link ${target} -> ${relative(ROOT, file)} does not exist`);
       if (anchor !== undefined && anchor !== '' && file.endsWith('.md')) {
-        assert.ok(anchorsIn(readFileSync(file, 'utf8')).has(anchor), `${page}: no heading #${anchor} in ${relative(ROOT, file)}`);
+        assert.ok(
+          anchorsIn(readFileSync(file, 'utf8')).has(anchor),
+          `${page}: no heading #${anchor} in ${relative(ROOT, file)}`,
+        );
       }
     }
   }

@@ -3,7 +3,17 @@ import { test } from 'node:test';
 import { add, emptyStats, record, statusClass, total } from '../../src/shared/request-stats.js';
 
 test('status classes', () => {
-  assert.deepEqual([100, 200, 204, 301, 404, 503, 599, 42, 700].map(statusClass), ['1xx', '2xx', '2xx', '3xx', '4xx', '5xx', '5xx', '1xx', '5xx']);
+  assert.deepEqual([100, 200, 204, 301, 404, 503, 599, 42, 700].map(statusClass), [
+    '1xx',
+    '2xx',
+    '2xx',
+    '3xx',
+    '4xx',
+    '5xx',
+    '5xx',
+    '1xx',
+    '5xx',
+  ]);
 });
 
 test('record fills the right histogram bucket and the sum', () => {
@@ -30,5 +40,8 @@ test('add sums everything and leaves its inputs alone', () => {
   assert.equal(total(sum), 3);
   assert.equal(sum.byClass['5xx'], 1);
   assert.equal(total(a), 1);
-  assert.equal(sum.buckets.reduce((x, y) => x + y, 0), 3);
+  assert.equal(
+    sum.buckets.reduce((x, y) => x + y, 0),
+    3,
+  );
 });

@@ -26,7 +26,10 @@ test('defaults: headers 10 s, request 300 s, head 16 KiB, no shutdown delay, no 
 });
 
 test('values come from the CLI and from PREFORK_* env like every option', async () => {
-  const c = await resolve({ headersTimeout: '2.5', shutdownDelay: '5' }, { PREFORK_REQUEST_TIMEOUT: '60', PREFORK_MAX_HEADER_SIZE: '8192' });
+  const c = await resolve(
+    { headersTimeout: '2.5', shutdownDelay: '5' },
+    { PREFORK_REQUEST_TIMEOUT: '60', PREFORK_MAX_HEADER_SIZE: '8192' },
+  );
   assert.deepEqual([c.headersTimeout, c.requestTimeout, c.maxHeaderSize, c.shutdownDelay], [2.5, 60, 8192, 5]);
 });
 
@@ -41,14 +44,23 @@ test('the headers cannot take longer than the whole request, unless the request 
 });
 
 test('--certfile and --keyfile come as a pair', async () => {
-  await usage(resolve({ certfile: 'c.pem' }), '--certfile c.pem is set but --keyfile is not: HTTPS needs both a certificate and its private key');
-  await usage(resolve({}, { PREFORK_KEYFILE: 'k.pem' }), 'env PREFORK_KEYFILE k.pem is set but --certfile is not: HTTPS needs both a certificate and its private key');
+  await usage(
+    resolve({ certfile: 'c.pem' }),
+    '--certfile c.pem is set but --keyfile is not: HTTPS needs both a certificate and its private key',
+  );
+  await usage(
+    resolve({}, { PREFORK_KEYFILE: 'k.pem' }),
+    'env PREFORK_KEYFILE k.pem is set but --certfile is not: HTTPS needs both a certificate and its private key',
+  );
   const c = await resolve({ certfile: 'c.pem', keyfile: 'k.pem' });
   assert.deepEqual([c.certfile, c.keyfile], ['c.pem', 'k.pem']);
 });
 
 test('bad values exit 2', async () => {
-  await assert.rejects(resolve({ maxHeaderSize: '512' }), /invalid --max-header-size "512": expected a whole number from 1024 to 2147483647/);
+  await assert.rejects(
+    resolve({ maxHeaderSize: '512' }),
+    /invalid --max-header-size "512": expected a whole number from 1024 to 2147483647/,
+  );
   await assert.rejects(resolve({ shutdownDelay: '-1' }), /invalid --shutdown-delay "-1"/);
   await assert.rejects(resolve({ headersTimeout: 'soon' }), /invalid --headers-timeout "soon"/);
 });

@@ -7,7 +7,10 @@ import { createLogger } from '../../src/shared/log.js';
 import { emptyStats } from '../../src/shared/request-stats.js';
 import { Shedding } from '../../src/worker/shedding.js';
 
-const log = createLogger({ logLevel: 'silent', logFormat: 'json', logFile: null, name: null }, { role: 'worker', worker: 1 });
+const log = createLogger(
+  { logLevel: 'silent', logFormat: 'json', logFile: null, name: null },
+  { role: 'worker', worker: 1 },
+);
 
 function shedding(): { s: Shedding; moved: () => number; resumed: () => number; stats: ReturnType<typeof emptyStats> } {
   let moved = 0;
@@ -51,7 +54,10 @@ test('shedding closes `count` connections after their response, counts them, the
     s.shedOne(res);
   }
   assert.equal(s.active, false);
-  assert.deepEqual(responses.map((r) => r.shouldKeepAlive), [false, false]);
+  assert.deepEqual(
+    responses.map((r) => r.shouldKeepAlive),
+    [false, false],
+  );
   assert.equal(stats.shed, 2);
   assert.equal(resumed(), 0);
   await new Promise((resolve) => setTimeout(resolve, 200));

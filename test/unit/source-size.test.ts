@@ -27,7 +27,10 @@ test('the line count is what an editor shows', () => {
 
 test(`no .ts file under src/ is over ${MAX_LINES} lines`, () => {
   const files = sources('src');
-  assert.ok(files.includes(join('src', 'master', 'master.ts')) && files.includes(join('src', 'worker', 'worker.ts')), 'sources found');
+  assert.ok(
+    files.includes(join('src', 'master', 'master.ts')) && files.includes(join('src', 'worker', 'worker.ts')),
+    'sources found',
+  );
   const over = files
     .map((file) => ({ file, lines: lineCount(readFileSync(join(root, file), 'utf8')) }))
     .filter(({ lines }) => lines > MAX_LINES)
@@ -45,7 +48,8 @@ test('no function under src/ is over 60 lines unless a comment right above it sa
         const from = source.getLineAndCharacterOfPosition(node.getStart(source)).line;
         const to = source.getLineAndCharacterOfPosition(node.getEnd()).line;
         const above = text.slice(node.getFullStart(), node.getStart(source));
-        if (to - from + 1 > 60 && !/Long because/.test(above)) long.push(`${file}:${from + 1} (${to - from + 1} lines)`);
+        if (to - from + 1 > 60 && !/Long because/.test(above))
+          long.push(`${file}:${from + 1} (${to - from + 1} lines)`);
       }
       ts.forEachChild(node, visit);
     };

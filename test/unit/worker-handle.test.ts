@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { MasterMessage } from '../../src/shared/messages.js';
-import { IllegalTransition, type Transition, WorkerHandle, type WorkerProcess, type WorkerState } from '../../src/master/worker-handle.js';
+import {
+  IllegalTransition,
+  type Transition,
+  WorkerHandle,
+  type WorkerProcess,
+  type WorkerState,
+} from '../../src/master/worker-handle.js';
 
 interface Fake {
   handle: WorkerHandle;
@@ -150,7 +156,10 @@ describe('WorkerHandle: drain', () => {
     assert.equal(handle.state, 'draining');
     assert.deepEqual(sent, [{ type: 'drain' }]);
     assert.deepEqual(signals, []);
-    assert.deepEqual(transitions.map((t) => [t.from, t.to, t.reason]), [['ready', 'draining', 'rolling restart']]);
+    assert.deepEqual(
+      transitions.map((t) => [t.from, t.to, t.reason]),
+      [['ready', 'draining', 'rolling restart']],
+    );
   });
 
   test('a booting worker gets SIGTERM and no message', () => {
@@ -159,7 +168,10 @@ describe('WorkerHandle: drain', () => {
     assert.equal(handle.state, 'draining');
     assert.deepEqual(signals, ['SIGTERM']);
     assert.deepEqual(sent, []);
-    assert.deepEqual(transitions.map((t) => [t.from, t.to]), [['booting', 'draining']]);
+    assert.deepEqual(
+      transitions.map((t) => [t.from, t.to]),
+      [['booting', 'draining']],
+    );
   });
 
   test('drain twice is a no-op the second time', () => {
@@ -223,7 +235,13 @@ describe('WorkerHandle: exited() says why', () => {
   const cases: Array<[string, (h: WorkerHandle) => void, number | null, NodeJS.Signals | null, RegExp]> = [
     ['a crash', (h) => h.transition('ready', 'x'), 7, null, /^died unexpectedly \(code 7\)$/],
     ['a drain', (h) => h.drain('x'), 0, null, /^drained \(code 0\)$/],
-    ['a boot failure, in its own words', (h) => (h.bootFailure = 'SyntaxError'), 4, null, /^failed to boot \(SyntaxError\)$/],
+    [
+      'a boot failure, in its own words',
+      (h) => (h.bootFailure = 'SyntaxError'),
+      4,
+      null,
+      /^failed to boot \(SyntaxError\)$/,
+    ],
     ['a boot failure, without', () => {}, null, 'SIGKILL', /^failed to boot \(signal SIGKILL\)$/],
     [
       'a kill by the master',

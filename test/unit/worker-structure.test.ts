@@ -55,5 +55,8 @@ test('the heartbeat message is built in one place', () => {
 
 test("no file under src/worker/ shares its name with the public API's at src/ (the old workers/serve.ts vs serve())", () => {
   const api = new Set(sources('src').map((f) => f.slice('src/'.length)));
-  assert.deepEqual(workerFiles.filter((f) => api.has(f.slice('src/worker/'.length))), []);
+  assert.deepEqual(
+    workerFiles.filter((f) => api.has(f.slice('src/worker/'.length))),
+    [],
+  );
 });
