@@ -57,3 +57,24 @@ test('README summarises every master signal and every exit code', () => {
     assert.match(readme, new RegExp(`^\\| ${code} \\|`, 'm'), `README lacks exit code ${code}`);
   }
 });
+
+test('every code block in README and the guides says where it is tested, or that it is not run here', () => {
+  const pages = ['README.md', ...docs.map((f) => join('docs', f))];
+  const unmarked: string[] = [];
+  for (const page of pages) {
+    const text = readFileSync(join(ROOT, page), 'utf8');
+    for (const block of text.matchAll(/(?:^|\n)([^\n]*)\n```\w*\n[\s\S]*?\n```/g)) {
+      const marker = /^<!-- (tested|not run here): (.+) -->$/.exec(block[1] ?? '');
+      const at = `${page}:${text.slice(0, block.index).split('\n').length + 1}`;
+      if (marker === null) {
+        unmarked.push(at);
+        continue;
+      }
+      if (marker[1] !== 'tested') continue;
+      for (const [file] of (marker[2] ?? '').matchAll(/(?:test\/[\w/.-]+\.ts|\.ci\/run)/g)) {
+        assert.ok(existsSync(join(ROOT, file)), `${at}: ${file} does not exist`);
+      }
+    }
+  }
+  assert.deepEqual(unmarked, [], 'mark each block <!-- tested: test/… --> or <!-- not run here: why -->');
+});

@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { test } from 'node:test';
+import { ROOT } from '../helpers/prefork.js';
+
+/**
+ * What `npm pack` puts in the tarball an app installs (README: "Add prefork to your app"). Listed
+ * without running the build (--ignore-scripts): `npm test` has just built dist/.
+ */
+function packed(): string[] {
+  const out = execFileSync('npm', ['pack', '--dry-run', '--ignore-scripts', '--json'], { cwd: ROOT, encoding: 'utf8' });
+  const [pack] = JSON.parse(out) as Array<{ files: Array<{ path: string }> }>;
+  return (pack?.files ?? []).map((f) => f.path);
+}
+
+test('npm pack ships the built CLI and worker entry, their types, the systemd units, the examples and a LICENSE', () => {
+  const files = new Set(packed());
+  for (const wanted of [
+    'dist/src/cli.js',
+    'dist/src/index.js',
+    'dist/src/index.d.ts',
+    'dist/src/worker/main.js',
+    'dist/src/worker/api.js',
+    'dist/src/worker/api.d.ts',
+    'systemd/prefork.service',
+    'systemd/prefork.socket',
+    'examples/hello.js',
+    'examples/Dockerfile',
+    'LICENSE',
+    'README.md',
+    'package.json',
+  ]) {
+    assert.ok(files.has(wanted), `the tarball lacks ${wanted}`);
+  }
+});
+
+test('npm pack ships no tests, and every source map points at a file that is shipped', () => {
+  const files = packed();
+  assert.deepEqual(
+    files.filter(
+      (f) =>
+        f.startsWith('test/') || f.startsWith('dist/test/') || f.startsWith('tools/') || f.startsWith('dist/tools/'),
+    ),
+    [],
+  );
+  const shipped = new Set(files);
+  const missing: string[] = [];
+  for (const map of files.filter((f) => f.endsWith('.js.map'))) {
+    const { sources } = JSON.parse(execFileSync('cat', [map], { cwd: ROOT, encoding: 'utf8' })) as {
+      sources: string[];
+    };
+    const dir = map.split('/').slice(0, -1);
+    for (const source of sources) {
+      const parts = [...dir];
+      for (const seg of source.split('/')) {
+        if (seg === '..') parts.pop();
+        else if (seg !== '.') parts.push(seg);
+      }
+      if (!shipped.has(parts.join('/'))) missing.push(`${map} -> ${parts.join('/')}`);
+    }
+  }
+  assert.deepEqual(missing, []);
+});
