@@ -3,8 +3,12 @@
 import { catchEarlySignals } from './shared/early-signals.js';
 import { enableCompileCache } from './shared/compile-cache.js';
 import { leanMaster } from './cli/lean-master.js';
+import { CONTROL_COMMANDS, exitOnInterrupt } from './cli/commands.js';
 
-catchEarlySignals();
+const command = process.argv[2] ?? '';
+// A control client ends on Ctrl-C at once; the master holds signals until its table is up.
+if (CONTROL_COMMANDS.includes(command)) exitOnInterrupt(command);
+else catchEarlySignals();
 leanMaster();
 enableCompileCache();
 const { main } = await import('./cli/main.js');

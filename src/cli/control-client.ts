@@ -55,21 +55,7 @@ export function parseClientArgv(argv: readonly string[], env: NodeJS.ProcessEnv)
   return { request, control: control.replace(/^unix:(\/\/)?/, ''), json: parsed.json === true };
 }
 
-/**
- * A client that INT (Ctrl-C) or TERM ends while it waits exits at once with 128 + the signal
- * number, as shells report it: 130 and 143. The master is not told: it carries on (a reload
- * or scale completes, a stop still drains).
- */
-export const INTERRUPTED: Readonly<Record<'SIGINT' | 'SIGTERM', number>> = { SIGINT: 130, SIGTERM: 143 };
-
-/** What an interrupted client says, whether the signal came while it loaded or while it waited. */
-export function interruptedLine(signal: NodeJS.Signals, cmd: string): string {
-  const goesOn = cmd === 'status' ? '' : `; the master carries on with the ${cmd}`;
-  return `prefork: interrupted (${signal}) while waiting for the master${goesOn}\n`;
-}
-
 /** Sends one request, prints progress as it comes, resolves with the exit code. */
-// Long because the socket's events, the reply parsing and Ctrl-C share one promise's state.
 export function runClient(
   { request, control, json }: ClientArgs,
   out = process.stdout,
@@ -79,18 +65,10 @@ export function runClient(
     const socket = net.connect(control);
     let buffered = '';
     let finished = false;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (finished) return;
-      err.write(interruptedLine(signal, request.cmd));
-      socket.destroy();
-      finish(INTERRUPTED[signal as keyof typeof INTERRUPTED]);
-    };
     const finish = (code: number): void => {
       finished = true;
-      for (const signal of Object.keys(INTERRUPTED)) process.off(signal, onSignal);
       resolve(code);
     };
-    for (const signal of Object.keys(INTERRUPTED)) process.on(signal, onSignal);
     socket.setEncoding('utf8');
     socket.on('connect', () => socket.write(`${JSON.stringify(request)}\n`));
     socket.on('error', (e: NodeJS.ErrnoException) => {

@@ -1,10 +1,10 @@
 import { formatBind } from '../config/bind.js';
 import { checkOptionNames, checkOptionValues, fastParse } from './argv.js';
-import { takeEarlySignals } from '../shared/early-signals.js';
 import { configToJSON, resolveConfig } from '../config/config.js';
 import { ExitCode, PreforkError } from '../shared/exit-codes.js';
 import { createLogger } from '../shared/log.js';
-import { CONTROL_COMMANDS, preflight } from '../config/preflight.js';
+import { preflight } from '../config/preflight.js';
+import { CONTROL_COMMANDS } from './commands.js';
 import { operatorCwd, runMaster } from '../launch/launcher.js';
 
 function exitWith(code: number, message?: string): never {
@@ -16,14 +16,8 @@ export async function main(argv: readonly string[]): Promise<never> {
   try {
     if (CONTROL_COMMANDS.includes(argv[0] ?? '')) {
       // yargs and the client load only for these commands: they cost the master 14 MB and 70 ms.
-      const { INTERRUPTED, interruptedLine, parseClientArgv, runClient } = await import('./control-client.js');
+      const { parseClientArgv, runClient } = await import('./control-client.js');
       const args = parseClientArgv(argv, process.env);
-      // Ctrl-C while the client loaded ends it now (the early handlers only record signals).
-      const early = takeEarlySignals().find((s): s is keyof typeof INTERRUPTED => s in INTERRUPTED);
-      if (early !== undefined) {
-        process.stderr.write(interruptedLine(early, args.request.cmd));
-        exitWith(INTERRUPTED[early]);
-      }
       exitWith(await runClient(args));
     }
     if (!argv.includes('--help') && !argv.includes('-h')) {

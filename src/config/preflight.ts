@@ -1,3 +1,4 @@
+import { CONTROL_COMMANDS } from '../cli/commands.js';
 import { resolve } from 'node:path';
 import { resolveAppPath } from '../shared/app-path.js';
 import { PreforkError, usageError } from '../shared/exit-codes.js';
@@ -10,7 +11,6 @@ import { closest } from './suggest.js';
 import { loadTls } from './tls.js';
 
 /** `prefork COMMAND --control PATH`: the words the CLI reads as a command rather than an APP. */
-export const CONTROL_COMMANDS: readonly string[] = ['status', 'reload', 'scale', 'stop'];
 
 /**
  * The app file, resolved as a worker will. An APP that is no file but looks like a command
