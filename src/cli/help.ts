@@ -17,6 +17,7 @@ const EPILOG = [
   '',
   'Exit codes: 0 clean stop, 1 unexpected failure, 2 bad usage or config, 3 cannot bind, 4 the app cannot load.',
   'Every option can also be set as env PREFORK_<NAME> or in --config; precedence CLI > env > config file > defaults.',
+  'An option given twice keeps its last value (--bind adds each one).',
 ].join('\n');
 
 /** yargs wiring only: every flag comes from the option table; values stay raw for validation. */
