@@ -16,8 +16,8 @@ export function fastParse(argv: readonly string[]): Partial<Record<OptionKey, un
   for (const key of optionKeys) {
     const d = OPTIONS[key] as OptionDef<unknown>;
     if (d.cli === 'positional') continue;
-    // Every option may repeat, as with yargs' duplicate-arguments-array: one value stays a
-    // value, several become an array (a list for --bind, an error for the others).
+    // Every option may repeat: a list option (--bind) keeps every value, the others keep the last
+    // (see lastValue).
     options[d.name] = {
       type: d.cli === 'boolean' ? 'boolean' : 'string',
       multiple: true,
@@ -46,9 +46,18 @@ export function fastParse(argv: readonly string[]): Partial<Record<OptionKey, un
       raw.some((v) => typeof v === 'string' && v.startsWith('-') && v.length > 1 && !/^-\d/.test(v))
     )
       return null;
-    values[key] = raw.length === 1 ? raw[0] : raw;
+    values[key] = raw.length === 1 ? raw[0] : lastValue(d, raw);
   }
   return values;
+}
+
+/**
+ * A scalar option given more than once takes its last value, as in gunicorn's, uvicorn's and most
+ * CLIs' parsers: an image's ENTRYPOINT can set a default that a pod's or compose file's args then
+ * override. List options (--bind) keep every value. Both parsers (this one and yargs) use it.
+ */
+export function lastValue(d: OptionDef<unknown>, value: unknown): unknown {
+  return Array.isArray(value) && d.cli !== 'array' ? value.at(-1) : value;
 }
 
 /** Every spelling the server command line accepts, without dashes: names, aliases, --no-BOOLEAN. */

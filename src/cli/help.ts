@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { usageError } from '../shared/exit-codes.js';
+import { lastValue } from './argv.js';
 import { type OptionDef, type OptionKey, OPTIONS, envName, optionKeys } from '../config/options.js';
 import { MASTER_SIGNALS } from '../master/signals.js';
 
@@ -16,6 +17,7 @@ const EPILOG = [
   '',
   'Exit codes: 0 clean stop, 1 unexpected failure, 2 bad usage or config, 3 cannot bind, 4 the app cannot load.',
   'Every option can also be set as env PREFORK_<NAME> or in --config; precedence CLI > env > config file > defaults.',
+  'An option given twice keeps its last value (--bind adds each one).',
 ].join('\n');
 
 /** yargs wiring only: every flag comes from the option table; values stay raw for validation. */
@@ -41,8 +43,8 @@ export function parseArgv(argv: readonly string[]): Partial<Record<OptionKey, un
     if (d.cli === 'positional') continue;
     parser.option(d.name, {
       alias: d.alias,
-      // Repeated flags collect into an array ('duplicate-arguments-array'); `array: true` would
-      // swallow the APP positional after `-b ADDR`.
+      // Repeated flags collect into an array ('duplicate-arguments-array', then lastValue keeps
+      // the last of a scalar's); `array: true` would swallow the APP positional after `-b ADDR`.
       type: d.cli === 'boolean' ? 'boolean' : 'string',
       requiresArg: d.cli !== 'boolean',
       group: `${d.group}:`,
@@ -53,7 +55,7 @@ export function parseArgv(argv: readonly string[]): Partial<Record<OptionKey, un
   const values: Partial<Record<OptionKey, unknown>> = {};
   for (const key of optionKeys) {
     const value = parsed[OPTIONS[key].name];
-    if (value !== undefined) values[key] = value;
+    if (value !== undefined) values[key] = lastValue(OPTIONS[key] as OptionDef<unknown>, value);
   }
   return values;
 }
