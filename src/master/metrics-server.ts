@@ -11,10 +11,11 @@ export const METRICS_MAX_CONNECTIONS = 16;
 export const METRICS_RENDER_MS = 250;
 
 /**
- * The master's own /metrics endpoint and probes (probes.ts) on --metrics-bind; never on the workers' sockets. It must not
- * cost the master much whoever calls it how often: a bounded number of connections, each closed
- * after its response (no idle keep-alive ones piling up), short timeouts for the slow ones, and
- * one body rendered per METRICS_RENDER_MS shared by every request in between.
+ * The master's own /metrics endpoint and probes (probes.ts) on --metrics-bind; never on the
+ * workers' sockets. It must not cost the master much whoever calls it how often: a bounded number
+ * of connections, each closed after its response (no idle keep-alive ones piling up), short
+ * timeouts for the slow ones, and one body rendered per METRICS_RENDER_MS shared by every request
+ * in between (probes skip it: they read three numbers).
  */
 export function serveMetrics(
   handle: RawHandle,
