@@ -97,15 +97,11 @@ test('TERM with --shutdown-delay 2: /readyz 503 at once while the app still serv
   assert.deepEqual(await p.exited, { code: 0, signal: null });
 });
 
-test('no worker serving (the only worker killed, its replacement booting): /readyz 503, then 200 again (unix admin socket)', async (t) => {
+test('no worker serving (the only worker killed, its replacement booting): /readyz 503, then 200 again (unix --admin-bind)', async (t) => {
   const admin = { socketPath: join(tempDir(t), 'admin.sock') };
-  const p = startPrefork(
-    t,
-    ['-w', '1', '-b', '127.0.0.1:0', '--metrics-bind', `unix:${admin.socketPath}`, ...slowApp],
-    {
-      env: { FACTORY_MS: '1000' },
-    },
-  );
+  const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', '--admin-bind', `unix:${admin.socketPath}`, ...slowApp], {
+    env: { FACTORY_MS: '1000' },
+  });
   await p.ready();
   assert.equal((await probe(admin, '/readyz')).status, 200);
   const [worker] = p.readyWorkers();
