@@ -64,38 +64,40 @@ for (const kind of ['tcp', 'unix'] as const) {
   });
 }
 
-test('TERM with --shutdown-delay 2: /readyz 503 at once while the app still serves, /livez 200 during the delay', async (t) => {
-  const p = startPrefork(t, [
-    '-w',
-    '2',
-    '-b',
-    '127.0.0.1:0',
-    '--metrics-bind',
-    '127.0.0.1:0',
-    '--shutdown-delay',
-    '2',
-    app('pid.cjs'),
-  ]);
-  const admin = await adminAt(p);
-  const target = await p.ready();
-  assert.equal((await probe(admin, '/readyz')).status, 200);
-  p.signal('SIGTERM');
-  await p.waitForEvent('stopping');
-  const stopping = await probe(admin, '/readyz');
-  assert.equal(stopping.status, 503);
-  assert.equal(stopping.state, 'stopping');
-  assert.equal((await probe(admin, '/livez')).status, 200);
-  await sleep(1000);
-  assert.equal((await probe(admin, '/readyz')).status, 503, 'still not ready a second into the delay');
-  assert.equal((await probe(admin, '/livez')).status, 200, 'alive during the delay');
-  assert.equal((await request(target, { headers: { connection: 'close' } })).status, 200, 'the app still serves');
-  assert.equal(
-    p.logs.some((l) => l.event === 'shutdown-delay-over'),
-    false,
-    'all of it within the delay',
-  );
-  assert.deepEqual(await p.exited, { code: 0, signal: null });
-});
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  test(`${signal} with --shutdown-delay 2: /readyz 503 at once while the app still serves, /livez 200 during the delay`, async (t) => {
+    const p = startPrefork(t, [
+      '-w',
+      '2',
+      '-b',
+      '127.0.0.1:0',
+      '--metrics-bind',
+      '127.0.0.1:0',
+      '--shutdown-delay',
+      '2',
+      app('pid.cjs'),
+    ]);
+    const admin = await adminAt(p);
+    const target = await p.ready();
+    assert.equal((await probe(admin, '/readyz')).status, 200);
+    p.signal(signal);
+    await p.waitForEvent('stopping');
+    const stopping = await probe(admin, '/readyz');
+    assert.equal(stopping.status, 503);
+    assert.equal(stopping.state, 'stopping');
+    assert.equal((await probe(admin, '/livez')).status, 200);
+    await sleep(1000);
+    assert.equal((await probe(admin, '/readyz')).status, 503, 'still not ready a second into the delay');
+    assert.equal((await probe(admin, '/livez')).status, 200, 'alive during the delay');
+    assert.equal((await request(target, { headers: { connection: 'close' } })).status, 200, 'the app still serves');
+    assert.equal(
+      p.logs.some((l) => l.event === 'shutdown-delay-over'),
+      false,
+      'all of it within the delay',
+    );
+    assert.deepEqual(await p.exited, { code: 0, signal: null });
+  });
+}
 
 test('no worker serving (the only worker killed, its replacement booting): /readyz 503, then 200 again (unix --admin-bind)', async (t) => {
   const admin = { socketPath: join(tempDir(t), 'admin.sock') };
