@@ -144,8 +144,6 @@ test('a hot upgrade (USR2) keeps the pod ready: /readyz every 50 ms across it, n
     },
   );
   const target = await p.ready();
-  // A request in flight keeps the old master draining after the hand-over, on the shared admin socket.
-  const inFlight = request(target, { path: '/slow?ms=4000' });
   const replies: string[] = [];
   let polling = true;
   const poller = (async () => {
@@ -161,6 +159,9 @@ test('a hot upgrade (USR2) keeps the pod ready: /readyz every 50 ms across it, n
   })();
   await sleep(200);
   const newPid = await upgrade(t, p);
+  // Sent while the new master's workers still boot (1 s), so an old worker takes it: it keeps the
+  // old master draining for a while after the hand-over, sharing the admin socket with the new one.
+  const inFlight = request(target, { path: '/slow?ms=6000' });
   await waitLog(p, (l) => l.event === 'took-over' && l.pid === newPid, 20_000, 'took-over');
   assert.equal((await inFlight).status, 200);
   assert.deepEqual(await p.exited, { code: 0, signal: null });
