@@ -172,6 +172,7 @@ export async function resolveConfig(src: ConfigSources): Promise<Config> {
   for (const key of optionKeys) {
     resolved[key] = valueFor(key, { ...src, stdoutIsTTY: logsToTTY }, file, fileName ?? null, labels);
   }
+  mergeAliases(resolved, (key) => sourceRank(key, src, file), labels);
   const config = resolved as Config;
   if (config.app === null)
     throw usageError(
@@ -182,6 +183,45 @@ export async function resolveConfig(src: ConfigSources): Promise<Config> {
   const logFile = config.logFile === null ? null : resolve(src.cwd, config.logFile);
   return Object.freeze({ ...config, logFile, bind: Object.freeze([...config.bind]) });
 }
+
+/** Options with a second name (--admin-bind for --metrics-bind): [alias, target]. */
+const ALIASES = optionKeys.flatMap((key) => {
+  const target = (OPTIONS[key] as OptionDef<unknown>).aliasOf as OptionKey | undefined;
+  return target === undefined ? [] : [[key, target] as const];
+});
+
+/** Where a value came from: 3 the command line, 2 env, 1 the config file, 0 the default. */
+function sourceRank(key: OptionKey, src: ConfigSources, file: ConfigFile): number {
+  const d = OPTIONS[key] as OptionDef<unknown>;
+  if (src.argv[key] !== undefined) return 3;
+  if (d.cliOnly) return 0;
+  const env = src.env[envName(d)];
+  return env !== undefined && env !== '' ? 2 : key in file.values ? 1 : 0;
+}
+
+/**
+ * One value under both names: the one from the higher source (CLI > env > file) wins, as for
+ * any option; both from the same source must agree, since neither can be said to come last.
+ */
+function mergeAliases(
+  resolved: Record<string, unknown>,
+  rank: (key: OptionKey) => number,
+  labels: Partial<Labels>,
+): void {
+  for (const [alias, target] of ALIASES) {
+    const [a, t] = [rank(alias), rank(target)];
+    if (a !== 0 && a === t && JSON.stringify(resolved[alias]) !== JSON.stringify(resolved[target])) {
+      const what = (key: OptionKey): string => `${labels[key]} ${formatValue(resolved[key])}`;
+      throw usageError(`${what(alias)} and ${what(target)} name the same listener: give one of them`);
+    }
+    const [from, to] = a > t ? [alias, target] : [target, alias];
+    resolved[to] = resolved[from];
+    labels[to] = labels[from];
+  }
+}
+
+const formatValue = (v: unknown): string =>
+  v !== null && typeof v === 'object' && 'kind' in v ? formatBind(v as BindSpec) : String(v);
 
 /** Options that are valid one by one but not together. */
 function checkCombinations(config: Config, labels: Labels, cwd: string): void {
@@ -244,10 +284,10 @@ export function configToJSON(config: Config, format: (b: Config['bind'][number])
     out[key] =
       key === 'bind'
         ? config.bind.map(format)
-        : key === 'metricsBind'
-          ? config.metricsBind === null
+        : key === 'metricsBind' || key === 'adminBind'
+          ? config[key] === null
             ? null
-            : format(config.metricsBind)
+            : format(config[key])
           : key === 'socketMode'
             ? `0${config.socketMode.toString(8)}`
             : value;
@@ -256,11 +296,14 @@ export function configToJSON(config: Config, format: (b: Config['bind'][number])
 }
 
 /** Options a reload cannot apply, as the option table marks them. */
-const RESTART_ONLY: ReadonlyArray<keyof Config> = optionKeys.filter((key) => OPTIONS[key].onReload === 'restart');
+const RESTART_ONLY: ReadonlyArray<keyof Config> = optionKeys.filter(
+  (key) => OPTIONS[key].onReload === 'restart' && (OPTIONS[key] as OptionDef<unknown>).aliasOf === undefined,
+);
 
 /** The config a reload puts in force: `next` with the restart-only options kept; `ignored` lists those that changed. */
 export function reloadedConfig(current: Config, next: Config): { config: Config; ignored: Array<keyof Config> } {
   const ignored = RESTART_ONLY.filter((key) => JSON.stringify(next[key]) !== JSON.stringify(current[key]));
-  const kept = Object.fromEntries(RESTART_ONLY.map((key) => [key, current[key]]));
+  const kept: Record<string, unknown> = Object.fromEntries(RESTART_ONLY.map((key) => [key, current[key]]));
+  for (const [alias, target] of ALIASES) kept[alias] = target in kept ? kept[target] : next[target];
   return { config: Object.freeze({ ...next, ...kept }) as Config, ignored };
 }

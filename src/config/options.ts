@@ -33,6 +33,11 @@ export interface OptionDef<T> {
   /** kebab-case: the flag is --NAME, the env var PREFORK_NAME, the config key camelCase or NAME. */
   readonly name: string;
   readonly alias?: string;
+  /**
+   * A second long name for another option (its key): flag, env and config key of their own, one
+   * value. config.ts merges them (the higher source wins) and the resolved config holds it under both.
+   */
+  readonly aliasOf?: string;
   /** How yargs reads the flag; every value still goes through parse(). */
   readonly cli: 'string' | 'boolean' | 'array' | 'positional';
   /** One line for --help. */
@@ -289,9 +294,16 @@ export const OPTIONS = {
   }),
   metricsBind: def<BindSpec | null>({
     name: 'metrics-bind', onReload: 'restart', cli: 'string', group: 'Server',
-    describe: 'address for Prometheus metrics at /metrics, served by the master (HOST:PORT or unix:PATH)',
+    describe: 'address for Prometheus metrics at /metrics and the probes /livez, /readyz, served by the master (HOST:PORT or unix:PATH)',
     value: "ADDR",
-    doc: "Prometheus metrics at `/metrics`, served by the master (`HOST:PORT` or `unix:PATH`); at most 16 connections at once (more are closed unread), each closed after its response, one rendering shared for 250 ms",
+    doc: "Prometheus metrics at `/metrics` and the probes `/livez`, `/readyz` (see [Operating](operating.md#probes-livez-and-readyz)), served by the master (`HOST:PORT` or `unix:PATH`), up before the workers start; at most 16 connections at once (more are closed unread), each closed after its response, one rendering shared for 250 ms",
+    defaultDoc: 'none', default: () => null, parse: optionalBind,
+  }),
+  adminBind: def<BindSpec | null>({
+    name: 'admin-bind', aliasOf: 'metricsBind', onReload: 'restart', cli: 'string', group: 'Server',
+    describe: 'the same as --metrics-bind: the admin listener (/metrics, /livez, /readyz), served by the master',
+    value: "ADDR",
+    doc: "another name for `--metrics-bind`, for the admin listener it is: `/metrics`, and the probes `/livez` and `/readyz` (see [Operating](operating.md#probes-livez-and-readyz)); across the two names the usual precedence applies (CLI > env > config file), and both from one source must agree",
     defaultDoc: 'none', default: () => null, parse: optionalBind,
   }),
   name: def<string | null>({

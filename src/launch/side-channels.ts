@@ -76,7 +76,16 @@ export async function serveSideChannels(
   if (metrics) {
     // Loaded only with --metrics-bind: node:http is the master's only use of it.
     const { serveMetrics } = await import('../master/metrics-server.js');
-    serveMetrics(metrics.handle, () => ({ status: master.snapshot(), totals: master.stats.totals() }));
-    log.info({ event: 'metrics-listening', address: `${metrics.url}/metrics` }, `metrics on ${metrics.url}/metrics`);
+    const serve = (): void => {
+      const read = () => ({ status: master.snapshot(), totals: master.stats.totals() });
+      serveMetrics(metrics.handle, read, () => master.probe());
+      const at = `${metrics.url}/metrics`;
+      log.info({ event: 'metrics-listening', address: at }, `metrics on ${at}, probes on /livez and /readyz`);
+    };
+    // Before the workers fork: a probe during start-up gets 503, not a refused connection. A hot
+    // upgrade's new master shares the socket with the old one, which answers (ready) until it
+    // hands over: a starting master must not answer 503 for a pool that serves.
+    if (start.successor === null) serve();
+    else start.successor.whenLive(serve);
   }
 }

@@ -10,6 +10,7 @@ import { PoolTotals } from './pool-totals.js';
 import { WorkerPool } from './pool.js';
 import { Reloads } from './reload.js';
 import { type PoolStatus, poolStatus } from './status-snapshot.js';
+import type { ProbeState } from './probes.js';
 import { installSignalHandlers } from './signals.js';
 import { type StopMode, type StopOptions, Stopping } from './stopping.js';
 import type { SystemdNotifier } from './systemd.js';
@@ -74,6 +75,7 @@ export class Master {
   #config: Config;
   #settings: WorkerSettings;
   #state: MasterState = 'starting';
+  #handedOver = false;
   #exitCode: ExitCodeValue = ExitCode.ok;
   #healthTimer: NodeJS.Timeout | null = null;
   #removeSignalHandlers: () => void = () => {};
@@ -223,6 +225,12 @@ export class Master {
     );
   }
 
+  /** What /livez and /readyz answer from: cheap, read afresh for every probe. */
+  probe(): ProbeState {
+    const state = this.#handedOver ? 'handed-over' : this.#state;
+    return { state, serving: this.#pool.readyCount(), desired: this.#pool.desired };
+  }
+
   /** One line for systemd's STATUS= (shown by systemctl status). */
   status(): string {
     return `${this.#pool.readyCount()} workers serving ${this.deps.listeners.map((l) => l.url).join(', ')}`;
@@ -348,6 +356,7 @@ export class Master {
    * accept already), then we leave.
    */
   handOver(newPid: number): void {
+    this.#handedOver = true;
     this.stop('graceful', `hot upgrade: master ${newPid} took over`, { handover: true });
   }
 

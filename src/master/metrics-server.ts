@@ -3,6 +3,7 @@ import { type RawHandle, listenOnHandle } from '../shared/internals.js';
 import { renderMetrics } from './metrics-text.js';
 import type { RequestStats } from '../shared/request-stats.js';
 import type { PoolStatus } from './status-snapshot.js';
+import { PROBE_PATHS, type ProbeState, probeReply } from './probes.js';
 
 /** Connections the metrics server holds at once: a scraper needs one; beyond, new ones are closed unread. */
 export const METRICS_MAX_CONNECTIONS = 16;
@@ -10,12 +11,17 @@ export const METRICS_MAX_CONNECTIONS = 16;
 export const METRICS_RENDER_MS = 250;
 
 /**
- * The master's own /metrics endpoint on --metrics-bind; never on the workers' sockets. It must not
- * cost the master much whoever calls it how often: a bounded number of connections, each closed
- * after its response (no idle keep-alive ones piling up), short timeouts for the slow ones, and
- * one body rendered per METRICS_RENDER_MS shared by every request in between.
+ * The master's own /metrics endpoint and probes (probes.ts) on --metrics-bind; never on the
+ * workers' sockets. It must not cost the master much whoever calls it how often: a bounded number
+ * of connections, each closed after its response (no idle keep-alive ones piling up), short
+ * timeouts for the slow ones, and one body rendered per METRICS_RENDER_MS shared by every request
+ * in between (probes skip it: they read three numbers).
  */
-export function serveMetrics(handle: RawHandle, read: () => { status: PoolStatus; totals: RequestStats }): http.Server {
+export function serveMetrics(
+  handle: RawHandle,
+  read: () => { status: PoolStatus; totals: RequestStats },
+  probe: () => ProbeState,
+): http.Server {
   let rendered: { body: Buffer; at: number } | null = null;
   const body = (now: number): Buffer => {
     if (rendered === null || now - rendered.at >= METRICS_RENDER_MS) {
@@ -32,8 +38,16 @@ export function serveMetrics(handle: RawHandle, read: () => { status: PoolStatus
   };
   const server = http.createServer(limits, (req, res) => {
     res.shouldKeepAlive = false;
+    const path = (req.url ?? '').split('?')[0] ?? '';
+    if (PROBE_PATHS.has(path)) {
+      // Never the render cache's: three numbers read afresh, so a probe sees a stop at once.
+      const { status, body } = probeReply(path as '/livez' | '/readyz', probe());
+      const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+      res.writeHead(status, { ...headers, 'cache-control': 'no-store' }).end(body);
+      return;
+    }
     if (req.url !== '/metrics' && req.url !== '/') {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('see /metrics\n');
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('see /metrics, /livez, /readyz\n');
       return;
     }
     const text = body(Date.now());

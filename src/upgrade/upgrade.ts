@@ -313,6 +313,7 @@ export class Successor {
   #parentGone = false;
   #ready = false;
   #takeOver: (() => Promise<void>) | null = null;
+  #whenLive: Array<() => void> = [];
 
   constructor(
     readonly inheritance: Inheritance,
@@ -346,6 +347,12 @@ export class Successor {
     return this.#live;
   }
 
+  /** Runs `fn` once we took over (at once if we did). */
+  whenLive(fn: () => void): void {
+    if (this.#live) fn();
+    else this.#whenLive.push(fn);
+  }
+
   /** Every initial worker serves. `takeOver` runs once the old master handed over. */
   ready(takeOver: () => Promise<void>): void {
     if (this.#ready) return;
@@ -369,6 +376,7 @@ export class Successor {
     if (this.#live || this.#takeOver === null) return;
     this.#live = true;
     await this.#takeOver();
+    for (const fn of this.#whenLive.splice(0)) fn();
     this.log.info(
       { event: 'took-over', from: this.parent, reason: why },
       `hot upgrade done: took over from master ${this.parent} (${why})`,
