@@ -103,7 +103,7 @@ test('a worker sent SIGTERM directly drains its requests and is replaced', async
   await sleep(150);
   process.kill(worker!, 'SIGTERM');
   assert.equal((await slow).status, 200);
-  await p.waitForLog((l) => l.event === 'worker' && l.state === 'ready' && l.pid !== worker);
+  await p.waitForLog((l) => l.event === 'worker' && l.state === 'ready' && l.workerPid !== worker);
   assert.equal((await request(target)).status, 200);
 });
 
