@@ -98,7 +98,7 @@ test('a worker that dies is replaced in its slot while the socket stays open', a
   const exited = p.logs.find((l) => l.event === 'worker' && l.state === 'exited' && l.workerPid === victim.workerPid);
   assert.match(String(exited?.reason), /SIGKILL/);
   await eventually(
-    async () => (await distinctPids(target, 2)).has(Number(replaced.pid)),
+    async () => (await distinctPids(target, 2)).has(Number(replaced.workerPid)),
     5000,
     'the replacement to serve',
   );
