@@ -19,6 +19,13 @@ export interface LogEvent {
 const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace']);
 /** Fields every line has or that pino adds; listing them per event says nothing. */
 const COMMON = new Set(['event']);
+/**
+ * The master's lines about one worker go through that worker's child logger (WorkerHandle#log,
+ * or WorkerEvents#log in the spawner), which binds these fields (workerLogBindings); the calls
+ * name it as below. Writing one of them by hand as well would put the key twice on the line.
+ */
+const HANDLE_LOG = /^(worker|handle|died|events)\.log$/;
+export const WORKER_BOUND_FIELDS = ['worker', 'workerPid'] as const;
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true, recursive: true })
@@ -71,11 +78,17 @@ function eventsIn(path: string, root: string): Found[] {
         ts.isPropertyAccessExpression(call.expression)
       ) {
         const level = call.expression.name.text;
+        const bound =
+          path.includes(join('src', 'master')) && HANDLE_LOG.test(call.expression.expression.getText(file))
+            ? WORKER_BOUND_FIELDS
+            : [];
+        const twice = fields.filter((f) => (bound as readonly string[]).includes(f));
+        if (twice.length > 0) throw new Error(`${path}: ${event} writes ${twice.join(', ')}, which its logger binds`);
         if (LEVELS.has(level)) {
           found.push({
             event,
             level,
-            fields,
+            fields: [...fields, ...bound],
             file: relative(root, path),
             message: messageText(call.arguments[1], file),
           });

@@ -58,7 +58,7 @@ export function createMaster(parts: MasterParts): Master {
         if (start.tls !== null) start.tls = loadTls(config, start.cwd);
         return next;
       },
-      spawn: clusterSpawn({ workerEntry: WORKER_ENTRY, cwd: start.cwd, log }),
+      spawn: clusterSpawn({ workerEntry: WORKER_ENTRY, cwd: start.cwd }),
       notifier,
       upgrade: hooks.embedded === true ? embeddedUpgrade(log) : parts.upgrader,
       onReady: (addresses) => {

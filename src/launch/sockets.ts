@@ -83,7 +83,7 @@ export function settleSockets(sockets: Sockets, start: Start, log: Logger): void
     closeSync(s.fd);
     if (s.owned !== null) sockets.dropped.push(s.owned);
     log.warn(
-      { event: 'upgrade-socket-dropped', bind: s.bind, role: s.role },
+      { event: 'upgrade-socket-dropped', bind: s.bind, socketRole: s.role },
       `the old master's ${s.bind} (${s.role}) is not in this configuration: closed`,
     );
   }

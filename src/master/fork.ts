@@ -1,6 +1,5 @@
 import cluster from 'node:cluster';
 import { refuseBindsFor } from '../shared/internals.js';
-import type { Logger } from '../shared/log.js';
 import { isWorkerMessage } from '../shared/messages.js';
 import type { Spawn } from './worker-handle.js';
 
@@ -8,7 +7,7 @@ import type { Spawn } from './worker-handle.js';
  * The real `spawn(slot)` the master is given: cluster.fork and its wiring. Kept apart so the
  * master loop can be driven by fake workers in unit tests.
  */
-export function clusterSpawn(opts: { workerEntry: string; cwd: string; log: Logger }): Spawn {
+export function clusterSpawn(opts: { workerEntry: string; cwd: string }): Spawn {
   let setUp = false;
   return (slot, events) => {
     if (!setUp) cluster.setupPrimary({ exec: opts.workerEntry, args: [], silent: false, cwd: opts.cwd });
@@ -22,10 +21,10 @@ export function clusterSpawn(opts: { workerEntry: string; cwd: string; log: Logg
       WATCHDOG_PID: undefined,
     });
     refuseBindsFor(worker, (req) => {
-      opts.log.warn(
-        { event: 'bind-refused', worker: slot, pid: worker.process.pid, address: req.address, port: req.port },
-        `refused worker ${slot}'s request to bind ${req.address ?? '*'}:${req.port}: ` +
-          'the master binds only the configured addresses',
+      const at = `${req.address ?? '*'}:${req.port}`;
+      events.log.warn(
+        { event: 'bind-refused', address: req.address, port: req.port },
+        `asked to bind ${at}: refused, the master binds only the configured addresses`,
       );
     });
     worker.on('message', (message: unknown) => {
@@ -34,7 +33,7 @@ export function clusterSpawn(opts: { workerEntry: string; cwd: string; log: Logg
     worker.on('exit', (code: number | null, signal: NodeJS.Signals | null) => events.exit(code, signal));
     // EPIPE when sending to a worker that just died: its exit event tells the rest.
     worker.on('error', (err) => {
-      opts.log.debug({ event: 'worker-ipc-error', worker: slot, err: err.message }, 'worker IPC error');
+      events.log.debug({ event: 'worker-ipc-error', err: err.message }, 'worker IPC error');
     });
     return {
       pid: worker.process.pid,

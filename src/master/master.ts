@@ -178,18 +178,15 @@ export class Master {
       count,
     } = order;
     const counts = pool.map((p) => p.connections);
-    this.#log.debug(
-      { event: 'shed', worker: worker.slot, pid: worker.pid, count, pool: counts },
-      `worker ${worker.slot} holds ${connections} of ${counts.reduce((a, b) => a + b, 0)} kept-alive connections: shedding ${count}`,
+    worker.log.debug(
+      { event: 'shed', count, pool: counts },
+      `holds ${connections} of ${counts.reduce((a, b) => a + b, 0)} kept-alive connections: shedding ${count}`,
     );
     worker.send({ type: 'shed', count });
   }
 
   #onTransition({ worker, from, to, reason }: Transition): void {
-    this.#log.info(
-      { event: 'worker', worker: worker.slot, pid: worker.pid, state: to, from, reason },
-      `worker ${worker.slot} (pid ${worker.pid}) ${to}: ${reason}`,
-    );
+    worker.log.info({ event: 'worker', state: to, from, reason }, `${to}: ${reason}`);
     if (to !== 'ready') return;
     this.#health.watch(worker);
     this.#pool.replacements.promoted(worker);
@@ -278,10 +275,7 @@ export class Master {
   #checkHealth(): void {
     this.#pool.checkUptimes();
     for (const { worker, detail } of this.#health.hung(this.#pool)) {
-      this.#log.error(
-        { event: 'worker-hung', worker: worker.slot, pid: worker.pid },
-        `worker ${worker.slot} (pid ${worker.pid}) hung: ${detail}; killing it`,
-      );
+      worker.log.error({ event: 'worker-hung' }, `hung: ${detail}; killing it`);
       worker.killReason = `killed: hung, ${detail}`;
       worker.exitCause = 'timeout';
       worker.kill();

@@ -218,7 +218,7 @@ function refuseOrTakeOver(
   if (at.reported.has(holder)) return;
   at.reported.add(holder);
   at.log.warn(
-    { event: 'stale-pidfile', path: at.abs, pid: holder, reason: verdict.why },
+    { event: 'stale-pidfile', path: at.abs, holderPid: holder, reason: verdict.why },
     `pidfile ${at.abs}: pid ${holder} ${verdict.why}; taking it over`,
   );
 }
@@ -322,7 +322,8 @@ function pidfileHandle(parts: HandleParts): Pidfile {
       fs.rmSync(temp, { force: true });
       throw usageError(`cannot write --pidfile "${given}": ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
-    log.info({ event: 'pidfile', path: abs, pid }, `wrote pid ${pid} to ${abs}`);
+    // No `pid` field: the line's own pid (pino's) is the one written.
+    log.info({ event: 'pidfile', path: abs }, `wrote pid ${pid} to ${abs}`);
   };
   return {
     path: abs,

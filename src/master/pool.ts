@@ -76,17 +76,20 @@ export class WorkerPool {
       deps.spawn(slot, {
         message: (m) => deps.onMessage(handle, m),
         exit: (code, signal) => deps.onExit(handle, code, signal),
+        get log() {
+          return handle.log;
+        },
       }),
       (t) => {
         if (t.from === 'booting') clearTimeout(bootTimer);
         if (t.to === 'draining' && !this.#stopped) this.#limitDrain(handle);
         deps.onTransition(t);
       },
+      deps.log,
     );
     handle.generation = this.generation;
     this.#workers.add(handle);
-    const line = { event: 'worker', worker: slot, pid: handle.pid, state: 'booting' };
-    deps.log.info(line, `worker ${slot} (pid ${handle.pid}) booting`);
+    handle.log.info({ event: 'worker', state: 'booting' }, 'booting');
     const { bootTimeout } = deps.config();
     bootTimer = setTimeout(() => {
       if (handle.state !== 'booting') return;
@@ -110,7 +113,7 @@ export class WorkerPool {
     if (this.#stopped || handle.slot >= this.desired) return;
     if ([...this.#workers].some((w) => w.slot === handle.slot && live(w))) return;
     const delay = planned ? 0 : this.#backoff.next(handle.uptime(), Date.now(), handle.readyAt !== null);
-    if (delay > 0) this.#backOff(handle.slot, delay);
+    if (delay > 0) this.#backOff(handle, delay);
   }
 
   /** Health tick: ready workers old enough end a crash streak. */
@@ -199,11 +202,11 @@ export class WorkerPool {
     ).unref();
   }
 
-  /** The slot stays empty for `delay` ms: its workers die before they ever serve. */
-  #backOff(slot: number, delay: number): void {
+  /** The slot of `died` stays empty for `delay` ms: its workers die before they ever serve. */
+  #backOff(died: WorkerHandle, delay: number): void {
+    const { slot } = died;
     if (this.#pendingSpawns.has(slot)) return;
-    const line = { event: 'backoff', worker: slot, delayMs: delay };
-    this.deps.log.warn(line, `worker ${slot} is crash-looping: next start in ${delay} ms`);
+    died.log.warn({ event: 'backoff', delayMs: delay }, `crash-looping: next start in ${delay} ms`);
     this.#pendingSpawns.set(
       slot,
       setTimeout(() => {

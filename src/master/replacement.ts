@@ -92,7 +92,7 @@ export class Replacements {
       this.#dequeue(old);
       kept += 1;
     }
-    this.host.log.error(
+    worker.log.error(
       { event: 'replace-failed', reason: link.reason, why },
       `a new worker failed to boot (${why}): ${link.reason} stopped, the current workers keep serving` +
         (kept > 0 ? ` (${kept} not replaced)` : ''),

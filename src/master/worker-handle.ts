@@ -1,5 +1,6 @@
 import type { MasterMessage, WorkerMessage } from '../shared/messages.js';
 import type { RawHandle } from '../shared/internals.js';
+import type { Logger } from '../shared/log.js';
 import type { RestartReason } from './pool-totals.js';
 
 /**
@@ -31,6 +32,8 @@ export interface WorkerProcess {
 export interface WorkerEvents {
   message(message: WorkerMessage): void;
   exit(code: number | null, signal: NodeJS.Signals | null): void;
+  /** The handle's logger (WorkerHandle#log), for what the spawner sees of the process. */
+  readonly log: Logger;
 }
 
 /** Starts a worker process for a slot (fork.ts: cluster.fork; unit tests: fakes). */
@@ -44,6 +47,11 @@ export interface Transition {
   from: WorkerState;
   to: WorkerState;
   reason: string;
+}
+
+/** The fields a worker's child logger binds; tools/log-events.ts lists them for lines logged through it. */
+export function workerLogBindings(slot: number, pid: number): { worker: number; workerPid: number } {
+  return { worker: slot, workerPid: pid };
 }
 
 export class WorkerHandle {
@@ -65,13 +73,21 @@ export class WorkerHandle {
   successor: WorkerHandle | null = null;
   /** Waiting for room in the --reload-batch to be replaced, and why. */
   retiring: ReplaceReason | null = null;
+  /**
+   * The master's lines about this worker go through this child: `worker` (slot) and `workerPid`
+   * are bound once, so no line repeats them or writes a second `pid` beside the master's own.
+   */
+  readonly log: Logger;
 
   constructor(
     /** 0..N-1; a replacement takes over the slot (PREFORK_WORKER_ID) of the worker it replaces. */
     readonly slot: number,
     private readonly proc: WorkerProcess,
     private readonly onTransition: (t: Transition) => void,
-  ) {}
+    log: Logger,
+  ) {
+    this.log = log.child(workerLogBindings(slot, this.pid));
+  }
 
   get state(): WorkerState {
     return this.#state;

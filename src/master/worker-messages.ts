@@ -63,10 +63,7 @@ export class WorkerMessages {
     this.host.stats.beat(handle, { requests, inflight, keepAlive, canShed, rss, lagMs, stats });
     const verdict = this.host.health.beat(handle, rss);
     if (verdict === null) return;
-    this.host.log.warn(
-      { event: 'worker-bloated', worker: handle.slot, pid: handle.pid, rss },
-      `worker ${handle.slot} (pid ${handle.pid}): ${verdict.detail}`,
-    );
+    handle.log.warn({ event: 'worker-bloated', rss }, verdict.detail);
     this.host.pool.replacements.queue(handle, 'max-memory');
   }
 

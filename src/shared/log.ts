@@ -16,7 +16,14 @@ const LEVEL_NAMES: Record<number, string> = {
   50: 'ERROR',
   60: 'FATAL',
 };
-const HIDDEN = new Set(['level', 'time', 'pid', 'msg', 'role', 'worker', 'name', 'event']);
+const HIDDEN = new Set(['level', 'time', 'pid', 'msg', 'role', 'worker', 'workerPid', 'name', 'event']);
+
+/** A master line about one worker (its handle's child logger binds both) names it before the message. */
+function about(entry: Record<string, unknown>): string {
+  if (entry.role === 'worker' || entry.worker === undefined) return '';
+  const pid = entry.workerPid === undefined ? '' : ` (pid ${String(entry.workerPid)})`;
+  return `worker ${String(entry.worker)}${pid} `;
+}
 
 /** One JSON log line as a human reads it: time, level, who, message, then the other fields. */
 export function prettyLine(json: string): string {
@@ -34,7 +41,8 @@ export function prettyLine(json: string): string {
     .filter(([k]) => !HIDDEN.has(k))
     .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
     .join(' ');
-  return `${time} ${level} ${who} (${String(entry.pid)}) ${String(entry.msg ?? '')}${extra ? `  ${extra}` : ''}\n`;
+  const msg = `${about(entry)}${String(entry.msg ?? '')}`;
+  return `${time} ${level} ${who} (${String(entry.pid)}) ${msg}${extra ? `  ${extra}` : ''}\n`;
 }
 
 function prettyStream(out: DestinationStream): Writable {

@@ -57,7 +57,7 @@ test('a worker replaced by a reload (SIGHUP) calls shutdown() too', async (t) =>
   await p.ready();
   const [old] = p.readyWorkers();
   p.signal('SIGHUP');
-  await p.waitForLog((l) => l.event === 'worker' && l.state === 'exited' && l.pid === old);
+  await p.waitForLog((l) => l.event === 'worker' && l.state === 'exited' && l.workerPid === old);
   assert.deepEqual(readFileSync(file, 'utf8').trim().split('\n'), [`shutdown-start ${old}`, `shutdown-end ${old}`]);
 });
 
@@ -68,11 +68,15 @@ test('an async --factory that takes ~1 s: the master counts the worker ready onl
   const ready = p.logs.filter((l) => l.role === 'master' && l.event === 'worker' && l.state === 'ready');
   assert.equal(ready.length, 2);
   for (const worker of ready) {
-    const resolved = p.logs.find((l) => l.event === 'console' && l.msg === 'factory resolved' && l.pid === worker.pid);
+    const resolved = p.logs.find(
+      (l) => l.event === 'console' && l.msg === 'factory resolved' && l.pid === worker.workerPid,
+    );
     assert.ok(resolved !== undefined, 'the factory resolved');
     assert.ok(p.logs.indexOf(resolved) < p.logs.indexOf(worker), 'ready is logged after the factory resolved');
     assert.ok(Number(worker.time) >= Number(resolved.time));
-    const booting = p.logs.find((l) => l.event === 'worker' && l.state === 'booting' && l.pid === worker.pid);
+    const booting = p.logs.find(
+      (l) => l.event === 'worker' && l.state === 'booting' && l.workerPid === worker.workerPid,
+    );
     assert.ok(Number(worker.time) - Number(booting?.time) >= 1000, "booting lasted the factory's second");
   }
   const poolReady = p.logs.find((l) => l.event === 'ready')!;

@@ -80,9 +80,9 @@ test('a SIGSTOPped worker is detected as hung and replaced', async (t) => {
   t.after(() => {
     if (isAlive(victim!)) process.kill(victim!, 'SIGKILL');
   });
-  const hung = await p.waitForEvent('worker-hung', (l) => l.pid === victim, 5000);
+  const hung = await p.waitForEvent('worker-hung', (l) => l.workerPid === victim, 5000);
   await p.waitForLog(
-    (l) => l.event === 'worker' && l.state === 'ready' && l.worker === hung.worker && l.pid !== victim,
+    (l) => l.event === 'worker' && l.state === 'ready' && l.worker === hung.worker && l.workerPid !== victim,
   );
   await eventually(() => !isAlive(victim!), 3000, 'the stopped worker to be gone');
   assert.equal((await request(target)).status, 200);

@@ -101,6 +101,12 @@ test('--log-format pretty writes human lines', async (t) => {
   });
   assert.match(p.stdout, /^\d\d:\d\d:\d\d\.\d{3} INFO {2}master \(\d+\) listening on http:\/\/127\.0\.0\.1:\d+/m);
   assert.match(p.stdout, /INFO {2}master \(\d+\) ready: 1 workers serving/);
+  // A master line about one worker names it (slot and pid) once, before the message; `(pid)` after
+  // `master` is the master's own (a second `pid` key used to put the worker's there).
+  const about = new RegExp(
+    `INFO {2}master \\(${p.pid}\\) worker 0 \\(pid (?!${p.pid}\\))\\d+\\) booting {2}state=booting\n`,
+  );
+  assert.match(p.stdout, about);
   assert.equal(p.logs.filter((l) => l.event !== 'non-json').length, 0, 'no JSON lines in pretty mode');
   const port = Number(/127\.0\.0\.1:(\d+)/.exec(p.stdout)?.[1]);
   assert.equal((await request({ host: '127.0.0.1', port })).status, 200);

@@ -132,7 +132,7 @@ test('request counts in status and prefork_http_requests_total equal what was se
   await sleep(1500);
   const victim = p.readyWorkers()[0]!;
   process.kill(victim, 'SIGKILL');
-  await p.waitForLog((l) => l.event === 'worker' && l.state === 'exited' && l.pid === victim);
+  await p.waitForLog((l) => l.event === 'worker' && l.state === 'exited' && l.workerPid === victim);
   await eventually(() => p.readyWorkers().length === 2, 5000, '2 ready workers');
   const second = await load(target, { total: 50, concurrency: 2 });
   assert.equal(second.failed, 0);

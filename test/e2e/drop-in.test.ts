@@ -89,9 +89,11 @@ test('a listen() that comes after an asynchronous start-up is still served; the 
   const target = await p.ready();
   assert.equal((await request(target)).json<Answer>().shape, 'dropin-late');
   for (const worker of p.logs.filter((l) => l.role === 'master' && l.event === 'worker' && l.state === 'ready')) {
-    const redirected = p.logs.find((l) => l.event === 'listen-redirected' && l.pid === worker.pid);
+    const redirected = p.logs.find((l) => l.event === 'listen-redirected' && l.pid === worker.workerPid);
     assert.ok(redirected !== undefined && Number(redirected.time) <= Number(worker.time), 'ready after the redirect');
-    const booting = p.logs.find((l) => l.event === 'worker' && l.state === 'booting' && l.pid === worker.pid);
+    const booting = p.logs.find(
+      (l) => l.event === 'worker' && l.state === 'booting' && l.workerPid === worker.workerPid,
+    );
     assert.ok(Number(worker.time) - Number(booting?.time) >= 600, 'not ready before the app listened');
   }
 });

@@ -137,9 +137,9 @@ test('--timeout 2: a worker whose event loop is blocked is killed within 3 s and
   assert.ok(Date.now() - start <= 3000 + 300, `detected after ${Date.now() - start} ms`);
   assert.equal(await spun, 'cut');
   await p.waitForLog(
-    (l) => l.event === 'worker' && l.state === 'ready' && l.worker === hung.worker && l.pid !== hung.pid,
+    (l) => l.event === 'worker' && l.state === 'ready' && l.worker === hung.worker && l.workerPid !== hung.workerPid,
   );
-  const exited = p.logs.find((l) => l.event === 'worker' && l.state === 'exited' && l.pid === hung.pid);
+  const exited = p.logs.find((l) => l.event === 'worker' && l.state === 'exited' && l.workerPid === hung.workerPid);
   assert.match(String(exited?.reason), /hung.*SIGKILL/);
   assert.equal((await request(target)).status, 200);
 });
@@ -151,13 +151,13 @@ test('--max-memory: a bloated worker is recycled gracefully, surge first', async
   const leak = await request(target, { path: '/leak?mb=200' });
   assert.equal(leak.json<{ pid: number }>().pid, bloated);
   const running = load(target, {
-    until: p.waitForLog((l) => l.event === 'worker' && l.state === 'exited' && l.pid === bloated, 15_000),
+    until: p.waitForLog((l) => l.event === 'worker' && l.state === 'exited' && l.workerPid === bloated, 15_000),
     concurrency: 4,
   });
   await p.waitForEvent('worker-bloated', () => true, 15_000);
   const r = await running;
   assert.equal(r.failed, 0);
-  const drained = p.logs.find((l) => l.event === 'worker' && l.state === 'draining' && l.pid === bloated);
+  const drained = p.logs.find((l) => l.event === 'worker' && l.state === 'draining' && l.workerPid === bloated);
   assert.match(String(drained?.reason), /max-memory/);
   assert.ok(minReadyAfterStart(p.logs) >= 1, 'the pool was empty while the bloated worker was replaced');
 });

@@ -95,7 +95,7 @@ for (const [what, pidOf, reason] of [
     const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', '--pidfile', pidfile, app('pid.cjs')]);
     await p.ready();
     const logged = await p.waitForEvent('stale-pidfile');
-    assert.equal(logged.pid, stale);
+    assert.equal(logged.holderPid, stale);
     assert.match(String(logged.reason), reason);
     assert.equal(readFileSync(pidfile, 'utf8'), `${p.pid}\n`);
     assert.equal(readFileSync(join(`${pidfile}.lock`, 'pid'), 'utf8'), `${p.pid}\n`);
@@ -112,7 +112,7 @@ test('a pidfile alone (no lock) naming a dead pid is replaced', async (t) => {
   writeFileSync(pidfile, `${stale}\n`);
   const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', '--pidfile', pidfile, app('pid.cjs')]);
   await p.ready();
-  assert.equal((await p.waitForEvent('stale-pidfile')).pid, stale);
+  assert.equal((await p.waitForEvent('stale-pidfile')).holderPid, stale);
   assert.equal(readFileSync(pidfile, 'utf8'), `${p.pid}\n`);
 });
 
@@ -131,7 +131,7 @@ test('after SIGKILL of a master, a new master with the same pidfile starts at on
   const next = startPrefork(t, args);
   await next.waitForEvent('pidfile');
   const tookMs = Date.now() - started;
-  assert.equal((await next.waitForEvent('stale-pidfile')).pid, killed.pid);
+  assert.equal((await next.waitForEvent('stale-pidfile')).holderPid, killed.pid);
   await next.ready();
   assert.equal(readFileSync(pidfile, 'utf8'), `${next.pid}\n`);
   // proper-lockfile alone would call the lock stale only after 10 s (its default `stale`).

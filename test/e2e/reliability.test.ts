@@ -20,13 +20,16 @@ import {
 function readySlots(p: Prefork): number[] {
   const ready = new Set(p.readyWorkers());
   const slotOf = new Map<number, number>();
-  for (const l of p.logs) if (l.event === 'worker' && l.role === 'master') slotOf.set(Number(l.pid), Number(l.worker));
+  for (const l of p.logs)
+    if (l.event === 'worker' && l.role === 'master') slotOf.set(Number(l.workerPid), Number(l.worker));
   return [...ready].map((pid) => slotOf.get(pid) ?? -1).sort((a, b) => a - b);
 }
 
 /** Worker processes still alive among those the master ever logged. */
 function liveWorkers(p: Prefork): number[] {
-  const pids = new Set(p.logs.filter((l) => l.event === 'worker' && l.role === 'master').map((l) => Number(l.pid)));
+  const pids = new Set(
+    p.logs.filter((l) => l.event === 'worker' && l.role === 'master').map((l) => Number(l.workerPid)),
+  );
   return [...pids].filter(isAlive);
 }
 
@@ -96,7 +99,7 @@ test('a paused master (SIGSTOP longer than --timeout) kills no worker on resume;
   t.after(() => {
     if (isAlive(victim!)) process.kill(victim!, 'SIGKILL');
   });
-  await p.waitForEvent('worker-hung', (l) => l.pid === victim, 6000);
+  await p.waitForEvent('worker-hung', (l) => l.workerPid === victim, 6000);
   assert.equal((await p.stop()).code, 0);
 });
 

@@ -87,17 +87,18 @@ test('a worker that dies is replaced in its slot while the socket stays open', a
   const load = (async () => {
     while (!stop) await request(target, { headers: { connection: 'close' } }).catch(() => (failures += 1));
   })();
-  process.kill(Number(victim.pid), 'SIGKILL');
+  process.kill(Number(victim.workerPid), 'SIGKILL');
   const replaced = await p.waitForLog(
-    (l) => l.event === 'worker' && l.state === 'ready' && l.worker === victim.worker && l.pid !== victim.pid,
+    (l) =>
+      l.event === 'worker' && l.state === 'ready' && l.worker === victim.worker && l.workerPid !== victim.workerPid,
   );
   stop = true;
   await load;
   assert.equal(failures, 0, 'no refused connection while a worker was replaced');
-  const exited = p.logs.find((l) => l.event === 'worker' && l.state === 'exited' && l.pid === victim.pid);
+  const exited = p.logs.find((l) => l.event === 'worker' && l.state === 'exited' && l.workerPid === victim.workerPid);
   assert.match(String(exited?.reason), /SIGKILL/);
   await eventually(
-    async () => (await distinctPids(target, 2)).has(Number(replaced.pid)),
+    async () => (await distinctPids(target, 2)).has(Number(replaced.workerPid)),
     5000,
     'the replacement to serve',
   );
@@ -145,7 +146,7 @@ test('the master never binds for a worker (cluster queryServer is refused)', asy
 test('SIGUSR1 never opens the Node inspector in the master or a worker', async (t) => {
   const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', app('pid.cjs')]);
   const target = await p.ready();
-  const worker = Number(p.workerEvents('ready')[0]!.pid);
+  const worker = Number(p.workerEvents('ready')[0]!.workerPid);
   p.signal('SIGUSR1');
   process.kill(worker, 'SIGUSR1');
   await new Promise((done) => setTimeout(done, 300));

@@ -103,7 +103,7 @@ test('a worker sent SIGTERM directly drains its requests and is replaced', async
   await sleep(150);
   process.kill(worker!, 'SIGTERM');
   assert.equal((await slow).status, 200);
-  await p.waitForLog((l) => l.event === 'worker' && l.state === 'ready' && l.pid !== worker);
+  await p.waitForLog((l) => l.event === 'worker' && l.state === 'ready' && l.workerPid !== worker);
   assert.equal((await request(target)).status, 200);
 });
 
@@ -155,5 +155,5 @@ test('a TERM that arrives while prefork is still starting is not lost: it stops 
   assert.deepEqual(exit, { code: 0, signal: null }, p.stderr);
   assert.ok(p.logs.some((l) => l.event === 'stopping'));
   assert.ok(p.logs.some((l) => l.event === 'stopped'));
-  for (const w of p.logs.filter((l) => l.event === 'worker')) assert.ok(!isAlive(Number(w.pid)));
+  for (const w of p.logs.filter((l) => l.event === 'worker')) assert.ok(!isAlive(Number(w.workerPid)));
 });

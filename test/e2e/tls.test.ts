@@ -130,7 +130,7 @@ test('workers get the certificate from the master, never from the files: a repla
   rmSync(pair.key);
   process.kill(first!, 'SIGKILL');
   await p.waitForLog(
-    (l) => l.event === 'worker' && l.state === 'ready' && l.pid !== first,
+    (l) => l.event === 'worker' && l.state === 'ready' && l.workerPid !== first,
     10_000,
     'a replacement worker ready',
   );

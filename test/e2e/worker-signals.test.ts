@@ -54,7 +54,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     assert.deepEqual([reply.status, reply.json<{ pid: number }>().pid], [200, worker]);
     assert.equal((await p.exited).code, 0);
     const exited = p.logs
-      .filter((l) => l.event === 'worker' && l.state === 'exited' && l.pid === worker)
+      .filter((l) => l.event === 'worker' && l.state === 'exited' && l.workerPid === worker)
       .map((l) => l.reason);
     assert.deepEqual(exited, ['drained (code 0)']);
   });
@@ -82,7 +82,7 @@ test('USR2 and friends sent to the whole process group: the worker finishes its 
   await p.waitForEvent('took-over', () => true, 20_000);
   assert.equal((await p.exited).code, 0, 'the old master hands over and leaves');
   const exited = p.logs
-    .filter((l) => l.event === 'worker' && l.state === 'exited' && l.pid === worker)
+    .filter((l) => l.event === 'worker' && l.state === 'exited' && l.workerPid === worker)
     .map((l) => l.reason);
   assert.deepEqual(exited, ['drained (code 0)'], 'the old worker drained, after its request');
   const newMaster = p.logs.find((l) => l.event === 'took-over');

@@ -42,6 +42,8 @@ export function useFakeMaster(): void {
 export class World {
   readonly fakes: Fake[] = [];
   readonly logs: Array<Record<string, unknown>> = [];
+  /** The log lines as written, before JSON.parse folds a repeated key into one. */
+  readonly lines: string[] = [];
   /** What systemd was told, in order. */
   readonly notes: string[] = [];
   readonly master: Master;
@@ -55,7 +57,12 @@ export class World {
   constructor(overrides: Partial<Config> = {}) {
     const config = Object.freeze({ ...base, workers: 2, ...overrides }) as Config;
     this.next = config;
-    const sink = { write: (line: string) => void this.logs.push(JSON.parse(line) as Record<string, unknown>) };
+    const sink = {
+      write: (line: string) => {
+        this.lines.push(line);
+        this.logs.push(JSON.parse(line) as Record<string, unknown>);
+      },
+    };
     const log = pino({ level: 'debug' }, sink);
     this.master = new Master({
       config,

@@ -135,7 +135,7 @@ export class Prefork {
     } catch {
       entry = { msg: line, event: 'non-json' };
     }
-    if (entry.event === 'worker' && typeof entry.pid === 'number') workerPids.add(entry.pid);
+    if (entry.event === 'worker' && typeof entry.workerPid === 'number') workerPids.add(entry.workerPid);
     this.logs.push(entry);
     this.#waiters = this.#waiters.filter((w) => (w.pred(entry) ? (w.resolve(entry), false) : true));
   }
@@ -191,7 +191,7 @@ export class Prefork {
   readyWorkers(): number[] {
     const state = new Map<number, string>();
     for (const l of this.logs)
-      if (l.event === 'worker' && l.role === 'master') state.set(Number(l.pid), String(l.state));
+      if (l.event === 'worker' && l.role === 'master') state.set(Number(l.workerPid), String(l.state));
     return [...state].filter(([, s]) => s === 'ready').map(([pid]) => pid);
   }
 
@@ -242,7 +242,7 @@ export function track(
       await p.exited;
     }
     if (opts.workerPidsAreOurs === false) return;
-    for (const l of p.logs) if (l.event === 'worker' && typeof l.pid === 'number') killOurs(l.pid);
+    for (const l of p.logs) if (l.event === 'worker' && typeof l.workerPid === 'number') killOurs(l.workerPid);
   });
   return p;
 }
@@ -405,8 +405,8 @@ export function minReadyAfterStart(logs: readonly LogLine[]): number {
     if (l.event === 'ready') started = true;
     if (l.event === 'stopping') break;
     if (l.event !== 'worker') continue;
-    if (l.state === 'ready') ready.add(Number(l.pid));
-    else ready.delete(Number(l.pid));
+    if (l.state === 'ready') ready.add(Number(l.workerPid));
+    else ready.delete(Number(l.workerPid));
     if (started) min = Math.min(min, ready.size);
   }
   return min;
@@ -421,8 +421,8 @@ export function maxBootingAfterStart(logs: readonly LogLine[]): number {
     if (l.role !== 'master') continue;
     if (l.event === 'ready') started = true;
     if (l.event !== 'worker') continue;
-    if (l.state === 'booting') booting.add(Number(l.pid));
-    else booting.delete(Number(l.pid));
+    if (l.state === 'booting') booting.add(Number(l.workerPid));
+    else booting.delete(Number(l.workerPid));
     if (started) max = Math.max(max, booting.size);
   }
   return max;

@@ -55,7 +55,8 @@ export async function upgrade(t: TestContext, p: Prefork, master: number = p.pid
   masters.add(pid);
   t.after(() => {
     killOurs(pid);
-    for (const l of p.logs) if (l.event === 'worker' && typeof l.pid === 'number' && isAlive(l.pid)) killOurs(l.pid);
+    for (const l of p.logs)
+      if (l.event === 'worker' && typeof l.workerPid === 'number' && isAlive(l.workerPid)) killOurs(l.workerPid);
   });
   return pid;
 }

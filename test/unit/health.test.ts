@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { pino } from 'pino';
 import { HealthMonitor, MEMORY_SAMPLES, heartbeatInterval } from '../../src/master/health.js';
 import { WorkerHandle } from '../../src/master/worker-handle.js';
 
 const limits = { timeoutMs: 2000, maxMemoryBytes: 100 * 1048576, heartbeatMs: 500, checkMs: 250 };
 
 function readyWorker(pid: number): WorkerHandle {
-  const w = new WorkerHandle(0, { pid, send: () => {}, kill: () => {} }, () => {});
+  const w = new WorkerHandle(0, { pid, send: () => {}, kill: () => {} }, () => {}, pino({ enabled: false }));
   w.transition('ready', 'test');
   return w;
 }

@@ -157,7 +157,7 @@ describe('health: a paused master does not murder its workers', () => {
       mock.timers.tick(HEALTH_CHECK_MS);
     }
     assert.deepEqual(
-      w.events('worker-hung').map((l) => l.pid),
+      w.events('worker-hung').map((l) => l.workerPid),
       [silent.pid],
     );
     assert.deepEqual(silent.signals, ['SIGKILL']);

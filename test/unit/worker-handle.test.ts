@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { pino } from 'pino';
 import type { MasterMessage } from '../../src/shared/messages.js';
 import {
   IllegalTransition,
@@ -8,6 +9,8 @@ import {
   type WorkerProcess,
   type WorkerState,
 } from '../../src/master/worker-handle.js';
+
+const silent = pino({ enabled: false });
 
 interface Fake {
   handle: WorkerHandle;
@@ -25,7 +28,7 @@ function fake(slot = 0, pid: number | null = 4242): Fake {
     send: (message) => void sent.push(message),
     kill: (signal) => void signals.push(signal),
   };
-  const handle = new WorkerHandle(slot, proc, (t) => transitions.push(t));
+  const handle = new WorkerHandle(slot, proc, (t) => transitions.push(t), silent);
   return { handle, sent, signals, transitions };
 }
 
@@ -134,7 +137,12 @@ describe('WorkerHandle: transitions', () => {
 
   test('the state is the one handed to onTransition at call time', () => {
     const seen: WorkerState[] = [];
-    const handle = new WorkerHandle(0, { pid: 1, send: () => {}, kill: () => {} }, (t) => seen.push(t.worker.state));
+    const handle = new WorkerHandle(
+      0,
+      { pid: 1, send: () => {}, kill: () => {} },
+      (t) => seen.push(t.worker.state),
+      silent,
+    );
     handle.transition('ready', 'r');
     handle.transition('exited', 'e');
     assert.deepEqual(seen, ['ready', 'exited']);
