@@ -20,7 +20,17 @@ import {
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { CLI, type LogLine, type Prefork, eventually, isAlive, killOurs, tempDir, track } from './prefork.js';
+import {
+  CLI,
+  type LoadResult,
+  type LogLine,
+  type Prefork,
+  eventually,
+  isAlive,
+  killOurs,
+  tempDir,
+  track,
+} from './prefork.js';
 
 const masters = new Set<number>();
 process.on('exit', () => masters.forEach(killOurs));
@@ -139,3 +149,9 @@ export function startRelease(
   });
   return track(t, child);
 }
+
+// ── load results across an upgrade ─────────────────────────────────────────────────────────
+
+export const failures = (r: LoadResult): string => JSON.stringify([...r.failures]);
+export const servedBy = (r: LoadResult, pids: Iterable<number>): number =>
+  [...pids].reduce((sum, pid) => sum + (r.pids.get(pid) ?? 0), 0);

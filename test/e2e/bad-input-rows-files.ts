@@ -1,0 +1,245 @@
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { app } from '../helpers/prefork.js';
+import { type Row, SOCK } from './bad-input-rows.js';
+
+/** Rows for config files, socket paths, app modules and --check-config. */
+export const FILE_ROWS: Row[] = [
+  // config files
+  {
+    what: 'missing config file',
+    args: ['--config', 'DIR/none.json'],
+    code: 2,
+    message: /cannot read config file .*none.json: file not found/,
+  },
+  {
+    what: 'config of unknown type',
+    args: ['--config', 'prefork.yaml'],
+    code: 2,
+    message: /invalid config file "prefork.yaml": expected a .json, .js, .mjs or .cjs file/,
+  },
+  {
+    what: 'unknown config key',
+    args: ['--config', 'DIR/c.json'],
+    setup: (d) => writeFileSync(join(d, 'c.json'), '{"threadz": 4}'),
+    code: 2,
+    message: /unknown option "threadz" in config file .*c.json: did you mean "threads"\?/,
+  },
+  {
+    what: 'config socketMode as a number',
+    args: ['--config', 'DIR/c.json'],
+    setup: (d) => writeFileSync(join(d, 'c.json'), '{"socketMode": 440}'),
+    code: 2,
+    message: /invalid "socketMode" in .*c.json: 440: expected an octal file mode as a string, e.g. "0660"/,
+  },
+  {
+    what: 'config null',
+    args: ['--config', 'DIR/c.json'],
+    setup: (d) => writeFileSync(join(d, 'c.json'), '{"workers": null}'),
+    code: 2,
+    message: /invalid "workers" in .*c.json: null: expected a whole number/,
+  },
+  {
+    what: 'config 1e400',
+    args: ['--config', 'DIR/c.json'],
+    setup: (d) => writeFileSync(join(d, 'c.json'), '{"gracefulTimeout": 1e400}'),
+    code: 2,
+    message: /invalid "gracefulTimeout" in .*c.json: Infinity: expected a number of seconds/,
+  },
+  {
+    what: 'config value of the wrong type',
+    args: ['--config', 'DIR/c.json'],
+    setup: (d) => writeFileSync(join(d, 'c.json'), '{"bind": 8000}'),
+    code: 2,
+    message: /invalid "bind" in .*c.json: 8000: expected a bind address or a list of them/,
+  },
+  {
+    what: 'config key given twice',
+    args: ['--config', 'DIR/c.json'],
+    setup: (d) => writeFileSync(join(d, 'c.json'), '{"logLevel": "warn", "log-level": "info"}'),
+    code: 2,
+    message: /option "log-level" in config file .*c.json is also given as "logLevel"/,
+  },
+  {
+    what: 'JS config export that rejects',
+    args: ['--config', 'DIR/c.mjs'],
+    setup: (d) => writeFileSync(join(d, 'c.mjs'), "export default Promise.reject(new Error('vault down'));\n"),
+    code: 2,
+    message: /cannot load config file .*c.mjs: vault down/,
+  },
+  {
+    what: 'JS config export that never settles',
+    args: ['--config', 'DIR/c.mjs'],
+    setup: (d) => writeFileSync(join(d, 'c.mjs'), 'export default new Promise(() => {});\n'),
+    code: 2,
+    message: /cannot load config file .*c.mjs: its default export never settles/,
+  },
+  {
+    what: 'bad config value',
+    args: ['--config', 'DIR/c.json'],
+    setup: (d) => writeFileSync(join(d, 'c.json'), '{"workers": "many"}'),
+    code: 2,
+    message: /invalid "workers" in .*c.json: "many"/,
+  },
+  {
+    what: 'invalid JSON',
+    args: ['--config', 'DIR/c.json'],
+    setup: (d) => writeFileSync(join(d, 'c.json'), '{workers: 2'),
+    code: 2,
+    message: /config file .*c.json is not valid JSON/,
+  },
+  {
+    what: 'config holding an array',
+    args: ['--config', 'DIR/c.json'],
+    setup: (d) => writeFileSync(join(d, 'c.json'), '[1, 2]'),
+    code: 2,
+    message: /must hold an object of options, got an array/,
+  },
+  {
+    what: 'JS config that throws',
+    args: ['--config', 'DIR/c.mjs'],
+    setup: (d) => writeFileSync(join(d, 'c.mjs'), "throw new Error('config boom');\n"),
+    code: 2,
+    message: /cannot load config file .*c.mjs: config boom/,
+  },
+  // socket paths
+  {
+    what: 'socket path too long',
+    args: ['-b', `unix:/tmp/${'x'.repeat(110)}.sock`],
+    code: 2,
+    message: /bytes; unix socket paths may have at most 107/,
+  },
+  {
+    what: 'regular file at the socket path',
+    args: ['-b', SOCK],
+    setup: (d) => writeFileSync(join(d, 'app.sock'), 'data'),
+    code: 3,
+    message: /the path exists and is a regular file; refusing to replace it/,
+  },
+  {
+    what: 'directory at the socket path',
+    args: ['-b', SOCK],
+    setup: (d) => mkdirSync(join(d, 'app.sock')),
+    code: 3,
+    message: /is a directory; refusing/,
+  },
+  {
+    what: 'symlink at the socket path',
+    args: ['-b', SOCK],
+    setup: (d) => symlinkSync('/etc/hostname', join(d, 'app.sock')),
+    code: 3,
+    message: /is a symlink; refusing/,
+  },
+  {
+    what: 'missing socket directory',
+    args: ['-b', 'unix:DIR/missing/app.sock'],
+    code: 3,
+    message: /directory .*missing does not exist/,
+  },
+  {
+    what: 'fd that is not a socket',
+    args: ['-b', 'fd://0'],
+    code: 3,
+    message: /cannot use fd:\/\/0: it is not a listening socket \(a terminal or device\)/,
+  },
+  {
+    what: 'fd that is not open',
+    args: ['-b', 'fd://99'],
+    code: 3,
+    message: /cannot use fd:\/\/99: it is not a listening socket \(not an open descriptor\)/,
+  },
+  {
+    what: 'one unix path twice',
+    args: ['-b', SOCK, '-b', 'unix:./app.sock'],
+    code: 2,
+    message: /--bind unix:.\/app.sock is the same address as --bind unix:.*app.sock: each address can be bound once/,
+  },
+  {
+    what: 'control socket on a bind path',
+    args: ['-b', SOCK, '--control', 'DIR/app.sock'],
+    code: 2,
+    message: /--control unix:.*app.sock is the same address as --bind/,
+  },
+  // app modules
+  {
+    what: 'missing app file',
+    args: ['-b', SOCK, 'DIR/nope.js'],
+    code: 4,
+    message: /cannot load app .*nope\.js: .* not found/,
+  },
+  {
+    what: 'app throws at import',
+    args: ['-b', SOCK, app('throws.cjs')],
+    code: 4,
+    message: /threw while loading: boom at import/,
+  },
+  {
+    what: 'app of the wrong shape that calls no listen()',
+    args: ['-b', SOCK, '--boot-timeout', '1', app('wrong-shape.cjs')],
+    code: 4,
+    message: /exports a number and called no listen\(\) within --boot-timeout 1 s/,
+  },
+  {
+    what: 'named export of the wrong shape',
+    args: ['-b', SOCK, app('named.mjs:notAnApp')],
+    code: 4,
+    message: /the export is a number; expected a request listener/,
+  },
+  { what: 'missing named export', args: ['-b', SOCK, app('named.mjs:nope')], code: 4, message: /has no export "nope"/ },
+  {
+    what: 'no default export and no listen()',
+    args: ['-b', SOCK, '--boot-timeout', '1', app('no-default.mjs')],
+    code: 4,
+    message: /has no default export .* and called no listen\(\)/,
+  },
+  {
+    what: '--factory on a non-function',
+    args: ['-b', SOCK, '--factory', app('wrong-shape.cjs')],
+    code: 4,
+    message: /--factory needs a function export, got a number/,
+  },
+  {
+    what: 'missing APP',
+    args: ['-b', SOCK, 'NO_APP'],
+    code: 2,
+    message: /missing APP: expected path\/to\/module\[:export\]/,
+  },
+  // --check-config refuses what a start refuses, with the same exit code and line
+  {
+    what: 'check-config: missing app file',
+    args: ['--check-config', '-b', SOCK, 'DIR/nope.js'],
+    code: 4,
+    message: /cannot load app .*nope\.js: .* not found/,
+  },
+  {
+    what: 'check-config: pidfile in a missing directory',
+    args: ['--check-config', '--pidfile', 'DIR/missing/p.pid'],
+    code: 2,
+    message: /invalid --pidfile ".*missing\/p.pid": directory .*missing does not exist/,
+  },
+  {
+    what: 'check-config: unknown user',
+    args: ['--check-config', '--user', 'nosuchuser'],
+    code: 2,
+    message: /unknown user "nosuchuser" for --user|--user nosuchuser needs prefork to start as root/,
+  },
+  {
+    what: 'check-config: group without user',
+    args: ['--check-config', '--group', 'adm'],
+    code: 2,
+    message: /--group adm needs --user/,
+  },
+  {
+    what: 'check-config: missing socket directory',
+    args: ['--check-config', '-b', 'unix:DIR/missing/app.sock'],
+    code: 3,
+    message: /directory .*missing does not exist/,
+  },
+  {
+    what: 'check-config: a file at the socket path',
+    args: ['--check-config', '-b', SOCK],
+    setup: (d) => writeFileSync(join(d, 'app.sock'), 'data'),
+    code: 3,
+    message: /the path exists and is a regular file/,
+  },
+];
