@@ -29,21 +29,10 @@ import {
   runPrefork,
   startPrefork,
   tempDir,
+  logEntries,
 } from '../helpers/prefork.js';
 
-function entries(file: string): LogLine[] {
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => {
-      try {
-        return JSON.parse(line) as LogLine;
-      } catch {
-        throw new Error(`not a JSON line in ${file}: ${line.slice(0, 200)}`);
-      }
-    });
-}
+const entries = logEntries;
 
 const isRoot = process.getuid?.() === 0;
 const NOBODY = 65534;

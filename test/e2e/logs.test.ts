@@ -14,22 +14,10 @@ import {
   runPrefork,
   startPrefork,
   tempDir,
+  logEntries,
 } from '../helpers/prefork.js';
 
-/** Every line of a log file, parsed; a line that is not JSON (two writes mixed up) fails the test. */
-function entries(file: string): LogLine[] {
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => {
-      try {
-        return JSON.parse(line) as LogLine;
-      } catch {
-        throw new Error(`not a JSON line in ${file}: ${line}`);
-      }
-    });
-}
+const entries = logEntries;
 
 const consoleLine = (l: LogLine, msg: string): boolean => l.event === 'console' && l.msg === msg;
 const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -3,7 +3,7 @@
  * to it over real sockets, and kills what it started (by pid) when the test ends, pass or fail.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -309,4 +309,19 @@ export function maxBootingAfterStart(logs: readonly LogLine[]): number {
     if (started) max = Math.max(max, booting.size);
   }
   return max;
+}
+
+/** Every line of a log file, parsed; a line that is not JSON (two writes mixed up) fails the test. */
+export function logEntries(file: string): LogLine[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => {
+      try {
+        return JSON.parse(line) as LogLine;
+      } catch {
+        throw new Error(`not a JSON line in ${file}: ${line.slice(0, 200)}`);
+      }
+    });
 }
