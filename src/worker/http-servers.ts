@@ -132,7 +132,7 @@ export class HttpServers {
     if (server instanceof http.Server || server instanceof loadHttps().Server) {
       const listeners = server.listeners('request') as RequestListener[];
       server.removeAllListeners('request');
-      this.#app = { request: (req, res) => listeners.forEach((l) => l.call(server, req, res)), upgrade: null };
+      this.#app = { request: (req, res) => adoptedRequest(server, listeners, req, res), upgrade: null };
       server.on('request', this.#onRequest);
       this.#connections.watchUpgrades(server);
     }
@@ -167,18 +167,27 @@ export class HttpServers {
     // Draining: this response tells the client to take its next request elsewhere.
     if (this.draining) res.shouldKeepAlive = false;
     else if (this.#shedding.active) this.#shedding.shedOne(res);
+    let result: unknown;
     try {
-      this.#app.request(req, res);
+      result = (this.#app.request as AnyListener)(req, res);
     } catch (err) {
-      this.onAppError(err);
-      if (!res.headersSent) {
-        res.statusCode = 500;
-        res.end('Internal Server Error\n');
-      } else {
-        res.destroy();
-      }
+      this.#failed(err, res);
+      return;
     }
+    // Only a thenable costs anything more: an async listener's rejection answers 500 as a throw does.
+    if (isThenable(result)) result.then(undefined, (err: unknown) => this.#failed(err, res));
   };
+
+  /** The app threw or rejected on this request: 500 if nothing was sent yet, else cut the response short. */
+  #failed(err: unknown, res: ServerResponse): void {
+    this.onAppError(err);
+    if (!res.headersSent) {
+      res.statusCode = 500;
+      res.end('Internal Server Error\n');
+    } else {
+      res.destroy();
+    }
+  }
 
   readonly onAppError = (err: unknown): void => {
     this.log.error({ event: 'app-error', err }, 'the app failed a request');
@@ -245,4 +254,28 @@ export class HttpServers {
     );
     this.#connections.destroyUpgraded();
   }
+}
+
+type AnyListener = (req: IncomingMessage, res: ServerResponse) => unknown;
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
+}
+
+/**
+ * A drop-in server's own 'request' listeners, in order. Returns the first thenable one of them
+ * returned, so an async listener that rejects is answered 500 like a direct app's.
+ */
+function adoptedRequest(
+  server: net.Server,
+  listeners: readonly RequestListener[],
+  req: IncomingMessage,
+  res: ServerResponse,
+): unknown {
+  let pending: unknown;
+  for (const l of listeners) {
+    const result: unknown = (l as AnyListener).call(server, req, res);
+    if (pending === undefined && isThenable(result)) pending = result;
+  }
+  return pending;
 }
