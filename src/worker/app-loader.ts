@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { parseAppSpec, resolveAppPath } from '../shared/app-path.js';
 import { appLoadError } from '../shared/exit-codes.js';
 import { type FetchApp, fetchListener } from './fetch-adapter.js';
+import { errorSite } from './load-error.js';
 
 export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
@@ -88,7 +89,10 @@ async function importModule(spec: string, file: string): Promise<Record<string, 
     if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
       throw appLoadError(`cannot load app ${spec}: ${firstLine(err)}`);
     }
-    throw appLoadError(`app ${spec} threw while loading: ${firstLine(err)}`);
+    const { where, detail } = errorSite(err, file);
+    const name = err instanceof Error && err.name !== 'Error' ? `${err.name}: ` : '';
+    const at = where === null ? '' : ` (at ${where})`;
+    throw Object.assign(appLoadError(`app ${spec} threw while loading: ${name}${firstLine(err)}${at}`), { detail });
   }
 }
 

@@ -97,7 +97,9 @@ export class WorkerProcess {
     } catch (err) {
       const reason =
         err instanceof PreforkError ? err.message : `worker failed to start: ${(err as Error)?.stack ?? String(err)}`;
-      log.error({ event: 'boot-failed', reason }, reason);
+      // The app's own error, with its stack and code frame: the one-line reason cannot carry them.
+      const detail = (err as { detail?: unknown }).detail;
+      log.error({ event: 'boot-failed', reason, ...(typeof detail === 'string' && { stack: detail }) }, reason);
       send({ type: 'boot-failed', reason });
       process.exit(err instanceof PreforkError ? err.exitCode : 1);
     }
