@@ -155,3 +155,8 @@ export async function loadApp(
 export function nothingToServe(spec: string, unservable: string, bootTimeout: number): string {
   return `app ${spec} ${unservable} and called no listen() within --boot-timeout ${bootTimeout} s: export ${SHAPES}, or call listen() (drop-in mode)`;
 }
+
+/** The same, found early: the app has loaded and has nothing pending (timer, socket, I/O) that could call listen(). */
+export function nothingPending(spec: string, unservable: string): string {
+  return `app ${spec} ${unservable}, called no listen() and has nothing pending that could call it: export ${SHAPES}, or call listen() (drop-in mode); to serve what a function of it builds, name it (APP:NAME) and pass --factory`;
+}

@@ -17,7 +17,12 @@ import { type ListenCall, type ListenDecision, hookListen, reportAddress } from 
  * unless the module is still loading a turn of the event loop later: then it waits for its own
  * listen() (`await fastify.listen()` at the top level of an ES module), and is served at once.
  */
-export type Outcome = 'export' | 'redirected' | 'nothing';
+/** nothing: no listen() by the deadline; idle: none, and nothing left pending that could make one. */
+export type Outcome = 'export' | 'redirected' | 'nothing' | 'idle';
+
+/** Polls for an idle app this often, and calls it idle after this many idle polls in a row. */
+const IDLE_POLL_MS = 100;
+const IDLE_POLLS = 5;
 
 export class DropIn {
   /** loading: the module is being evaluated; deciding: it has been, its export is being looked at. */
@@ -110,7 +115,13 @@ export class DropIn {
    * The module has loaded. `address` is where prefork serves (for a no-op listen()'s address()).
    * Resolves with what is served: the export, the app's own server, or nothing by the deadline.
    */
-  async settle(exportServable: boolean, address: net.AddressInfo | string | null, timeoutMs: number): Promise<Outcome> {
+  async settle(
+    exportServable: boolean,
+    address: net.AddressInfo | string | null,
+    timeoutMs: number,
+    /** Given how many timers prefork itself has pending: has the app nothing pending either? */
+    idle: (ownTimers: number) => boolean = () => false,
+  ): Promise<Outcome> {
     if (this.#redirection !== null) {
       await this.#redirection;
       if (exportServable)
@@ -125,14 +136,22 @@ export class DropIn {
     }
     this.#mode = 'waiting';
     if (this.#appListen === null) {
-      const called = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(false), Math.max(0, timeoutMs));
-        this.#onAppListen = () => {
+      const called = await new Promise<Outcome | null>((resolve) => {
+        const done = (outcome: Outcome | null): void => {
           clearTimeout(timer);
-          resolve(true);
+          clearInterval(poll);
+          resolve(outcome);
         };
+        const timer = setTimeout(() => done('nothing'), Math.max(0, timeoutMs));
+        // Unref'd, so that it is not pending work itself; the deadline timer is the one prefork timer counted.
+        let idlePolls = 0;
+        const poll = setInterval(() => {
+          idlePolls = idle(1) ? idlePolls + 1 : 0;
+          if (idlePolls >= IDLE_POLLS) done('idle');
+        }, IDLE_POLL_MS).unref();
+        this.#onAppListen = () => done(null);
       });
-      if (!called) return 'nothing';
+      if (called !== null) return called;
     }
     await this.#redirect();
     return 'redirected';

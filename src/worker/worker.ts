@@ -3,9 +3,10 @@ import { PreforkError, appLoadError } from '../shared/exit-codes.js';
 import { type RawHandle, handleKind, tcpAddress } from '../shared/internals.js';
 import { createLogger, type Logger, reopenLogFile } from '../shared/log.js';
 import type { MasterMessage, WorkerSettings } from '../shared/messages.js';
-import { type LoadedApp, loadApp, nothingToServe } from './app-loader.js';
+import { type LoadedApp, loadApp, nothingPending, nothingToServe } from './app-loader.js';
 import { captureAppOutput } from './app-output.js';
 import { DropIn } from './drop-in.js';
+import { activeResources, appIdle } from './idle.js';
 import { dropPrivileges } from './drop-privileges.js';
 import { Heartbeat } from './heartbeat.js';
 import { Housekeeping } from './housekeeping.js';
@@ -164,15 +165,20 @@ export class WorkerProcess {
     const dropIn = new DropIn(log, s.urls, (call) => this.#serveAppServer(s, call, hooks, log));
     if (s.threads > 0) this.#threads = await Threads.start(s.threads, s.taskTimeoutMs, log);
     const onAppError = (err: unknown): void => this.#servers?.onAppError(err);
+    // Prefork's own pending work, so that the app's alone tells whether a listen() may still come.
+    const baseline = activeResources();
     const loading = loadApp(s.app, s.cwd, s.factory, onAppError, () => dropIn.moduleLoaded());
     const app = await Promise.race([loading, dropIn.failed]);
     this.#app = app;
     // Fail (with the reason) a little before the master's own --boot-timeout would kill us blind.
     const waitMs = s.bootTimeout * 1000 - process.uptime() * 1000 - 250;
     this.#waitingForListen = app.servable === null;
-    const outcome = await dropIn.settle(app.servable !== null, addressOf(this.#handles[0], s.urls[0]), waitMs);
+    const address = addressOf(this.#handles[0], s.urls[0]);
+    const idle = (ownTimers: number): boolean => appIdle(baseline, { Timeout: ownTimers });
+    const outcome = await dropIn.settle(app.servable !== null, address, waitMs, idle);
     this.#waitingForListen = false;
     if (outcome === 'nothing') throw appLoadError(nothingToServe(s.app, app.unservable, s.bootTimeout));
+    if (outcome === 'idle') throw appLoadError(nothingPending(s.app, app.unservable));
     if (outcome === 'export') {
       this.#servers = new HttpServers(app.servable, s, log, hooks);
       await this.#servers.listen(this.#handles);
