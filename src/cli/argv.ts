@@ -53,24 +53,6 @@ export function fastParse(argv: readonly string[]): Partial<Record<OptionKey, un
 }
 
 /**
- * The server command line as prefork reads it: everything after the first `--` is the app's own
- * argv (`prefork next -- start -p 3000`), never prefork's options, whatever it looks like.
- */
-export function splitAppArgs(argv: readonly string[]): { own: string[]; appArgs: string[] | undefined } {
-  const end = argv.indexOf('--');
-  return end === -1
-    ? { own: [...argv], appArgs: undefined }
-    : { own: argv.slice(0, end), appArgs: argv.slice(end + 1) };
-}
-
-/** Both parsers behind one call: the fast path, else yargs (loaded only then). */
-export async function parseServerArgv(argv: readonly string[]): Promise<Partial<Record<OptionKey, unknown>>> {
-  const { own, appArgs } = splitAppArgs(argv);
-  const values = fastParse(own) ?? (await import('./help.js')).parseArgv(own);
-  return appArgs === undefined ? values : { ...values, args: appArgs };
-}
-
-/**
  * A scalar option given more than once takes its last value, as in gunicorn's, uvicorn's and most
  * CLIs' parsers: an image's ENTRYPOINT can set a default that a pod's or compose file's args then
  * override. List options (--bind) keep every value. Both parsers (this one and yargs) use it.

@@ -1,5 +1,6 @@
 import { formatBind } from '../config/bind.js';
-import { checkOptionNames, checkOptionValues, parseServerArgv, splitAppArgs } from './argv.js';
+import { checkOptionNames, checkOptionValues } from './argv.js';
+import { parseServerArgv, splitAppArgs } from './server-argv.js';
 import { configToJSON, resolveConfig } from '../config/config.js';
 import { ExitCode, PreforkError } from '../shared/exit-codes.js';
 import { createLogger } from '../shared/log.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseServerArgv, splitAppArgs } from '../../src/cli/argv.js';
+import { parseServerArgv, splitAppArgs } from '../../src/cli/server-argv.js';
 
 test("everything after the first -- is the app's argv, never prefork options", async () => {
   const values = await parseServerArgv(['-w', '2', 'app.js', '--', '--port', '3', '-w', 'x']);
