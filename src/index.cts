@@ -8,10 +8,21 @@ import type { DefineConfig } from './serve.js';
 
 export const defineConfig: DefineConfig = <T,>(config: T): T => config;
 
-/** As the ES module's serve(), once that module loaded: `await` its ready and stopped as usual. */
-export async function serve(options: ServeOptions): Promise<Served> {
-  const { serve: start } = await import('./index.js');
-  return start(options);
+/**
+ * The ES module's serve(), the same Served at once: each member waits for that module to load.
+ * (An async function could not return it: a Served is a thenable, which `await` would unwrap.)
+ */
+export function serve(options: ServeOptions): Served {
+  // Boxed, so that the promise does not adopt the Served (a thenable) as its value.
+  const loaded = import('./index.js').then((m) => ({ served: m.serve(options) }));
+  const stopped = loaded.then(({ served }) => served.stopped);
+  return {
+    ready: loaded.then(({ served }) => served.ready),
+    stopped,
+    stop: (mode) => loaded.then(({ served }) => served.stop(mode)),
+    reload: () => loaded.then(({ served }) => served.reload()),
+    then: (onFulfilled, onRejected) => stopped.then(onFulfilled, onRejected),
+  };
 }
 
 export type { ConfigExport, ServeOptions, Served };
