@@ -17,10 +17,17 @@ export type ServeOptions = ConfigInput;
 /** A config file's default export: the options, or a function (sync or async) returning them. */
 export type ConfigExport = ConfigInput | (() => ConfigInput | Promise<ConfigInput>);
 
+/** Keys of T that are not options: each must be `never`, so a misspelt key is a type error. */
+type OnlyOptions<T> = T & Record<Exclude<keyof T, keyof ConfigInput>, never>;
+
+/** defineConfig's type, shared with the CommonJS entry (index.cts). */
+export type DefineConfig = {
+  <T extends ConfigInput>(config: OnlyOptions<T>): T;
+  <T extends () => ConfigInput | Promise<ConfigInput>>(config: T): T;
+};
+
 /** Gives a config file (`prefork.config.mjs`: `export default defineConfig({...})`) its types. */
-export function defineConfig<T extends ConfigExport>(config: T): T {
-  return config;
-}
+export const defineConfig: DefineConfig = <T>(config: T): T => config;
 
 export interface Served extends PromiseLike<ExitCodeValue> {
   /** Resolves with the addresses once every worker serves; rejects if the master stops first. */

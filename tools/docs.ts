@@ -17,6 +17,7 @@ const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\n/g,
 
 function flags(d: OptionDef<unknown>): string {
   if (d.cli === 'positional') return '`APP`';
+  if (d.cli === 'rest') return '`-- ARGS...`';
   const value = d.value !== undefined ? ` ${d.value}` : '';
   const long = d.cli === 'boolean' ? `\`--${d.name}\`, \`--no-${d.name}\`` : `\`--${d.name}${value}\``;
   return d.alias !== undefined ? `\`-${d.alias}\`, ${long}` : long;

@@ -15,7 +15,7 @@ export function fastParse(argv: readonly string[]): Partial<Record<OptionKey, un
   const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple: true }> = {};
   for (const key of optionKeys) {
     const d = OPTIONS[key] as OptionDef<unknown>;
-    if (d.cli === 'positional') continue;
+    if (d.cli === 'positional' || d.cli === 'rest') continue;
     // Every option may repeat: a list option (--bind) keeps every value, the others keep the last
     // (see lastValue).
     options[d.name] = {
@@ -38,6 +38,7 @@ export function fastParse(argv: readonly string[]): Partial<Record<OptionKey, un
       if (parsed.positionals[0] !== undefined) values[key] = parsed.positionals[0];
       continue;
     }
+    if (d.cli === 'rest') continue;
     const raw = (parsed.values as Record<string, unknown[] | undefined>)[d.name];
     if (raw === undefined) continue;
     // yargs treats a string option's value that looks like an option ("-w --bind") as missing.
@@ -65,7 +66,7 @@ const KNOWN_LONG = new Set<string>(['help', 'version']);
 const KNOWN_SHORT = new Set<string>(['h']);
 for (const key of optionKeys) {
   const d = OPTIONS[key] as OptionDef<unknown>;
-  if (d.cli === 'positional') continue;
+  if (d.cli === 'positional' || d.cli === 'rest') continue;
   KNOWN_LONG.add(d.name);
   if (d.cli === 'boolean') KNOWN_LONG.add(`no-${d.name}`);
   if (d.alias !== undefined) KNOWN_SHORT.add(d.alias);
@@ -104,7 +105,7 @@ export function checkOptionValues(argv: readonly string[]): void {
     if (!isOption(arg) || arg.includes('=')) continue;
     const name = arg.startsWith('--') ? arg.slice(2) : arg.length === 2 ? arg.slice(1) : null;
     const d = optionKeys.map((k) => OPTIONS[k] as OptionDef<unknown>).find((o) => o.name === name || o.alias === name);
-    if (d === undefined || d.cli === 'boolean' || d.cli === 'positional') continue;
+    if (d === undefined || d.cli === 'boolean' || d.cli === 'positional' || d.cli === 'rest') continue;
     const next = argv[i + 1];
     if (next === undefined || isOption(next)) throw usageError(`${arg} needs a value: ${d.describe}`);
   }

@@ -25,7 +25,7 @@ export function parseArgv(argv: readonly string[]): Partial<Record<OptionKey, un
   const parser = yargs([...argv])
     .scriptName('prefork')
     .usage(
-      'prefork [options] APP\n\nServe APP (path/to/module[:export]) with a pool of pre-forked worker processes.\nprefork status|reload|scale N|stop --control PATH talks to a running master (see prefork status --help).',
+      'prefork [options] APP [-- ARGS...]\n\nServe APP (path/to/module[:export]) with a pool of pre-forked worker processes;\nthe app sees ARGS in its process.argv, as if `node APP ARGS` ran.\nprefork status|reload|scale N|stop --control PATH talks to a running master (see prefork status --help).',
     )
     .parserConfiguration({ 'camel-case-expansion': false, 'boolean-negation': true, 'duplicate-arguments-array': true })
     .strict()
@@ -40,7 +40,7 @@ export function parseArgv(argv: readonly string[]): Partial<Record<OptionKey, un
     .command('$0 [app]', false, (y) => y.positional('app', { type: 'string', describe: OPTIONS.app.describe }));
   for (const key of optionKeys) {
     const d = OPTIONS[key] as OptionDef<unknown>;
-    if (d.cli === 'positional') continue;
+    if (d.cli === 'positional' || d.cli === 'rest') continue;
     parser.option(d.name, {
       alias: d.alias,
       // Repeated flags collect into an array ('duplicate-arguments-array', then lastValue keeps

@@ -1,5 +1,6 @@
 import { formatBind } from '../config/bind.js';
-import { checkOptionNames, checkOptionValues, fastParse } from './argv.js';
+import { checkOptionNames, checkOptionValues } from './argv.js';
+import { parseServerArgv, splitAppArgs } from './server-argv.js';
 import { configToJSON, resolveConfig } from '../config/config.js';
 import { ExitCode, PreforkError } from '../shared/exit-codes.js';
 import { createLogger } from '../shared/log.js';
@@ -20,12 +21,13 @@ export async function main(argv: readonly string[]): Promise<never> {
       const args = parseClientArgv(argv, process.env);
       exitWith(await runClient(args));
     }
-    if (!argv.includes('--help') && !argv.includes('-h')) {
+    const { own } = splitAppArgs(argv);
+    if (!own.includes('--help') && !own.includes('-h')) {
       // Values first: in `--name -svc` the trouble is the missing value, not an option -s.
       checkOptionValues(argv);
       checkOptionNames(argv);
     }
-    const cliValues = fastParse(argv) ?? (await import('./help.js')).parseArgv(argv);
+    const cliValues = await parseServerArgv(argv);
     const sources = {
       argv: cliValues,
       env: process.env,

@@ -128,7 +128,7 @@ function valueFor(
     labels[key] = `${label}${sep}`;
     return d.parse(raw, labels[key]);
   };
-  if (cli !== undefined) return from(d.cli === 'positional' ? 'APP' : `--${d.name}`, cli);
+  if (cli !== undefined) return from(d.cli === 'positional' ? 'APP' : d.cli === 'rest' ? 'ARGS' : `--${d.name}`, cli);
   if (!d.cliOnly) {
     const env = src.env[envName(d)];
     if (env !== undefined && env !== '') return from(`env ${envName(d)}`, env);

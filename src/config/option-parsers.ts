@@ -71,6 +71,21 @@ const nonEmptyString: Parse<string> = (raw, label) => {
 
 export const optionalString: Parse<string | null> = (raw, label) => (raw === null ? null : nonEmptyString(raw, label));
 
+/** The app's own arguments: a list of strings; from env, the same list as JSON text. */
+export const stringList: Parse<readonly string[]> = (raw, label) => {
+  const expected = 'a list of strings, e.g. ["start"] (in env as JSON)';
+  let list: unknown = raw;
+  if (typeof raw === 'string') {
+    try {
+      list = JSON.parse(raw);
+    } catch {
+      bad(label, raw, expected);
+    }
+  }
+  if (!Array.isArray(list) || !list.every((a) => typeof a === 'string')) bad(label, raw, expected);
+  return Object.freeze([...(list as string[])]);
+};
+
 /**
  * Always octal digits in a string, from every source: a number would mean 0o440 on the command
  * line but 440 (0o670) in JSON, which has no octal literals, so numbers are refused.

@@ -8,6 +8,7 @@ import {
   oneOf,
   optionalBind,
   optionalString,
+  stringList,
   ownerSpec,
   seconds,
   unixPath,
@@ -39,7 +40,7 @@ export interface OptionDef<T> {
    */
   readonly aliasOf?: string;
   /** How yargs reads the flag; every value still goes through parse(). */
-  readonly cli: 'string' | 'boolean' | 'array' | 'positional';
+  readonly cli: 'string' | 'boolean' | 'array' | 'positional' | 'rest';
   /** One line for --help. */
   readonly describe: string;
   /** The reference's text (docs/options.md, markdown; links are relative to docs/); describe when absent. */
@@ -76,6 +77,12 @@ export const OPTIONS = {
     describe: 'the app to serve: path/to/module[:export] (default export or module.exports)',
     doc: "`path/to/module[:export]`",
     defaultDoc: 'required', default: () => null, parse: optionalString,
+  }),
+  args: def<readonly string[]>({
+    name: 'args', cli: 'rest', group: 'Server',
+    describe: "the app's own arguments, after --: its process.argv is [node, APP, ...ARGS], as if `node APP ARGS` ran",
+    doc: "the app's own arguments: everything after the first `--` on the command line (never read as prefork options); the worker's `process.argv` is `[node, APP, ...ARGS]`, as if `node APP ARGS` had been run, so CLI entry points run as their users run them: `prefork node_modules/next/dist/bin/next -- start`. In a config file a list (`\"args\": [\"start\"]`), in env a JSON list. A reload applies a change.",
+    defaultDoc: 'none', default: () => Object.freeze([]), parse: stringList,
   }),
   bind: def<readonly BindSpec[]>({
     name: 'bind', onReload: 'restart', alias: 'b', cli: 'array', group: 'Server',

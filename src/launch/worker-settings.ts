@@ -19,6 +19,7 @@ export function workerSettings(
 ): WorkerSettings {
   return {
     app: config.app ?? '',
+    args: config.args,
     cwd,
     factory: config.factory,
     keepAliveTimeout: config.keepAliveTimeout,

@@ -360,7 +360,8 @@ export class Master {
     this.#log.fatal({ event: 'fatal', reason: message }, message);
     process.stderr.write(`prefork: ${message}\n`);
     this.#exitCode = code;
-    this.stop(this.deps.fatalStop ?? 'immediate', 'fatal error', { shutdownDelay: false });
+    // TERM, not KILL: a booting worker's app may have started processes that must end with it.
+    this.stop(this.deps.fatalStop ?? 'immediate', 'fatal error', { shutdownDelay: false, term: true });
   }
 
   /**

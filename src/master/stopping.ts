@@ -21,7 +21,15 @@ export type StopMode = 'graceful' | 'immediate';
 export interface StopOptions {
   handover?: boolean;
   shutdownDelay?: boolean;
+  /**
+   * immediate only: TERM first, KILL after FATAL_GRACE_S (or --graceful-timeout if shorter), so
+   * that a worker's app can end its own child processes; a fatal boot failure stops this way.
+   */
+  term?: boolean;
 }
+
+/** The most a fatal stop waits for TERMed workers before it KILLs them. */
+export const FATAL_GRACE_S = 5;
 
 /**
  * The stop sequence, once the master decided to stop (Master.stop says how each mode goes):
@@ -56,7 +64,8 @@ export class Stopping {
     void host.notifier?.stopping();
     if (mode === 'immediate') {
       if (!handover) this.#stopListening();
-      for (const w of host.pool) w.kill();
+      if (opts.term === true) this.#terminateAll();
+      else for (const w of host.pool) w.kill();
     } else if (delay > 0) {
       this.#delayTimer = setTimeout(() => {
         this.#delayTimer = null;
@@ -97,6 +106,22 @@ export class Stopping {
       },
       timerMs(host.config().gracefulTimeout, 1000),
     );
+  }
+
+  #terminateAll(): void {
+    const { host } = this;
+    for (const w of host.pool) w.terminate();
+    const grace = Math.min(host.config().gracefulTimeout, FATAL_GRACE_S);
+    if (this.#stopTimer !== null) clearTimeout(this.#stopTimer);
+    this.#stopTimer = setTimeout(() => {
+      if (host.pool.size > 0) {
+        host.log.warn(
+          { event: 'graceful-timeout', workers: host.pool.size },
+          `killing the workers still there after ${grace} s`,
+        );
+      }
+      for (const w of host.pool) w.kill();
+    }, timerMs(grace));
   }
 
   #stopListening(): void {

@@ -143,6 +143,11 @@ export class WorkerHandle {
     if (this.#state !== 'exited') this.proc.kill('SIGKILL');
   }
 
+  /** TERM, as a stop of the whole pool gives it: the worker (and its app) may still clean up. */
+  terminate(): void {
+    if (this.#state !== 'exited') this.proc.kill('SIGTERM');
+  }
+
   /** Uptime in ms, for the crash back-off. */
   uptime(now = Date.now()): number {
     return now - this.startedAt;

@@ -17,6 +17,8 @@ export interface WorkerIdentity {
 /** What a worker needs from the frozen config; workers never read argv or the config file. */
 export interface WorkerSettings {
   app: string;
+  /** The app's own arguments (after `--`): its process.argv is [node, APP, ...args]. */
+  args: readonly string[];
   /** The directory the operator started us in; relative app paths resolve from it. */
   cwd: string;
   factory: boolean;

@@ -5,6 +5,7 @@ import { createLogger, type Logger, reopenLogFile } from '../shared/log.js';
 import type { MasterMessage, WorkerSettings } from '../shared/messages.js';
 import { type LoadedApp, loadApp, nothingPending, nothingToServe } from './app-loader.js';
 import { captureAppOutput } from './app-output.js';
+import { resolveAppPath } from '../shared/app-path.js';
 import { DropIn } from './drop-in.js';
 import { activeResources, appIdle } from './idle.js';
 import { dropPrivileges } from './drop-privileges.js';
@@ -165,6 +166,8 @@ export class WorkerProcess {
     const dropIn = new DropIn(log, s.urls, (call) => this.#serveAppServer(s, call, hooks, log));
     if (s.threads > 0) this.#threads = await Threads.start(s.threads, s.taskTimeoutMs, log);
     const onAppError = (err: unknown): void => this.#servers?.onAppError(err);
+    // As if `node APP ARGS` had run: CLI entry points (next, json-server) read their command here.
+    process.argv = [process.execPath, resolveAppPath(s.app, s.cwd), ...s.args];
     // Prefork's own pending work, so that the app's alone tells whether a listen() may still come.
     const baseline = activeResources();
     const loading = loadApp(s.app, s.cwd, s.factory, onAppError, () => dropIn.moduleLoaded());

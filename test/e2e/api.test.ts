@@ -115,6 +115,8 @@ console.log(code === ExitCode.ok, addresses, n);
 defineConfig({ workers: 'four' });
 // @ts-expect-error no such option
 defineConfig({ wrokers: 4 });
+// @ts-expect-error a misspelt option beside valid ones
+defineConfig({ app: 'server.js', gracefulTimout: 5 });
 // @ts-expect-error log levels are a closed set
 defineConfig({ logLevel: 'loud' });
 // @ts-expect-error check-config is for the command line only

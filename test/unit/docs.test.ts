@@ -18,7 +18,7 @@ test('the options reference has one row per option in the table, flags as typed 
   const doc = referenceDocs(root)['docs/options.md'] ?? '';
   for (const key of optionKeys) {
     const d = OPTIONS[key];
-    const flag = d.cli === 'positional' ? '`APP`' : `\`--${d.name}[ \`]`;
+    const flag = d.cli === 'positional' ? '`APP`' : d.cli === 'rest' ? '`-- ARGS\\.\\.\\.`' : `\`--${d.name}[ \`]`;
     const rows = doc.split('\n').filter((line) => new RegExp(`^\\| (\`-[a-z]\`, )?${flag}`).test(line));
     assert.equal(rows.length, 1, `one row for ${d.name}`);
   }
