@@ -69,7 +69,10 @@ test('as PID 1, an app that cannot load still exits 4', { skip }, async (t) => {
   const p = startWrapped(t, UNSHARE, ['-w', '2', '-b', '127.0.0.1:0', app('throws.cjs')]);
   const exit = await p.exited;
   assert.equal(exit.code, 4);
-  assert.match(p.stderr.trim(), /^prefork: app .*throws\.cjs threw while loading: boom at import$/);
+  assert.match(
+    p.stderr.trim(),
+    /^prefork: app .*throws\.cjs threw while loading: boom at import \(at .*throws\.cjs:1\)$/,
+  );
 });
 
 const DOCKERFILE = readFileSync(join(ROOT, 'examples/Dockerfile'), 'utf8');
