@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import {
-  CLI,
-  ROOT,
   app,
   eventually,
   load,
@@ -15,23 +12,8 @@ import {
   sleep,
   startPrefork,
   tempDir,
+  runClient,
 } from '../helpers/prefork.js';
-
-/** Runs `prefork <command...>` (a control client) to completion. */
-function client(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 interface StatusJson {
   master: {
@@ -55,7 +37,7 @@ interface StatusJson {
 }
 
 async function statusJson(control: string): Promise<StatusJson> {
-  const r = await client(['status', '--control', control, '--json']);
+  const r = await runClient(['status', '--control', control, '--json']);
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout) as StatusJson;
 }
@@ -105,7 +87,7 @@ test('prefork status: a table and --json with the master and every worker; the s
   const target = await p.ready();
   assert.equal(statSync(control).mode & 0o777, 0o600);
   for (let i = 0; i < 10; i += 1) await request(target);
-  const table = await client(['status', '--control', control]);
+  const table = await runClient(['status', '--control', control]);
   assert.equal(table.code, 0, table.stderr);
   assert.match(table.stdout, new RegExp(`prefork master pid ${p.pid} \\[shop\\]`));
   assert.match(table.stdout, /workers: {2}2\/2 ready/);
@@ -156,16 +138,16 @@ test('prefork reload and scale print progress until done; prefork stop waits for
   const { p, control } = start(t);
   await p.ready();
   const before = new Set(p.readyWorkers());
-  const reload = await client(['reload', '--control', control]);
+  const reload = await runClient(['reload', '--control', control]);
   assert.equal(reload.code, 0, reload.stderr);
   assert.match(reload.stdout, /1\/2 workers replaced\n/);
   assert.match(reload.stdout, /reload done: 2 workers serving/);
   assert.ok(p.readyWorkers().every((pid) => !before.has(pid)));
-  const scale = await client(['scale', '3', '--control', control]);
+  const scale = await runClient(['scale', '3', '--control', control]);
   assert.equal(scale.code, 0, scale.stderr);
   assert.match(scale.stdout, /3\/3 workers ready\n3 workers serving/);
   assert.equal(p.readyWorkers().length, 3);
-  const stop = await client(['stop', '--control', control]);
+  const stop = await runClient(['stop', '--control', control]);
   assert.equal(stop.code, 0, stop.stderr);
   assert.match(stop.stdout, /stopping/);
   assert.match(stop.stdout, /stopped\n$/);
@@ -186,14 +168,14 @@ test('metrics over TCP; the master serves them, not the workers', async (t) => {
 });
 
 test('control client errors: no --control is exit 2, a master that is gone is exit 1', async (t) => {
-  const none = await client(['status']);
+  const none = await runClient(['status']);
   assert.equal(none.code, 2);
   assert.match(none.stderr, /status needs --control PATH/);
   const dir = tempDir(t);
-  const gone = await client(['status', '--control', join(dir, 'nothing.sock')]);
+  const gone = await runClient(['status', '--control', join(dir, 'nothing.sock')]);
   assert.equal(gone.code, 1);
   assert.match(gone.stderr, /cannot reach the master at .*nothing.sock: no such socket/);
-  const badScale = await client(['scale', 'many', '--control', join(dir, 'x.sock')]);
+  const badScale = await runClient(['scale', 'many', '--control', join(dir, 'x.sock')]);
   assert.equal(badScale.code, 2);
   const abstract = await runPrefork(t, ['--control', 'unix:@ctl', app('pid.cjs')]);
   assert.equal(abstract.code, 2);

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { makeCert } from '../helpers/certs.js';
 import { app, distinctPids, request, runPrefork, sleep, startPrefork, tempDir } from '../helpers/prefork.js';
 
 // Drop-in mode: apps that call listen() themselves, run unchanged.
@@ -174,27 +174,7 @@ test('drop-in apps get the worker features: access log, and a drain that finishe
 
 test('drop-in mode with --certfile: exit 4, one line saying to export the app', async (t) => {
   const dir = tempDir(t);
-  const cert = join(dir, 'c.crt');
-  const key = join(dir, 'c.key');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ],
-    { stdio: 'ignore' },
-  );
+  const { cert, key } = makeCert(dir, 'c');
   const r = await runPrefork(t, [
     '-w',
     '1',

@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
-  CLI,
   type Prefork,
-  ROOT,
   app,
   distinctPids,
   eventually,
@@ -14,6 +11,7 @@ import {
   sleep,
   startPrefork,
   tempDir,
+  runClient,
 } from '../helpers/prefork.js';
 
 /** Slot of every worker the master counts as ready, from its log; a slot listed twice is a bug. */
@@ -128,30 +126,14 @@ test('SIGHUP, then SIGTTIN 100 ms later: three workers, one per slot', async (t)
   assert.equal((await p.stop()).code, 0);
 });
 
-/** Runs `prefork <command...>` (a control client) to completion. */
-function client(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
 test('two `prefork reload` at once: both finish, the master is not left reloading, one new worker per slot', async (t) => {
   const control = join(tempDir(t), 'ctl.sock');
   const p = startPrefork(t, ['-w', '2', '-b', '127.0.0.1:0', '--control', control, app('pid.cjs')]);
   await p.ready();
   const before = new Set(p.readyWorkers());
   const [a, b] = await Promise.all([
-    client(['reload', '--control', control]),
-    client(['reload', '--control', control]),
+    runClient(['reload', '--control', control]),
+    runClient(['reload', '--control', control]),
   ]);
   assert.equal(a.code, 0, a.stderr);
   assert.equal(b.code, 0, b.stderr);
@@ -160,7 +142,7 @@ test('two `prefork reload` at once: both finish, the master is not left reloadin
     p.readyWorkers().every((pid) => !before.has(pid)),
     'every worker was replaced',
   );
-  const status = await client(['status', '--control', control, '--json']);
+  const status = await runClient(['status', '--control', control, '--json']);
   assert.equal((JSON.parse(status.stdout) as { master: { reloading: boolean } }).master.reloading, false);
   assert.equal((await p.stop()).code, 0);
 });

@@ -1,47 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { TLSSocket } from 'node:tls';
+import { makeCert } from '../helpers/certs.js';
 import { type Target, app, request, runPrefork, startPrefork, tempDir } from '../helpers/prefork.js';
-
-interface Pair {
-  cert: string;
-  key: string;
-  /** SHA-256 fingerprint, as a TLS client sees it. */
-  fingerprint: string;
-}
-
-/** A fresh self-signed certificate for localhost and 127.0.0.1, made at run time with openssl. */
-function makeCert(dir: string, name: string): Pair {
-  const cert = join(dir, `${name}.crt`);
-  const key = join(dir, `${name}.key`);
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ],
-    { stdio: 'ignore' },
-  );
-  return { cert, key, fingerprint: new X509Certificate(readFileSync(cert)).fingerprint256 };
-}
 
 interface TlsReply {
   status: number;
