@@ -32,8 +32,6 @@ import {
   logEntries,
 } from '../helpers/prefork.js';
 
-const entries = logEntries;
-
 const isRoot = process.getuid?.() === 0;
 const NOBODY = 65534;
 
@@ -77,18 +75,18 @@ test('the log directory deleted and recreated, then USR1: every process, a worke
   // ...and, like the others, goes back to the file on USR1.
   p.signal('SIGUSR1');
   await eventually(
-    () => entries(file).filter((l) => l.event === 'reopen-logs').length === 4,
+    () => logEntries(file).filter((l) => l.event === 'reopen-logs').length === 4,
     5000,
     'four reopen-logs lines in the new file',
   );
   const sent = await reachEvery(target, workers, '/after?i=');
   await eventually(
-    () => entries(file).filter((l) => l.event === 'access').length === sent,
+    () => logEntries(file).filter((l) => l.event === 'access').length === sent,
     5000,
     `${sent} access lines`,
   );
   assert.equal((await p.stop()).code, 0);
-  const lines = entries(file);
+  const lines = logEntries(file);
   assert.deepEqual(new Set(lines.filter((l) => l.event === 'access').map((l) => l.pid)), new Set(workers));
   assert.ok(
     lines.some((l) => l.role === 'master' && l.event === 'stopped'),
@@ -166,7 +164,7 @@ test('the log disk full: requests succeed, the worker keeps a bounded amount, co
   const dropped = await p.waitForLog((l) => l.event === 'log-dropped' && l.pid === worker, 5000, 'log-dropped');
   await p.waitForLog((l) => l.event === 'access' && l.path === '/after');
   assert.equal(dropped.reason, 'ENOSPC');
-  const kept = entries(file).filter((l) => l.event === 'access' && l.path === path).length;
+  const kept = logEntries(file).filter((l) => l.event === 'access' && l.path === path).length;
   t.diagnostic(`${kept} access lines kept, ${String(dropped.count)} dropped`);
   assert.equal(kept + Number(dropped.count), total, `${kept} kept + ${String(dropped.count)} dropped`);
   assert.ok(kept * 8192 <= 1024 * 1024, `kept ${kept} lines: at most 1 MB of them`);
@@ -252,12 +250,12 @@ test('a symlink planted at the path after a rotation: every process refuses it o
   renameSync(file, `${file}.1`);
   symlinkSync(victim, file);
   p.signal('SIGUSR1');
-  const failed = (): LogLine[] => entries(`${file}.1`).filter((l) => l.event === 'reopen-failed');
+  const failed = (): LogLine[] => logEntries(`${file}.1`).filter((l) => l.event === 'reopen-failed');
   await eventually(() => failed().length === 2, 5000, 'reopen-failed from the master and the worker');
   for (const l of failed()) assert.match(String(l.reason), /it is a symbolic link/);
   await request(target, { path: '/still-old' });
   await eventually(
-    () => entries(`${file}.1`).some((l) => l.event === 'access' && l.path === '/still-old'),
+    () => logEntries(`${file}.1`).some((l) => l.event === 'access' && l.path === '/still-old'),
     5000,
     'access line in the old file',
   );
@@ -282,7 +280,7 @@ test(
     assert.deepEqual([stat.uid, stat.gid, stat.mode & 0o777], [NOBODY, NOBODY, 0o640 & ~process.umask()]);
     await request(target, { path: '/as-nobody' });
     await eventually(
-      () => entries(file).some((l) => l.event === 'access' && l.path === '/as-nobody'),
+      () => logEntries(file).some((l) => l.event === 'access' && l.path === '/as-nobody'),
       5000,
       "the worker's access line",
     );
@@ -290,7 +288,7 @@ test(
     renameSync(file, `${file}.1`);
     p.signal('SIGUSR1');
     await eventually(
-      () => entries(file).filter((l) => l.event === 'reopen-logs').length === 2,
+      () => logEntries(file).filter((l) => l.event === 'reopen-logs').length === 2,
       5000,
       'reopen-logs from the master and the worker',
     );
@@ -319,7 +317,7 @@ test(
     await request(target, { path: '/app-controlled' });
     await p.waitForLog((l) => l.event === 'access' && l.path === '/app-controlled' && l.role === 'worker');
     assert.equal((await p.stop()).code, 0);
-    const lines = entries(file);
+    const lines = logEntries(file);
     assert.ok(
       lines.some((l) => l.role === 'master' && l.event === 'stopped'),
       'the master (root) still writes there',
@@ -341,7 +339,7 @@ test('a symlink only root could have planted (root-owned, in a directory only ro
   const server = await p.ready();
   await request(server, { path: '/through-link' });
   await eventually(
-    () => entries(target).some((l) => l.event === 'access' && l.path === '/through-link'),
+    () => logEntries(target).some((l) => l.event === 'access' && l.path === '/through-link'),
     5000,
     'access line in the link target',
   );

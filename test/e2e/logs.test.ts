@@ -17,8 +17,6 @@ import {
   logEntries,
 } from '../helpers/prefork.js';
 
-const entries = logEntries;
-
 const consoleLine = (l: LogLine, msg: string): boolean => l.event === 'console' && l.msg === msg;
 const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
@@ -35,7 +33,7 @@ test("--log-file: the master, every worker, the access log and the app's own out
   assert.equal((await p.stop()).code, 0);
 
   assert.equal(p.stdout, '', 'nothing on stdout with --log-file');
-  const lines = entries(file);
+  const lines = logEntries(file);
   const masterEvents = lines.filter((l) => l.role === 'master').map((l) => l.event);
   for (const e of ['listening', 'ready', 'stopping', 'stopped'])
     assert.ok(masterEvents.includes(e), `no master "${e}" line`);
@@ -108,8 +106,8 @@ test('SIGUSR1 to the master after a logrotate-style rename: the master, every wo
     rotatedBefore,
     'the renamed file got nothing after every process reopened',
   );
-  assert.ok(entries(rotated).some((l) => consoleLine(l, 'stdout before')));
-  const lines = entries(file);
+  assert.ok(logEntries(rotated).some((l) => consoleLine(l, 'stdout before')));
+  const lines = logEntries(file);
   const fromMaster = lines
     .filter((l) => l.role === 'master')
     .map((l) => (l.event === 'worker' ? `worker:${String(l.state)}` : l.event));
@@ -151,7 +149,7 @@ test("SIGUSR1 sent straight to a worker reopens that worker's file (and only its
   p.signal('SIGTTIN');
   await eventually(
     () =>
-      entries(rotated).some(
+      logEntries(rotated).some(
         (l) => l.role === 'master' && l.event === 'worker' && l.state === 'ready' && l.worker === 1,
       ),
     10_000,
@@ -159,7 +157,7 @@ test("SIGUSR1 sent straight to a worker reopens that worker's file (and only its
   );
   assert.equal((await p.stop()).code, 0);
 
-  const fresh = entries(file);
+  const fresh = logEntries(file);
   assert.ok(
     fresh.every((l) => l.role === 'worker'),
     'no master line in the new file',
@@ -168,7 +166,7 @@ test("SIGUSR1 sent straight to a worker reopens that worker's file (and only its
     fresh.some((l) => l.worker === 1 && consoleLine(l, 'console app loaded')),
     'a new worker opens the file by its name',
   );
-  const old = entries(rotated);
+  const old = logEntries(rotated);
   assert.ok(!old.some((l) => l.pid === worker && (l.event === 'reopen-logs' || consoleLine(l, 'stdout direct'))));
   assert.ok(old.some((l) => l.role === 'master' && l.event === 'stopped'));
 });
@@ -336,11 +334,11 @@ test('the log directory vanishes: a failed reopen is logged to the old file, a n
   renameSync(join(dir, 'logs'), join(dir, 'moved'));
   p.signal('SIGUSR1');
   await eventually(
-    () => entries(moved).filter((l) => l.event === 'reopen-failed').length === 2,
+    () => logEntries(moved).filter((l) => l.event === 'reopen-failed').length === 2,
     5000,
     'reopen-failed from the master and the worker',
   );
-  const failed = entries(moved).filter((l) => l.event === 'reopen-failed');
+  const failed = logEntries(moved).filter((l) => l.event === 'reopen-failed');
   assert.deepEqual(failed.map((l) => l.role).sort(), ['master', 'worker']);
   for (const l of failed)
     assert.match(
@@ -350,7 +348,7 @@ test('the log directory vanishes: a failed reopen is logged to the old file, a n
   const reply = await request(target, { path: '/log?m=after-failure' });
   assert.equal(reply.json<{ pid: number }>().pid, worker);
   await eventually(
-    () => entries(moved).some((l) => consoleLine(l, 'stdout after-failure')),
+    () => logEntries(moved).some((l) => consoleLine(l, 'stdout after-failure')),
     5000,
     'app output in the old file',
   );
@@ -364,7 +362,9 @@ test('the log directory vanishes: a failed reopen is logged to the old file, a n
   );
   await eventually(
     () =>
-      entries(moved).some((l) => l.role === 'master' && l.event === 'worker' && l.state === 'ready' && l.worker === 1),
+      logEntries(moved).some(
+        (l) => l.role === 'master' && l.event === 'worker' && l.state === 'ready' && l.worker === 1,
+      ),
     10_000,
     'worker 1 ready',
   );

@@ -3,7 +3,16 @@ import { existsSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { app, distinctPids, eventually, isAlive, request, startPrefork, tempDir } from '../helpers/prefork.js';
+import {
+  app,
+  distinctPids,
+  eventually,
+  isAlive,
+  request,
+  startPrefork,
+  tempDir,
+  inheritableSocket,
+} from '../helpers/prefork.js';
 
 test('two workers both accept on one TCP socket the master bound', async (t) => {
   const p = startPrefork(t, ['-w', '2', '-b', '127.0.0.1:0', app('pid.cjs')]);
@@ -64,15 +73,11 @@ test('[::1]:PORT serves over IPv6', async (t) => {
 });
 
 test('fd://N serves an inherited listening socket', async (t) => {
-  const server = net.createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  t.after(() => server.close());
-  const port = (server.address() as net.AddressInfo).port;
-  const fd = (server as unknown as { _handle: { fd: number } })._handle.fd;
+  const { fd, port, close } = await inheritableSocket(t);
   const p = startPrefork(t, ['-w', '2', '-b', 'fd://3', app('pid.cjs')], { extraFds: [fd] });
   await p.ready();
   // From here on only prefork holds the socket: connections can reach nobody but its workers.
-  await new Promise((done) => server.close(done));
+  await close();
   assert.match(String(p.logs.find((l) => l.event === 'listening')?.address), new RegExp(`:${port} \\(fd://3\\)`));
   assert.equal((await distinctPids({ host: '127.0.0.1', port }, 2)).size, 2);
   assert.equal((await p.stop()).code, 0);

@@ -10,7 +10,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { type Target, app, request, sleep, startPrefork, tempDir } from '../helpers/prefork.js';
+import { type Target, app, request, sleep, startPrefork, tempDir, inheritableSocket } from '../helpers/prefork.js';
 
 /** Connects once: the error code (or 'connected') and how long the answer took. */
 function connectOnce(target: Target): Promise<{ outcome: string; ms: number }> {
@@ -177,14 +177,10 @@ test('a keep-alive load across TERM: no kept-alive connection fails; only connec
 });
 
 test('fd://N whose giver closed its copy: refused from the drain on as well', async (t) => {
-  const server = net.createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  t.after(() => server.close());
-  const port = (server.address() as net.AddressInfo).port;
-  const fd = (server as unknown as { _handle: { fd: number } })._handle.fd;
+  const { fd, port, close } = await inheritableSocket(t);
   const p = startPrefork(t, ['-w', '2', '-b', 'fd://3', app('pid.cjs')], { extraFds: [fd] });
   await p.ready();
-  await new Promise((done) => server.close(done));
+  await close();
   const target = { host: '127.0.0.1', port };
   const slow = request(target, { path: '/slow?ms=2000' });
   await sleep(200);

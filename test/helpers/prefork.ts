@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import net from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -340,4 +341,20 @@ export function runClient(args: string[]): Promise<{ code: number | null; stdout
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/**
+ * A listening TCP socket on 127.0.0.1 made by this test, for prefork to inherit as fd 3
+ * (`-b fd://3`, with `{ extraFds: [fd] }`). close() gives up the test's own copy, so from then
+ * on only prefork holds the socket.
+ */
+export async function inheritableSocket(
+  t: TestContext,
+): Promise<{ fd: number; port: number; close: () => Promise<void> }> {
+  const server = net.createServer();
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  t.after(() => server.close());
+  const port = (server.address() as net.AddressInfo).port;
+  const fd = (server as unknown as { _handle: { fd: number } })._handle.fd;
+  return { fd, port, close: () => new Promise((done) => server.close(() => done())) };
 }
