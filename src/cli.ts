@@ -3,7 +3,7 @@
 import { catchEarlySignals } from './shared/early-signals.js';
 import { enableCompileCache } from './shared/compile-cache.js';
 import { leanMaster } from './cli/lean-master.js';
-import { CONTROL_COMMANDS, exitOnInterrupt } from './cli/commands.js';
+import { CONTROL_COMMANDS, exitOnInterrupt } from './shared/control-commands.js';
 
 const command = process.argv[2] ?? '';
 // A control client ends on Ctrl-C at once; the master holds signals until its table is up.

@@ -5,7 +5,7 @@ import { configToJSON, resolveConfig } from '../config/config.js';
 import { ExitCode, PreforkError } from '../shared/exit-codes.js';
 import { createLogger } from '../shared/log.js';
 import { preflight } from '../config/preflight.js';
-import { CONTROL_COMMANDS } from './commands.js';
+import { CONTROL_COMMANDS } from '../shared/control-commands.js';
 import { operatorCwd, runMaster } from '../launch/launcher.js';
 
 function exitWith(code: number, message?: string): never {

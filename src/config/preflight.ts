@@ -1,4 +1,4 @@
-import { CONTROL_COMMANDS } from '../cli/commands.js';
+import { CONTROL_COMMANDS } from '../shared/control-commands.js';
 import { resolve } from 'node:path';
 import { resolveAppPath } from '../shared/app-path.js';
 import { PreforkError, usageError } from '../shared/exit-codes.js';
