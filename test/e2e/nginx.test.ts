@@ -132,6 +132,11 @@ test('hash $remote_addr consistent: a client address stays on its slot, with the
   await Promise.all([done, ...during]);
 
   const oldPids = new Set([...before.values()].map((w) => w.pid));
+  // An old worker drains its kept-alive connections (nginx's pool) after reload-done: once it has
+  // exited, a key can only reach its slot's new worker.
+  const exited = (pid: number): boolean =>
+    p.logs.some((l) => l.event === 'worker' && l.state === 'exited' && l.workerPid === pid);
+  await eventually(() => [...oldPids].every(exited), 15_000, 'the old workers to exit');
   const after = new Map<string, Who>();
   for (const key of KEYS) {
     const who = await from(nginx.target, key, STICKY);
@@ -146,6 +151,9 @@ test('hash $remote_addr consistent: a client address stays on its slot, with the
   await eventually(() => p.logs.some((l) => l.event === 'worker' && l.state === 'ready' && l.workerPid === victim.pid));
   await new Promise((r) => setTimeout(r, 1200)); // past --min-uptime: a plain replacement, no back-off
   process.kill(victim.pid, 'SIGKILL');
+  // Once the master saw the exit, nginx has dropped its idle connections to the dead worker (a
+  // request racing the kill would fail on one and go to the next slot, nginx's proxy_next_upstream).
+  await eventually(() => exited(victim.pid), 10_000, 'the killed worker to be reaped');
   const next = await from(nginx.target, key, STICKY);
   assert.equal(next.worker, victim.worker, 'the key stayed on its slot across the crash');
   assert.notEqual(next.pid, victim.pid);
