@@ -9,6 +9,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +22,7 @@ const SLOW_MS = Number(process.env.SLOW_MS ?? 300);
 const FAST_RATE = Number(process.env.FAST_RATE ?? 200);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const LAYOUTS = (process.env.BENCH_LAYOUTS ?? 'shared,per-worker').split(',');
+const SCENARIOS = (process.env.BENCH_SCENARIOS ?? 'serial,held').split(',');
 
 need('/usr/sbin/nginx', 'nginx');
 const DIR = mkdtempSync(join(tmpdir(), 'prefork-bench-pw-'));
@@ -75,7 +77,7 @@ async function start(layout, round) {
     if (r.ok) workers.add(JSON.parse(r.body).worker ?? JSON.parse(r.body).pid);
     else await sleep(50);
   }
-  return { port, close: async () => Promise.all([stop(nginx), stop(prefork)]) };
+  return { port, direct: sockets[0], close: async () => Promise.all([stop(nginx), stop(prefork)]) };
 }
 
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? NaN;
@@ -100,21 +102,47 @@ async function fastLoad(port, until) {
   return { latencies: replies.filter((r) => r.ok).map((r) => r.ms).sort((a, b) => a - b), failed: replies.filter((r) => !r.ok).length };
 }
 
-async function measure(layout, round) {
-  const { port, close } = await start(layout, round);
+/**
+ * SLOW_COUNT slow requests pipelined on one connection straight to a socket (the first slot's, or
+ * the shared one): the worker that accepts it holds all of them, one after another, and nginx
+ * does not know. Resolves when the last answer arrived.
+ */
+function held(path) {
+  return new Promise((resolve, reject) => {
+    const c = net.connect(path, () =>
+      c.write(`GET /slow?ms=${SLOW_MS} HTTP/1.1\r\nHost: x\r\n\r\n`.repeat(SLOW_COUNT)),
+    );
+    let seen = '';
+    c.setEncoding('utf8').on('data', (d) => {
+      seen += d;
+      if ((seen.match(/HTTP\/1\.1 200/g) ?? []).length >= SLOW_COUNT) {
+        c.destroy();
+        resolve();
+      }
+    });
+    c.on('error', reject);
+  });
+}
+
+/** The slow requests through nginx, one after another: one worker at a time is busy. */
+async function serial(port) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  for (let i = 0; i < SLOW_COUNT; i += 1) await get(port, `/slow?ms=${SLOW_MS}`, agent);
+  agent.destroy();
+}
+
+async function measure(layout, scenario, round) {
+  const { port, direct, close } = await start(layout, round);
   try {
     await fastLoad(port, sleep(500)); // warm up: nginx's keep-alive pool, the JIT
     const quiet = await fastLoad(port, sleep(1000));
-    const slowAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    const slowDone = (async () => {
-      for (let i = 0; i < SLOW_COUNT; i += 1) await get(port, `/slow?ms=${SLOW_MS}`, slowAgent);
-    })();
-    const busy = await fastLoad(port, slowDone);
-    slowAgent.destroy();
+    const busy = await fastLoad(port, scenario === 'held' ? held(direct) : serial(port));
+    const stuck = busy.latencies.filter((ms) => ms > SLOW_MS / 3).length;
     return {
       layout,
+      scenario,
       quiet: { n: quiet.latencies.length, p50: pct(quiet.latencies, 50), p99: pct(quiet.latencies, 99) },
-      busy: { n: busy.latencies.length, failed: busy.failed, p50: pct(busy.latencies, 50), p99: pct(busy.latencies, 99), max: busy.latencies.at(-1), stuck: busy.latencies.filter((ms) => ms > SLOW_MS / 3).length },
+      busy: { n: busy.latencies.length, failed: busy.failed, p50: pct(busy.latencies, 50), p99: pct(busy.latencies, 99), max: busy.latencies.at(-1), stuck },
     };
   } finally {
     await close();
@@ -124,16 +152,19 @@ async function measure(layout, round) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const runs = [];
 for (let round = 0; round < ROUNDS; round += 1)
+  for (const scenario of SCENARIOS)
+    for (const layout of LAYOUTS) {
+      const r = await measure(layout, scenario, round);
+      runs.push(r);
+      console.error(`round ${round + 1} ${scenario} ${layout}: ${JSON.stringify(r)}`);
+    }
+console.log(`\nfast requests (${FAST_RATE}/s) through nginx least_conn to prefork -w 2; busy = while ${SLOW_COUNT} requests of ${SLOW_MS} ms CPU run (medians of ${ROUNDS} rounds, ms)`);
+console.log('serial: the slow requests come through nginx one after another; held: one worker holds all of them (pipelined on one connection straight to its socket)\n');
+console.log(`| slow requests | layout | quiet p50 | quiet p99 | busy p50 | busy p99 | busy max | fast requests while busy | of them over ${SLOW_MS / 3} ms | failed |`);
+console.log('|---|---|---|---|---|---|---|---|---|---|');
+for (const scenario of SCENARIOS)
   for (const layout of LAYOUTS) {
-    const r = await measure(layout, round);
-    runs.push(r);
-    console.error(`round ${round + 1} ${layout}: ${JSON.stringify(r)}`);
+    const rs = runs.filter((r) => r.layout === layout && r.scenario === scenario);
+    const m = (f) => median(rs.map(f)).toFixed(1);
+    console.log(`| ${scenario} | ${layout} | ${m((r) => r.quiet.p50)} | ${m((r) => r.quiet.p99)} | ${m((r) => r.busy.p50)} | ${m((r) => r.busy.p99)} | ${m((r) => r.busy.max)} | ${median(rs.map((r) => r.busy.n))} | ${median(rs.map((r) => r.busy.stuck))} | ${rs.reduce((s, r) => s + r.busy.failed, 0)} |`);
   }
-console.log(`\nfast requests through nginx least_conn, prefork -w 2, ${FAST_RATE} fast requests/s; busy = while ${SLOW_COUNT} requests of ${SLOW_MS} ms CPU run one after another (medians of ${ROUNDS} rounds, ms)\n`);
-console.log(`| layout | quiet p50 | quiet p99 | busy p50 | busy p99 | busy max | fast requests while busy | of them over ${SLOW_MS / 3} ms | failed |`);
-console.log('|---|---|---|---|---|---|---|---|---|');
-for (const layout of LAYOUTS) {
-  const rs = runs.filter((r) => r.layout === layout);
-  const m = (f) => median(rs.map(f)).toFixed(1);
-  console.log(`| ${layout} | ${m((r) => r.quiet.p50)} | ${m((r) => r.quiet.p99)} | ${m((r) => r.busy.p50)} | ${m((r) => r.busy.p99)} | ${m((r) => r.busy.max)} | ${median(rs.map((r) => r.busy.n))} | ${median(rs.map((r) => r.busy.stuck))} | ${rs.reduce((s, r) => s + r.busy.failed, 0)} |`);
-}
