@@ -56,14 +56,19 @@ export function deriveConfig(example: string, opts: DeriveOptions): string {
 
 /**
  * `nginx -t` on a file as it is, with only the prefix and the start-up error log in a temp dir. As
- * root that is the whole check; as another user nginx cannot open Debian's default pid and log
- * paths, so those are set for the check (the config's own directives stay as written).
+ * root that is the whole check (nginx -t binds the listen addresses too, and tolerates one in use);
+ * as another user nginx can neither open Debian's default pid and log paths nor bind port 80, so
+ * those are swapped for the check.
  */
 export function nginxTest(confText: string): { ok: boolean; output: string } {
   const dir = mkdtempSync(join(tmpdir(), 'prefork-nginx-t-'));
   try {
     let text = confText;
-    if (!isRoot()) text = text.replace(/^http \{\n/m, `http {\n    access_log ${join(dir, 'access.log')};\n`);
+    if (!isRoot()) {
+      text = text
+        .replace(/^http \{\n/m, `http {\n    access_log ${join(dir, 'access.log')};\n`)
+        .replace(/^(\s*)listen 80;/gm, '$1listen 127.0.0.1:8080;');
+    }
     const conf = join(dir, 'nginx.conf');
     writeFileSync(conf, text);
     const pid = isRoot() ? [] : ['-g', `pid ${join(dir, 'nginx.pid')};`];
