@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { eventually, isAlive, runClient, startPrefork, tempDir } from '../helpers/prefork.js';
+import { eventually, isAlive, request, runClient, startPrefork, tempDir } from '../helpers/prefork.js';
 import { upgrade, waitLog } from '../helpers/upgrade.js';
 import { WORKER_ID_APP, freeBase, sock, who } from '../helpers/per-worker.js';
 
@@ -16,7 +16,11 @@ interface StatusJson {
 test('TTIN binds web-2.sock for slot 2, TTOU drains slot 2 and removes its file once the worker exited; status shows each worker its own address', async (t) => {
   const dir = tempDir(t);
   const control = join(dir, 'ctl.sock');
-  const p = startPrefork(t, ['-w', '2', '-b', `unix:${dir}/web-{worker}.sock`, '--control', control, WORKER_ID_APP]);
+  const metrics = { socketPath: join(dir, 'metrics.sock') };
+  const p = startPrefork(t, [
+    ...['-w', '2', '-b', `unix:${dir}/web-{worker}.sock`, '--control', control],
+    ...['--metrics-bind', `unix:${metrics.socketPath}`, WORKER_ID_APP],
+  ]);
   await p.ready();
   assert.equal(existsSync(join(dir, 'web-2.sock')), false);
 
@@ -36,6 +40,11 @@ test('TTIN binds web-2.sock for slot 2, TTOU drains slot 2 and removes its file 
   const table = (await runClient(['status', '--control', control])).stdout;
   assert.match(table, /ADDRESS/);
   for (const i of [0, 1, 2]) assert.match(table, new RegExp(`\\n${i} .*unix:${dir}/web-${i}\\.sock`));
+  const text = (await request(metrics, { path: '/metrics' })).body;
+  for (const w of status.workers) {
+    const line = `prefork_worker_socket_info{worker="${w.id}",pid="${w.pid}",address="unix:${dir}/web-${w.id}.sock"} 1`;
+    assert.ok(text.includes(line), `metrics: ${line}`);
+  }
 
   p.signal('SIGTTOU');
   await p.waitForEvent('worker', (l) => l.workerPid === third.pid && l.state === 'exited');

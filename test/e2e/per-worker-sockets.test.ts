@@ -119,3 +119,30 @@ test('a foreign file at a per-worker path: exit 3, the file untouched, nothing l
   assert.deepEqual(readdirSync(dir), ['web-1.sock'], 'web-0.sock, bound first, was removed');
   assert.equal(existsSync(join(dir, 'web-0.sock')), false);
 });
+
+test('env PREFORK_BIND and a config file take per-worker binds; --check-config refuses a collision as a start does', async (t) => {
+  const dir = tempDir(t);
+  const p = startPrefork(t, ['-w', '2', WORKER_ID_APP], { env: { PREFORK_BIND: `unix:${dir}/web-{worker}.sock` } });
+  await p.ready();
+  assert.equal((await who(sock(dir, 1))).worker, '1');
+  assert.equal((await p.stop()).code, 0);
+
+  const config = join(dir, 'prefork.json');
+  writeFileSync(config, JSON.stringify({ bind: [`unix:${dir}/w-{worker}.sock`, '[::1]:{9000+worker}'], workers: 3 }));
+  const checked = await runPrefork(t, ['--check-config', '--config', config, WORKER_ID_APP]);
+  assert.equal(checked.code, 0, checked.stderr);
+  const printed = JSON.parse(checked.stdout) as { bind: string[] };
+  assert.deepEqual(printed.bind, [`unix:${dir}/w-{worker}.sock`, '[::1]:{9000+worker}']);
+
+  const clash = ['-w', '3', '-b', '127.0.0.1:{9100+worker}', '-b', '127.0.0.1:9102', WORKER_ID_APP];
+  const check = await runPrefork(t, ['--check-config', ...clash]);
+  const start = await runPrefork(t, clash);
+  assert.equal(check.code, 2);
+  assert.equal(start.code, 2);
+  assert.equal(check.stderr, start.stderr);
+  assert.match(
+    check.stderr,
+    /--bind 127.0.0.1:9102 is the same address as --bind 127.0.0.1:\{9100\+worker\} \(worker 2/,
+  );
+  assert.deepEqual(readdirSync(dir), ['prefork.json']);
+});
