@@ -146,7 +146,8 @@ export function parseBindOrTemplate(raw: string, source = 'bind'): Bind {
     fail(raw, EXPECTED_PER_WORKER);
   }
   const [, host, digits] = tcp;
-  const spec = parseTcp(fail, `${host}:${digits}`) as Extract<BindSpec, { kind: 'tcp' }>;
+  const named: Fail = (_base, why) => fail(raw, why);
+  const spec = parseTcp(named, `${host}:${digits}`) as Extract<BindSpec, { kind: 'tcp' }>;
   if (spec.port === 0) fail(raw, 'the base port must be from 1 to 65535 (port = BASE + worker id)');
   return { kind: 'per-worker', of: 'tcp', host: spec.host, base: spec.port };
 }

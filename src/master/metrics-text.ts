@@ -81,8 +81,16 @@ export function renderMetrics(status: PoolStatus, totals: RequestStats): string 
     'Mean event-loop delay of each worker over its last heartbeat interval.',
     status.workers.map((w) => [`{worker="${w.id}",pid="${w.pid}"}`, w.lagMs / 1000]),
   );
+  // Per-worker binds only: which socket each worker serves on its own.
+  const own = status.workers.flatMap((w) =>
+    w.addresses.map((a): [string, number] => [`{worker="${w.id}",pid="${w.pid}",address="${label(a)}"}`, 1]),
+  );
+  if (own.length > 0) metric('prefork_worker_socket_info', 'gauge', "A worker's own socket (a {worker} bind).", own);
   metric('prefork_master_uptime_seconds', 'gauge', 'Seconds since the master started.', [
     ['', status.master.uptimeMs / 1000],
   ]);
   return `${out.join('\n')}\n`;
 }
+
+/** A label value as the exposition format escapes it. */
+const label = (value: string): string => value.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`));

@@ -55,6 +55,69 @@ export const ARG_ROWS: Row[] = [
     code: 2,
     message: /invalid "bind" in .*c.json: "8080"/,
   },
+  // per-worker binds ({worker})
+  {
+    what: '{worker} in the host',
+    args: ['-b', '{worker}.example:80'],
+    code: 2,
+    message: /invalid --bind "\{worker\}.example:80": \{worker\} goes in the port, not the host/,
+  },
+  {
+    what: '{worker} on fd://',
+    args: ['-b', 'fd://{worker}'],
+    code: 2,
+    message: /invalid --bind "fd:\/\/\{worker\}": fd:\/\/N is one inherited descriptor, shared by every worker/,
+  },
+  {
+    what: 'a port {worker} without a base',
+    args: ['-b', '127.0.0.1:{worker}'],
+    code: 2,
+    message: /invalid --bind "127.0.0.1:\{worker\}": a TCP port needs a base: HOST:\{BASE\+worker\}/,
+  },
+  {
+    what: 'a per-worker port past 65535 for a starting worker',
+    args: ['-w', '2', '-b', '127.0.0.1:{65535+worker}'],
+    code: 2,
+    message: /invalid --bind "127.0.0.1:\{65535\+worker\}": worker 1: its port would be 65536/,
+  },
+  {
+    what: 'two per-worker binds giving one port',
+    args: ['-w', '2', '-b', '127.0.0.1:{19000+worker}', '-b', '127.0.0.1:{19001+worker}'],
+    code: 2,
+    message: /\(worker 0: 127.0.0.1:19001\) is the same address as --bind 127.0.0.1:\{19000\+worker\} \(worker 1/,
+  },
+  {
+    what: 'a per-worker path equal to a shared bind',
+    args: ['-w', '2', '-b', 'unix:DIR/web-{worker}.sock', '-b', 'unix:DIR/web-1.sock'],
+    code: 2,
+    message: /--bind unix:.*\/web-1.sock is the same address as --bind unix:.*\/web-\{worker\}.sock \(worker 1: /,
+  },
+  {
+    what: '{worker} in --metrics-bind',
+    args: ['--metrics-bind', '127.0.0.1:{9000+worker}'],
+    code: 2,
+    message:
+      /invalid --metrics-bind "127.0.0.1:\{9000\+worker\}": \{worker\} \(one socket per worker\) is only for --bind/,
+  },
+  {
+    what: 'a per-worker path with a port template',
+    args: ['-b', 'unix:DIR/web-{9000+worker}.sock'],
+    code: 2,
+    message: /the worker id is written \{worker\}, not \{9000\+worker\}/,
+  },
+  {
+    what: 'a bad per-worker bind in env',
+    args: [],
+    env: { PREFORK_BIND: 'fd://{worker}' },
+    code: 2,
+    message: /invalid env PREFORK_BIND "fd:\/\/\{worker\}"/,
+  },
+  {
+    what: 'a per-worker path in a missing directory',
+    args: ['-b', 'unix:DIR/none/web-{worker}.sock'],
+    code: 3,
+    message: /cannot bind unix:.*\/none\/web-0.sock: directory .*\/none does not exist/,
+  },
   // numbers and enums
   {
     what: 'zero workers',
