@@ -4,6 +4,7 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { PER_WORKER_EXAMPLE, nginxTest, startNginx } from '../helpers/nginx.js';
+import { freeBase } from '../helpers/per-worker.js';
 import {
   type Prefork,
   ROOT,
@@ -159,5 +160,19 @@ test('hash $remote_addr consistent: a client address stays on its slot, with the
   assert.notEqual(next.pid, victim.pid);
   for (const other of KEYS.filter((k) => after.get(k)?.worker !== victim.worker)) {
     assert.deepEqual(await from(nginx.target, other, STICKY), after.get(other), `${other} was disturbed`);
+  }
+});
+
+test('per-worker TCP ports (127.0.0.1:{BASE+worker}) behind the same upstreams: every request succeeds, each key stays on its slot', async (t) => {
+  const base = await freeBase(2);
+  const p = startPrefork(t, ['-w', '2', '-b', `127.0.0.1:{${base}+worker}`, app('pid.cjs')]);
+  await p.ready();
+  const nginx = await startNginx(t, [`127.0.0.1:${base}`, `127.0.0.1:${base + 1}`]);
+  const result = await load(nginx.target, { total: 200, concurrency: 8 });
+  assert.equal(result.failed, 0, `failures: ${JSON.stringify([...result.failures])}\n${nginx.errorLog()}`);
+  assert.equal(result.pids.size, 2, 'both workers served');
+  for (const key of KEYS.slice(0, 8)) {
+    const [a, b] = [await from(nginx.target, key, STICKY), await from(nginx.target, key, STICKY)];
+    assert.deepEqual(a, b, `${key} moved`);
   }
 });
