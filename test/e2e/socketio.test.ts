@@ -32,9 +32,22 @@ interface Outcome {
 }
 
 /** One Socket.IO client from a loopback source address: connect, echo, wait for the upgrade, echo again. */
-async function session(t: TestContext, url: string, address: string, i: number): Promise<Outcome> {
+async function session(
+  t: TestContext,
+  url: string,
+  address: string,
+  i: number,
+  transports?: string[],
+): Promise<Outcome> {
   const agent = new http.Agent({ localAddress: address } as http.AgentOptions);
-  const socket = io(url, { agent: agent as unknown as string, reconnection: false, timeout: 8000, forceNew: true });
+  // In Node the client hands `agent` to its HTTP requests and to ws; the type only names the browser's.
+  const socket = io(url, {
+    agent: agent as unknown as string,
+    reconnection: false,
+    timeout: 8000,
+    forceNew: true,
+    ...(transports && { transports }),
+  });
   t.after(() => {
     socket.close();
     agent.destroy();
@@ -76,8 +89,8 @@ const sleepReject = (ms: number, why: string): Promise<never> =>
   new Promise((_, reject) => setTimeout(() => reject(new Error(why)), ms).unref());
 
 /** 50 sessions at once from 25 source addresses, bounded at 20 s in all. */
-async function fiftyClients(t: TestContext, url: string): Promise<Outcome[]> {
-  const all = Array.from({ length: CLIENTS }, (_, i) => session(t, url, `127.0.0.${(i % 25) + 2}`, i));
+async function fiftyClients(t: TestContext, url: string, transports?: string[]): Promise<Outcome[]> {
+  const all = Array.from({ length: CLIENTS }, (_, i) => session(t, url, `127.0.0.${(i % 25) + 2}`, i, transports));
   return Promise.race([Promise.all(all), sleepReject(20_000, 'the 50 sessions took over 20 s')]);
 }
 
@@ -126,4 +139,21 @@ test('Socket.IO through nginx over ONE shared socket, 2 workers: sessions fail w
     failures.join('\n'),
   );
   t.diagnostic(`shared socket: ${failures.length} of ${CLIENTS} sessions failed, e.g. ${failures[0]}`);
+});
+
+test("Socket.IO with transports: ['websocket'] through nginx over ONE shared socket, 2 workers: 50 of 50 sessions work (one connection, one worker)", async (t) => {
+  const dir = tempDir(t, 'prefork-sio-');
+  const shared = join(dir, 'app.sock');
+  const p = startPrefork(t, ['-w', '2', '-b', `unix:${shared}`, app('socketio.cjs')]);
+  await p.ready();
+  const nginx = await startNginx(t, [`unix:${shared}`]);
+  const outcomes = await fiftyClients(t, `http://127.0.0.1:${nginx.port}`, ['websocket']);
+
+  assert.deepEqual(
+    outcomes.filter((o) => !o.ok).map((o) => o.error),
+    [],
+    nginx.errorLog(),
+  );
+  for (const o of outcomes) assert.equal(o.replies[0]?.transport, 'websocket');
+  assert.equal(new Set(outcomes.map((o) => o.replies[0]?.pid)).size, 2, 'the sessions spread over both workers');
 });
