@@ -56,11 +56,24 @@ test('examples/nginx-per-worker.conf passes nginx -t as shipped', () => {
   assert.match(output, /test is successful/);
 });
 
-test('examples/nginx.conf and every nginx block in docs/nginx.md pass nginx -t (a site goes in an http block)', () => {
+test('examples/nginx.conf and every nginx block in docs/nginx.md pass nginx -t (a site goes in an http block); the blocks are excerpts of the examples', () => {
   const docs = readFileSync(join(ROOT, 'docs/nginx.md'), 'utf8');
   const blocks = [...docs.matchAll(/```nginx\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
   assert.ok(blocks.length >= 2, 'docs/nginx.md shows the shared-socket site and the per-worker upstreams');
-  for (const text of [readFileSync(join(ROOT, 'examples/nginx.conf'), 'utf8'), ...blocks]) {
+  const examples = ['examples/nginx.conf', 'examples/nginx-per-worker.conf'].map((f) =>
+    readFileSync(join(ROOT, f), 'utf8'),
+  );
+  const exampleLines = new Set(
+    examples
+      .join('\n')
+      .split('\n')
+      .map((l) => l.trim()),
+  );
+  for (const block of blocks) {
+    const strays = block.split('\n').filter((l) => l.trim() !== '' && !exampleLines.has(l.trim()));
+    assert.deepEqual(strays, [], 'docs/nginx.md shows lines the examples do not have');
+  }
+  for (const text of [examples[0] ?? '', ...blocks]) {
     const whole = /^http \{/m.test(text) ? text : `events {}\nhttp {\n${text}\n}\n`;
     const { ok, output } = nginxTest(whole);
     assert.ok(ok, `${output}\n--- config:\n${whole}`);
