@@ -5,7 +5,7 @@
 // at a time is busy; meanwhile fast requests arrive at FAST_RATE per second (keep-alive) and we
 // record each one's latency. The question: do fast requests wait behind a busy worker?
 // Rounds alternate (a) and (b); medians are printed. Loopback only; every load is bounded.
-// Env: SLOW_COUNT (10), SLOW_MS (300), FAST_RATE (200), BENCH_ROUNDS (3), BENCH_LAYOUTS (shared,per-worker).
+// Env: SLOW_COUNT (10), SLOW_MS (300), FAST_RATE (200), BENCH_ROUNDS (5), BENCH_LAYOUTS (shared,per-worker).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -20,7 +20,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SLOW_COUNT = Number(process.env.SLOW_COUNT ?? 10);
 const SLOW_MS = Number(process.env.SLOW_MS ?? 300);
 const FAST_RATE = Number(process.env.FAST_RATE ?? 200);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const LAYOUTS = (process.env.BENCH_LAYOUTS ?? 'shared,per-worker').split(',');
 const SCENARIOS = (process.env.BENCH_SCENARIOS ?? 'serial,held').split(',');
 
@@ -160,11 +160,12 @@ for (let round = 0; round < ROUNDS; round += 1)
     }
 console.log(`\nfast requests (${FAST_RATE}/s) through nginx least_conn to prefork -w 2; busy = while ${SLOW_COUNT} requests of ${SLOW_MS} ms CPU run (medians of ${ROUNDS} rounds, ms)`);
 console.log('serial: the slow requests come through nginx one after another; held: one worker holds all of them (pipelined on one connection straight to its socket)\n');
-console.log(`| slow requests | layout | quiet p50 | quiet p99 | busy p50 | busy p99 | busy max | fast requests while busy | of them over ${SLOW_MS / 3} ms | failed |`);
-console.log('|---|---|---|---|---|---|---|---|---|---|');
+console.log(`| slow requests | layout | quiet p99 | busy p50 | busy p99 | busy max | fast requests over ${SLOW_MS / 3} ms (of ~${FAST_RATE * (SLOW_COUNT * SLOW_MS) / 1000}), median | same, worst round | failed |`);
+console.log('|---|---|---|---|---|---|---|---|---|');
 for (const scenario of SCENARIOS)
   for (const layout of LAYOUTS) {
     const rs = runs.filter((r) => r.layout === layout && r.scenario === scenario);
     const m = (f) => median(rs.map(f)).toFixed(1);
-    console.log(`| ${scenario} | ${layout} | ${m((r) => r.quiet.p50)} | ${m((r) => r.quiet.p99)} | ${m((r) => r.busy.p50)} | ${m((r) => r.busy.p99)} | ${m((r) => r.busy.max)} | ${median(rs.map((r) => r.busy.n))} | ${median(rs.map((r) => r.busy.stuck))} | ${rs.reduce((s, r) => s + r.busy.failed, 0)} |`);
+    const stuck = rs.map((r) => r.busy.stuck);
+    console.log(`| ${scenario} | ${layout} | ${m((r) => r.quiet.p99)} | ${m((r) => r.busy.p50)} | ${m((r) => r.busy.p99)} | ${m((r) => r.busy.max)} | ${median(stuck)} | ${Math.max(...stuck)} | ${rs.reduce((s, r) => s + r.busy.failed, 0)} |`);
   }
