@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, lstatSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { type Prefork, runPrefork, startPrefork, tempDir } from '../helpers/prefork.js';
+import { type Prefork, app, request, runPrefork, sleep, startPrefork, tempDir } from '../helpers/prefork.js';
 import { WORKER_ID_APP, freeBase, sock, who } from '../helpers/per-worker.js';
 
 // Per-worker binds ({worker}): start-up, serving, replacements, stop. Scaling, hot upgrade and
@@ -145,4 +145,24 @@ test('env PREFORK_BIND and a config file take per-worker binds; --check-config r
     /--bind 127.0.0.1:9102 is the same address as --bind 127.0.0.1:\{9100\+worker\} \(worker 2/,
   );
   assert.deepEqual(readdirSync(dir), ['prefork.json']);
+});
+
+test("a hung worker (--timeout) is killed and replaced on its slot's socket; a request sent meanwhile is served by the successor", async (t) => {
+  const dir = tempDir(t);
+  const p = startPrefork(t, ['-w', '2', '-b', `unix:${dir}/web-{worker}.sock`, '--timeout', '1', app('pid.cjs')]);
+  await p.ready();
+  const hung = await who(sock(dir, 1));
+  void request(sock(dir, 1), { path: '/spin', timeoutMs: 20_000 }).catch(() => {});
+  await sleep(100);
+  // Sent while slot 1's worker spins: it waits in the backlog until the successor accepts it.
+  const after = await request(sock(dir, 1), { timeoutMs: 20_000 });
+  assert.equal(after.status, 200);
+  const served = after.json<{ worker: string; pid: number }>();
+  assert.equal(served.worker, '1');
+  assert.notEqual(served.pid, hung.pid);
+  assert.ok(
+    p.logs.some((l) => l.event === 'worker-hung' && l.workerPid === hung.pid),
+    'the hung worker was killed',
+  );
+  assert.equal((await p.stop()).code, 0);
 });
