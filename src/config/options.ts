@@ -86,9 +86,9 @@ export const OPTIONS = {
   }),
   bind: def<readonly Bind[]>({
     name: 'bind', onReload: 'restart', alias: 'b', cli: 'array', group: 'Server',
-    describe: 'address to listen on (repeatable): HOST:PORT, [IPv6]:PORT, :PORT, unix:PATH, unix://PATH, unix:@NAME (abstract), fd://N',
+    describe: 'address to listen on (repeatable): HOST:PORT, [IPv6]:PORT, :PORT, unix:PATH, unix://PATH, unix:@NAME (abstract), fd://N; {worker} in a unix path or name, or HOST:{BASE+worker}, gives each worker its own socket',
     value: "ADDR",
-    doc: "Repeatable; in env and `--check-config` output comma-separated. `HOST:PORT`, `[IPv6]:PORT`, `:PORT` (all interfaces), `unix:PATH`, `unix://PATH`, `unix:@NAME` (Linux abstract namespace), `fd://N` (inherited descriptor). Port 0 picks a free port (logged).",
+    doc: "Repeatable; in env and `--check-config` output comma-separated. `HOST:PORT`, `[IPv6]:PORT`, `:PORT` (all interfaces), `unix:PATH`, `unix://PATH`, `unix:@NAME` (Linux abstract namespace), `fd://N` (inherited descriptor). Port 0 picks a free port (logged). A bind with `{worker}` is per worker: `unix:/run/app/web-{worker}.sock`, `unix:@app-{worker}` or `127.0.0.1:{9000+worker}` (port BASE + worker id) gives each worker slot (`PREFORK_WORKER_ID`) its own socket, beside the shared binds; see [Per-worker sockets](per-worker-sockets.md).",
     defaultDoc: '127.0.0.1:8000, or 0.0.0.0:$PORT when env PORT is set, or none under systemd socket activation',
     // Under systemd socket activation the passed sockets replace the default bind.
     default: ({ env }) =>

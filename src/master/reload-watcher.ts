@@ -36,7 +36,14 @@ export function watchForReload(
   if (config.logFile !== null) own.add(config.logFile);
   if (config.pidfile !== null) own.add(resolve(cwd, config.pidfile));
   for (const l of listeners) if (l.bind.kind === 'unix') own.add(resolve(cwd, l.bind.path));
-  const ours = (path: string): boolean => [...own].some((p) => path === p || path.startsWith(`${p}.`));
+  // Per-worker socket files, also those of slots added later (TTIN).
+  const perWorker = config.bind.flatMap((b) =>
+    b.kind === 'per-worker' && b.of === 'unix'
+      ? [new RegExp(`^${resolve(cwd, b.path).split('{worker}').map(escape).join('\\d+')}$`)]
+      : [],
+  );
+  const ours = (path: string): boolean =>
+    [...own].some((p) => path === p || path.startsWith(`${p}.`)) || perWorker.some((re) => re.test(path));
 
   const watchers = new Map<string, FSWatcher>();
   const changed = new Set<string>();
@@ -97,3 +104,5 @@ export function watchForReload(
     },
   };
 }
+
+const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

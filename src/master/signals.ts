@@ -39,12 +39,19 @@ export const MASTER_SIGNALS: readonly SignalEntry[] = [
     detail:
       'rolling restart: reread the config file, then replace every worker, `--reload-batch` at a time; each new worker loads the app from disk again and the old one drains only once the new one serves. A new worker that fails to boot stops the reload and the old workers keep serving. Options marked *needs a restart* in the [options reference](options.md) (`bind`, `socket-mode`, `control`, `metrics-bind`, `log-file`, `user`, …) are logged as ignored (`reload-ignored`) until a restart or hot upgrade; the certificate files are read again, so a renewed certificate goes live.',
   },
-  { signal: 'SIGTTIN', action: 'scaleUp', doc: 'one worker more', detail: 'one worker more' },
+  {
+    signal: 'SIGTTIN',
+    action: 'scaleUp',
+    doc: 'one worker more',
+    detail:
+      "one worker more; with a `{worker}` bind, the new slot's own socket is bound first (one that cannot be bound refuses the scale-up: `scale-refused`)",
+  },
   {
     signal: 'SIGTTOU',
     action: 'scaleDown',
     doc: 'one worker fewer (never below 1); the removed one drains',
-    detail: 'one worker fewer (never below 1); the removed one drains',
+    detail:
+      "one worker fewer (never below 1); the removed one drains; with a `{worker}` bind, its slot's socket is closed and its file removed once it has exited",
   },
   // Without a handler Node opens its inspector on 127.0.0.1:9229 on SIGUSR1: anyone local
   // could then run code in the master.

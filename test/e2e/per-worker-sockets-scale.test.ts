@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { existsSync, lstatSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { eventually, isAlive, request, runClient, startPrefork, tempDir } from '../helpers/prefork.js';
+import { eventually, isAlive, request, runClient, sleep, startPrefork, tempDir } from '../helpers/prefork.js';
 import { upgrade, waitLog } from '../helpers/upgrade.js';
 import { WORKER_ID_APP, freeBase, sock, who } from '../helpers/per-worker.js';
 
@@ -109,4 +109,21 @@ test('hot upgrade (USR2): the new master takes each per-worker socket over (same
   process.kill(newPid, 'SIGTERM');
   await eventually(() => !isAlive(newPid), 15_000, 'the new master to stop');
   assert.deepEqual(readdirSync(dir), [], 'the last master removed every per-worker socket file');
+});
+
+test("--reload ignores the per-worker socket files in the app's directory, also those TTIN and TTOU create and remove", async (t) => {
+  const dir = tempDir(t);
+  copyFileSync(WORKER_ID_APP, join(dir, 'app.cjs'));
+  const p = startPrefork(t, ['-w', '1', '-b', `unix:${dir}/web-{worker}.sock`, '--reload', join(dir, 'app.cjs')]);
+  await p.ready();
+  p.signal('SIGTTIN');
+  await p.waitForEvent('worker', (l) => l.worker === 1 && l.state === 'ready');
+  p.signal('SIGTTOU');
+  await p.waitForEvent('socket-closed', (l) => l.worker === 1);
+  await sleep(700);
+  assert.equal(p.logs.filter((l) => l.event === 'reload-change').length, 0, 'no restart for our own files');
+  // The watcher itself still works.
+  writeFileSync(join(dir, 'app.cjs'), readFileSync(WORKER_ID_APP, 'utf8'));
+  await p.waitForEvent('reload-change');
+  assert.equal((await p.stop()).code, 0);
 });

@@ -1,8 +1,19 @@
 import assert from 'node:assert/strict';
-import { existsSync, lstatSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { type Prefork, runPrefork, startPrefork, tempDir } from '../helpers/prefork.js';
+import { promisify } from 'node:util';
+import { type Prefork, ROOT, app, request, runPrefork, sleep, startPrefork, tempDir } from '../helpers/prefork.js';
 import { WORKER_ID_APP, freeBase, sock, who } from '../helpers/per-worker.js';
 
 // Per-worker binds ({worker}): start-up, serving, replacements, stop. Scaling, hot upgrade and
@@ -145,4 +156,55 @@ test('env PREFORK_BIND and a config file take per-worker binds; --check-config r
     /--bind 127.0.0.1:9102 is the same address as --bind 127.0.0.1:\{9100\+worker\} \(worker 2/,
   );
   assert.deepEqual(readdirSync(dir), ['prefork.json']);
+});
+
+test("a hung worker (--timeout) is killed and replaced on its slot's socket; a request sent meanwhile is served by the successor", async (t) => {
+  const dir = tempDir(t);
+  const p = startPrefork(t, ['-w', '2', '-b', `unix:${dir}/web-{worker}.sock`, '--timeout', '1', app('pid.cjs')]);
+  await p.ready();
+  const hung = await who(sock(dir, 1));
+  void request(sock(dir, 1), { path: '/spin', timeoutMs: 20_000 }).catch(() => {});
+  await sleep(100);
+  // Sent while slot 1's worker spins: it waits in the backlog until the successor accepts it.
+  const after = await request(sock(dir, 1), { timeoutMs: 20_000 });
+  assert.equal(after.status, 200);
+  const served = after.json<{ worker: string; pid: number }>();
+  assert.equal(served.worker, '1');
+  assert.notEqual(served.pid, hung.pid);
+  assert.ok(
+    p.logs.some((l) => l.event === 'worker-hung' && l.workerPid === hung.pid),
+    'the hung worker was killed',
+  );
+  assert.equal((await p.stop()).code, 0);
+});
+
+test('serve({ bind }) takes a per-worker bind: ready lists every socket, each slot answers on its own, stop() removes them', async (t) => {
+  const dir = tempDir(t);
+  mkdirSync(join(dir, 'node_modules'));
+  symlinkSync(ROOT, join(dir, 'node_modules/prefork'));
+  writeFileSync(
+    join(dir, 'main.mjs'),
+    `
+import http from 'node:http';
+import { existsSync } from 'node:fs';
+import { serve } from 'prefork';
+const get = (socketPath) => new Promise((resolve, reject) => http.get({ socketPath, path: '/', agent: false }, (res) => {
+  let body = '';
+  res.on('data', (c) => (body += c)).on('end', () => resolve(JSON.parse(body).worker));
+}).on('error', reject));
+const sock = (i) => ${JSON.stringify(dir)} + '/web-' + i + '.sock';
+const server = serve({ app: ${JSON.stringify(WORKER_ID_APP)}, workers: 2, bind: [${JSON.stringify(`unix:${dir}/web-{worker}.sock`)}], logLevel: 'warn' });
+const addresses = await server.ready;
+const answers = [await get(sock(0)), await get(sock(1))];
+const code = await server.stop();
+console.log(JSON.stringify({ addresses, answers, code, left: [0, 1].filter((i) => existsSync(sock(i))) }));
+`,
+  );
+  const { stdout } = await promisify(execFile)(process.execPath, ['main.mjs'], { cwd: dir, timeout: 30_000 });
+  assert.deepEqual(JSON.parse(stdout.trim().split('\n').at(-1)!), {
+    addresses: [`unix:${dir}/web-0.sock`, `unix:${dir}/web-1.sock`],
+    answers: ['0', '1'],
+    code: 0,
+    left: [],
+  });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, mock } from 'node:test';
 import { pino } from 'pino';
 import { resolveConfig } from '../../src/config/config.js';
-import { HEALTH_CHECK_MS, Master } from '../../src/master/master.js';
+import { HEALTH_CHECK_MS, Master, type MasterDeps } from '../../src/master/master.js';
 import type { MasterMessage, WorkerMessage, WorkerSettings } from '../../src/shared/messages.js';
 import type { Config } from '../../src/config/options.js';
 import type { MasterAction } from '../../src/master/signals.js';
@@ -54,7 +54,7 @@ export class World {
   code: number | null = null;
   #pid = 100;
 
-  constructor(overrides: Partial<Config> = {}) {
+  constructor(overrides: Partial<Config> = {}, deps: Partial<MasterDeps> = {}) {
     const config = Object.freeze({ ...base, workers: 2, ...overrides }) as Config;
     this.next = config;
     const sink = {
@@ -85,6 +85,7 @@ export class World {
         reloading: async () => void this.notes.push('RELOADING=1'),
         stopping: async () => void this.notes.push('STOPPING=1'),
       } as unknown as SystemdNotifier,
+      ...deps,
     });
     void this.master.run().then((code) => (this.code = code));
   }
