@@ -127,3 +127,28 @@ test("--reload ignores the per-worker socket files in the app's directory, also 
   await p.waitForEvent('reload-change');
   assert.equal((await p.stop()).code, 0);
 });
+
+test(
+  "--socket-owner gives every slot's socket, also one TTIN binds later, to the owner",
+  { skip: process.getuid?.() === 0 ? false : 'needs root to give files away' },
+  async (t) => {
+    const dir = tempDir(t);
+    const p = startPrefork(t, [
+      '-w',
+      '1',
+      '-b',
+      `unix:${dir}/web-{worker}.sock`,
+      '--socket-owner',
+      ':www-data',
+      WORKER_ID_APP,
+    ]);
+    await p.ready();
+    p.signal('SIGTTIN');
+    await p.waitForEvent('worker', (l) => l.worker === 1 && l.state === 'ready');
+    for (const slot of [0, 1]) {
+      const stats = lstatSync(join(dir, `web-${slot}.sock`));
+      assert.deepEqual([stats.uid, stats.gid], [0, 33], `web-${slot}.sock: group www-data`);
+    }
+    assert.equal((await p.stop()).code, 0);
+  },
+);
