@@ -108,3 +108,19 @@ test("a stop: the drain closes the app's server and a listen() the app makes on 
   assert.ok(p.logs.some((l) => l.event === 'worker' && l.state === 'exited' && /code 0/.test(String(l.reason))));
   assert.deepEqual(warnings(p.logs), []);
 });
+
+for (const when of ['in its close() callback', "right after close(), in the probe's listening callback"]) {
+  test(`a port probe first (get-port's listen, address(), close()), the real server's listen() ${when}: the real server is served`, async (t) => {
+    const p = startPrefork(t, ['-w', '2', '-b', '127.0.0.1:0', app('dropin-probe.cjs')], {
+      env: { PROBE_SYNC: when.startsWith('right') ? '1' : '0' },
+    });
+    const target = await p.ready();
+    await p.waitForLog((l) => l.event === 'console' && String(l.msg).startsWith('serving on'));
+    await eventually(async () => (await request(target)).status === 200, 5000, 'served');
+    const reply = (await request(target)).json<{ probed: number; address: { port: number } }>();
+    assert.equal(reply.probed, target.port, "the probe's address() was prefork's");
+    assert.equal(reply.address.port, target.port);
+    assert.deepEqual(workerStates(p.logs).sort(), ['booting', 'booting', 'ready', 'ready']);
+    assert.deepEqual(warnings(p.logs), []);
+  });
+}
