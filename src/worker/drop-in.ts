@@ -1,5 +1,6 @@
 import type net from 'node:net';
 import type { Logger } from '../shared/log.js';
+import { sameHandlers } from './app-server.js';
 import type { HttpServers } from './http-servers.js';
 import { type ListenCall, type ListenDecision, hookListen, reportAddress } from './listen-hook.js';
 
@@ -100,8 +101,9 @@ export class DropIn {
     const servers = this.#mode === 'redirected' ? this.servers() : null;
     const app = servers?.appServer ?? null;
     if (servers === null || app === null) {
-      // Served as an export, its listen() a no-op: so is this one, on the same server.
-      if (call.server === first && this.#mode === 'export') this.#ignore(call);
+      // Served as an export, its listen() a no-op: so is this one, on that server or one with its handler.
+      const same = call.server === first || sameHandlers(call.server, first.listeners('request'));
+      if (this.#mode === 'export' && same) this.#ignore(call);
       else if (call.server === first) throw alreadyListening();
       else this.#refuse(call);
       return;

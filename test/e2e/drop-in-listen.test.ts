@@ -115,3 +115,17 @@ test("Fastify on a unix socket first: its listen() on 'localhost' also binds 127
     "one per worker: Fastify's second server, with the app's own handler",
   );
 });
+
+test("Fastify exported and listening on 'localhost', a unix socket bound: both its listen() calls are quiet no-ops, the export is served", async (t) => {
+  const sock = join(tempDir(t), 'app.sock');
+  const p = startPrefork(t, ['-w', '1', '-b', `unix:${sock}`, app('dropin-signatures.mjs')], {
+    env: { LISTEN_STYLE: 'fastify-export' },
+  });
+  assert.equal((await listened(p, 'fastify-export')).address, sock);
+  assert.equal((await request({ socketPath: sock })).json<{ style: string }>().style, 'fastify-export');
+  assert.deepEqual(
+    p.logs.filter((l) => l.event === 'listen-ignored').map((l) => l.target),
+    ['port 3000 on localhost', 'a random port on 127.0.0.1'],
+  );
+  assert.deepEqual(warnings(p.logs), []);
+});
