@@ -1,7 +1,7 @@
 import http, { type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type RawHandle, listenOnHandle } from '../shared/internals.js';
+import { type RawHandle, handOverConnection, listenOnHandle } from '../shared/internals.js';
 import type { Logger } from '../shared/log.js';
 import type { RequestStats } from '../shared/request-stats.js';
 import type { WorkerSettings } from '../shared/messages.js';
@@ -140,9 +140,18 @@ export class HttpServers {
     this.#take(server);
     this.#ownIndex = ownHandleIndex(handles, wantsPipe);
     // Index for index with the handles: the master sends a handle again by its index (relisten()).
-    for (let i = 0; i < handles.length; i += 1)
-      this.#servers.push(i === this.#ownIndex ? server : net.createServer((s) => this.#adopted?.emit('connection', s)));
+    for (let i = 0; i < handles.length; i += 1) this.#servers.push(i === this.#ownIndex ? server : this.#forward());
     await Promise.all(handles.map((handle, i) => this.#accept(this.#servers[i]!, handle, i)));
+  }
+
+  /** Hands each connection to the app's server, which counts it as its own (for its close()). */
+  #forward(): net.Server {
+    const forward = net.createServer((socket) => {
+      const app = this.#adopted!;
+      handOverConnection(socket, forward, app);
+      app.emit('connection', socket);
+    });
+    return forward;
   }
 
   #take(server: net.Server): void {

@@ -8,6 +8,7 @@ import {
   app,
   eventually,
   request,
+  sleep,
   startPrefork,
   tempDir,
 } from '../helpers/prefork.js';
@@ -73,6 +74,20 @@ for (const shape of ['the same server', 'a new server (json-server)']) {
     assert.equal((await p.exited).code, 0);
   });
 }
+
+test("the app's close() callback waits for a request in flight on another socket (prefork's unix bind), as Node's does", async (t) => {
+  const sock = join(tempDir(t), 'app.sock');
+  const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', '-b', `unix:${sock}`, app('dropin-relisten.cjs')]);
+  const target = await p.ready();
+  const slow = request({ socketPath: sock }, { path: '/slow' });
+  await sleep(100);
+  await request(target, { path: '/reload' });
+  assert.equal((await slow).json<State>().generation, 1);
+  const relistened = await p.waitForLog((l) => l.event === 'console' && String(l.msg).startsWith('listening #2'));
+  const sent = p.logs.find((l) => l.event === 'console' && l.msg === 'slow response sent');
+  assert.ok(sent !== undefined && p.logs.indexOf(sent) < p.logs.indexOf(relistened), 'closed only after the response');
+  assert.equal((await request(target)).json<State>().closeCallbacks, 1);
+});
 
 test("two workers: one app's close() and listen() leave the other serving; both keep their pids", async (t) => {
   const p = startPrefork(t, ['-w', '2', '-b', '127.0.0.1:0', app('dropin-relisten.cjs')], { env: { NEW_SERVER: '1' } });
