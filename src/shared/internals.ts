@@ -143,3 +143,18 @@ export function refuseBindsFor(worker: ClusterWorker, onRefused: (req: RefusedBi
     for (const listener of listeners) listener.call(proc, msg, handle);
   });
 }
+
+/**
+ * Worker side, drop-in mode: a connection accepted on another of prefork's sockets and handed to
+ * the app's server becomes that server's, as if it had accepted it: its close() callback and
+ * 'close' event wait for it, and getConnections() counts it. Node counts a server's connections
+ * in `_connections`, and a closing socket decrements the count of its `_server`.
+ */
+export function handOverConnection(socket: net.Socket, from: net.Server, to: net.Server): void {
+  const s = socket as unknown as { _server: net.Server | null; server: net.Server | null };
+  if (s._server !== from) return;
+  (from as unknown as { _connections: number })._connections -= 1;
+  (to as unknown as { _connections: number })._connections += 1;
+  s._server = to;
+  s.server = to;
+}

@@ -12,6 +12,7 @@ import {
   type RefusedBind,
   bindPipe,
   bindTcp,
+  handOverConnection,
   handleKind,
   openFd,
   refuseBindsFor,
@@ -224,4 +225,35 @@ test('listenOnHandle, refuseBindsFor, surviveMasterLoss: in a cluster worker', a
     );
     assert.equal(await talk(join(dir, 'worker.sock')), `served by ${pid}\n`);
   });
+});
+
+test("handOverConnection: a connection accepted by one server and handed to another is the other's: its close() waits for it, getConnections() counts it", async (t) => {
+  const listen = (s: net.Server): Promise<number> =>
+    new Promise((done) => s.listen(0, '127.0.0.1', () => done((s.address() as net.AddressInfo).port)));
+  const count = (s: net.Server): Promise<number> =>
+    new Promise((done, fail) => s.getConnections((err, n) => (err ? fail(err) : done(n))));
+  const app = net.createServer();
+  const handed = new Promise<net.Socket>((resolve) => app.on('connection', resolve));
+  const forward = net.createServer((socket) => {
+    handOverConnection(socket, forward, app);
+    app.emit('connection', socket);
+  });
+  await listen(app);
+  const client = net.connect(await listen(forward), '127.0.0.1');
+  const socket = await handed;
+  t.after(() => {
+    client.destroy();
+    socket.destroy();
+    app.close();
+    forward.close();
+  });
+  assert.equal(await count(app), 1, `the app's server counts it (${NODE}: has net.Server#_connections changed?)`);
+  assert.equal(await count(forward), 0);
+  let closed = false;
+  const closing = new Promise<void>((done) => app.close(() => ((closed = true), done())));
+  forward.close();
+  await new Promise((done) => setTimeout(done, 50));
+  assert.equal(closed, false, "the app's close() waits for the connection");
+  socket.destroy();
+  await closing;
 });
