@@ -7,17 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -49,7 +39,11 @@ function filesOf(dir: string): string[] {
 
 function hashOf(dir: string, files: string[]): string {
   const hash = createHash('sha256');
-  for (const file of files) hash.update(`${file}\0`).update(readFileSync(join(dir, file))).update('\0');
+  for (const file of files)
+    hash
+      .update(`${file}\0`)
+      .update(readFileSync(join(dir, file)))
+      .update('\0');
   return hash.digest('hex').slice(0, 12);
 }
 
@@ -62,8 +56,10 @@ function run(cwd: string, command: string, args: string[], env: NodeJS.ProcessEn
     timeout: 600_000,
   });
   if (result.status !== 0) {
-    throw new Error(`${command} ${args.join(' ')} in ${cwd} failed (${result.status ?? result.signal}):\n` +
-      `${result.stdout.slice(-3000)}\n${result.stderr.slice(-3000)}`);
+    throw new Error(
+      `${command} ${args.join(' ')} in ${cwd} failed (${result.status ?? result.signal}):\n` +
+        `${result.stdout.slice(-3000)}\n${result.stderr.slice(-3000)}`,
+    );
   }
   process.stderr.write(`# ${relative(CACHE, cwd)}: ${command} ${args.join(' ')} took ${Date.now() - started} ms\n`);
 }
@@ -213,7 +209,10 @@ export async function checkReloadUnderLoad(s: Served, route: Route, ms = 2000): 
   assert.deepEqual(failures.slice(0, 5), [], `${failures.length} of ${ok + failures.length} requests failed`);
   const after = s.p.readyWorkers();
   assert.equal(after.length, 2);
-  assert.ok(after.every((pid) => !before.has(pid)), `old workers still serving: ${after.join(', ')}`);
+  assert.ok(
+    after.every((pid) => !before.has(pid)),
+    `old workers still serving: ${after.join(', ')}`,
+  );
   await checkBothWorkersServe(s, route);
   return { ok };
 }
@@ -244,7 +243,11 @@ export async function checkTermCleansUp(s: Served): Promise<{ processes: number 
   clearTimeout(timer);
   assert.deepEqual(exit, { code: 0, signal: null }, `stderr: ${s.p.stderr}`);
   await eventually(() => groupPids(pgid).length === 0, 5000, `no process left in group ${pgid}`).catch(() =>
-    assert.fail(`left behind: ${groupPids(pgid).map((pid) => `${pid} ${cmdline(pid)}`).join('; ')}`),
+    assert.fail(
+      `left behind: ${groupPids(pgid)
+        .map((pid) => `${pid} ${cmdline(pid)}`)
+        .join('; ')}`,
+    ),
   );
   assert.equal(existsSync(s.socketPath), false, 'the unix socket file is still there');
   return { processes };
@@ -274,5 +277,3 @@ export async function checkApp(
   const { processes } = await checkTermCleansUp(s);
   t.diagnostic(`${ok} requests during the reload, 0 failed; ${processes} processes in the group before TERM`);
 }
-
-export const isSocket = (path: string): boolean => statSync(path, { throwIfNoEntry: false })?.isSocket() === true;
