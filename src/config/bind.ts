@@ -1,4 +1,5 @@
 import { isIP, isIPv4, isIPv6 } from 'node:net';
+import { resolve } from 'node:path';
 import { usageError } from '../shared/exit-codes.js';
 
 /** Where a listening socket lives. The one place that parses and formats bind strings. */
@@ -11,10 +12,28 @@ export type BindSpec =
   /** A descriptor inherited from whoever started us (systemd, a hot upgrade, a test). */
   | { kind: 'fd'; fd: number };
 
+/**
+ * A per-worker bind: one socket per worker slot, `{worker}` standing for the slot id
+ * (PREFORK_WORKER_ID). A unix path or abstract name holds `{worker}` as is; a TCP port is
+ * `{BASE+worker}`. expandBind() gives one slot's address.
+ */
+export type PerWorkerBind =
+  | { kind: 'per-worker'; of: 'unix'; path: string }
+  | { kind: 'per-worker'; of: 'abstract'; name: string }
+  | { kind: 'per-worker'; of: 'tcp'; host: string; base: number };
+
+/** A --bind value: one socket shared by every worker, or one per worker. */
+export type Bind = BindSpec | PerWorkerBind;
+
 /** sun_path is 108 bytes including the terminating NUL; the kernel would silently truncate. */
 export const UNIX_PATH_MAX_BYTES = 107;
 
 const EXPECTED = 'expected HOST:PORT, [IPv6]:PORT, :PORT, unix:PATH, unix://PATH, unix:@NAME or fd://N';
+const EXPECTED_PER_WORKER =
+  'expected unix:PATH with {worker} in it (unix:/run/app/web-{worker}.sock), unix:@NAME-{worker} or HOST:{BASE+worker} (127.0.0.1:{9000+worker})';
+/** `{worker}`, `{9000+worker}` or any other brace group naming the worker. */
+const WORKER_TOKEN = /\{[^{}]*worker[^{}]*\}/i;
+const TCP_TEMPLATE = /^(.*):\{(\d{1,5})\+worker\}$/;
 
 /** Reports a bad bind string; `source` names where it came from ("--bind", "env PREFORK_BIND"). */
 type Fail = (raw: string, why: string) => never;
@@ -80,6 +99,7 @@ function parseUnix(fail: Fail, raw: string, rest: string): BindSpec {
 export function parseBind(raw: string, source = 'bind'): BindSpec {
   const fail = failFor(source);
   const text = raw.trim();
+  if (WORKER_TOKEN.test(text)) fail(raw, '{worker} (one socket per worker) is only for --bind');
   if (text === '') fail(raw, EXPECTED);
   if (text.startsWith('unix://')) return parseUnix(fail, raw, text.slice('unix://'.length));
   if (text.startsWith('unix:')) return parseUnix(fail, raw, text.slice('unix:'.length));
@@ -92,9 +112,89 @@ export function parseBind(raw: string, source = 'bind'): BindSpec {
   return parseTcp(fail, text);
 }
 
-/** The canonical string: parseBind(formatBind(b)) deep-equals b. */
-export function formatBind(bind: BindSpec): string {
+/**
+ * A --bind value: parseBind(), or a per-worker bind when `{worker}` appears in it. `{worker}`
+ * anywhere but a unix path, an abstract name or a TCP port with a base is refused (exit 2).
+ */
+export function parseBindOrTemplate(raw: string, source = 'bind'): Bind {
+  const text = raw.trim();
+  if (!WORKER_TOKEN.test(text)) return parseBind(raw, source);
+  const fail: Fail = failFor(source);
+  if (text.startsWith('fd://'))
+    fail(
+      raw,
+      `fd://N is one inherited descriptor, shared by every worker: for one socket per worker ${EXPECTED_PER_WORKER}`,
+    );
+  const unix = text.startsWith('unix://') ? 'unix://' : text.startsWith('unix:') ? 'unix:' : null;
+  if (unix !== null) {
+    const rest = text.slice(unix.length);
+    const odd = rest.replaceAll('{worker}', '').match(WORKER_TOKEN);
+    if (odd !== null) fail(raw, `in a socket path the worker id is written {worker}, not ${odd[0]}`);
+    // Checked as worker 0's; expandBind() checks each slot's length again.
+    const spec = parseUnix(fail, raw, rest.replaceAll('{worker}', '0'));
+    return spec.kind === 'abstract'
+      ? { kind: 'per-worker', of: 'abstract', name: rest.slice(1) }
+      : { kind: 'per-worker', of: 'unix', path: rest };
+  }
+  const tcp = TCP_TEMPLATE.exec(text);
+  if (tcp === null || WORKER_TOKEN.test(tcp[1]!)) {
+    const colon = text.lastIndexOf(':');
+    if (colon >= 0 && WORKER_TOKEN.test(text.slice(0, colon)))
+      fail(raw, '{worker} goes in the port, not the host: HOST:{BASE+worker}, e.g. 127.0.0.1:{9000+worker}');
+    if (colon >= 0 && /^\{worker\}$/i.test(text.slice(colon + 1)))
+      fail(raw, 'a TCP port needs a base: HOST:{BASE+worker}, e.g. 127.0.0.1:{9000+worker} (port = BASE + worker id)');
+    fail(raw, EXPECTED_PER_WORKER);
+  }
+  const [, host, digits] = tcp;
+  const spec = parseTcp(fail, `${host}:${digits}`) as Extract<BindSpec, { kind: 'tcp' }>;
+  if (spec.port === 0) fail(raw, 'the base port must be from 1 to 65535 (port = BASE + worker id)');
+  return { kind: 'per-worker', of: 'tcp', host: spec.host, base: spec.port };
+}
+
+/**
+ * One slot's address of a per-worker bind. A slot the address cannot take (a port above
+ * 65535, a path too long) is a usage error naming the bind and the slot.
+ */
+export function expandBind(bind: PerWorkerBind, slot: number, source = 'bind'): BindSpec {
+  const fail: Fail = (raw, why) => failFor(source)(raw, `worker ${slot}: ${why}`);
+  const raw = formatBind(bind);
+  switch (bind.of) {
+    case 'tcp': {
+      const port = bind.base + slot;
+      if (port > 65535) fail(raw, `its port would be ${port}; ports go up to 65535`);
+      return { kind: 'tcp', host: bind.host, port };
+    }
+    case 'unix':
+      return parseUnix(fail, raw, bind.path.replaceAll('{worker}', String(slot)));
+    case 'abstract':
+      return parseUnix(fail, raw, `@${bind.name.replaceAll('{worker}', String(slot))}`);
+  }
+}
+
+/**
+ * What makes two binds the same address (null: never the same, e.g. port 0): a second bind of
+ * it would replace the first's socket file, or bind the same port twice and fail in a worker.
+ */
+export function addressKey(bind: BindSpec, cwd: string): string | null {
   switch (bind.kind) {
+    case 'tcp':
+      return bind.port === 0 ? null : `tcp ${bind.host.toLowerCase()} ${bind.port}`;
+    case 'unix':
+      return `unix ${resolve(cwd, bind.path)}`;
+    case 'abstract':
+      return `abstract ${bind.name}`;
+    case 'fd':
+      return `fd ${bind.fd}`;
+  }
+}
+
+/** The canonical string: parseBindOrTemplate(formatBind(b)) deep-equals b. */
+export function formatBind(bind: Bind): string {
+  switch (bind.kind) {
+    case 'per-worker':
+      if (bind.of === 'tcp')
+        return `${formatBind({ kind: 'tcp', host: bind.host, port: 0 }).slice(0, -1)}{${bind.base}+worker}`;
+      return formatBind(bind.of === 'unix' ? { kind: 'unix', path: bind.path } : { kind: 'abstract', name: bind.name });
     case 'tcp':
       return `${bind.host.includes(':') ? `[${bind.host}]` : bind.host}:${bind.port}`;
     case 'unix':

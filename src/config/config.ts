@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { type BindSpec, formatBind } from './bind.js';
+import { type Bind, type BindSpec, addressKey, expandBind, formatBind } from './bind.js';
 import { PreforkError, usageError } from '../shared/exit-codes.js';
 import { HANDOVER_ENV } from '../upgrade/handover.js';
 import { closest } from './suggest.js';
@@ -221,7 +221,7 @@ function mergeAliases(
 }
 
 const formatValue = (v: unknown): string =>
-  v !== null && typeof v === 'object' && 'kind' in v ? formatBind(v as BindSpec) : String(v);
+  v !== null && typeof v === 'object' && 'kind' in v ? formatBind(v as Bind) : String(v);
 
 /** Options that are valid one by one but not together. */
 function checkCombinations(config: Config, labels: Labels, cwd: string): void {
@@ -250,29 +250,31 @@ function checkCombinations(config: Config, labels: Labels, cwd: string): void {
  */
 function checkDuplicateBinds(config: Config, labels: Labels, cwd: string): void {
   const seen = new Map<string, string>();
-  const claim = (bind: BindSpec, label: string): void => {
-    const key =
-      bind.kind === 'tcp'
-        ? bind.port === 0
-          ? null
-          : `tcp ${bind.host.toLowerCase()} ${bind.port}`
-        : bind.kind === 'unix'
-          ? `unix ${resolve(cwd, bind.path)}`
-          : bind.kind === 'abstract'
-            ? `abstract ${bind.name}`
-            : `fd ${bind.fd}`;
+  const claim = (bind: BindSpec, what: string): void => {
+    const key = addressKey(bind, cwd);
     if (key === null) return;
     const first = seen.get(key);
-    const what = `${label} ${formatBind(bind)}`;
     if (first !== undefined) {
       const again = first === what ? `${what} is given twice` : `${what} is the same address as ${first}`;
       throw usageError(`${again}: each address can be bound once`);
     }
     seen.set(key, what);
   };
-  for (const bind of config.bind) claim(bind, labels.bind);
-  if (config.control !== null) claim({ kind: 'unix', path: config.control }, labels.control);
-  if (config.metricsBind !== null) claim(config.metricsBind, labels.metricsBind);
+  for (const bind of config.bind) {
+    const what = `${labels.bind} ${formatBind(bind)}`;
+    if (bind.kind !== 'per-worker') claim(bind, what);
+    // Each slot of the starting pool; a slot added later (TTIN) is checked when it is bound.
+    else
+      for (let slot = 0; slot < config.workers; slot += 1) {
+        const one = expandBind(bind, slot, labels.bind);
+        claim(one, `${what} (worker ${slot}: ${formatBind(one)})`);
+      }
+  }
+  if (config.control !== null) {
+    const control: BindSpec = { kind: 'unix', path: config.control };
+    claim(control, `${labels.control} ${formatBind(control)}`);
+  }
+  if (config.metricsBind !== null) claim(config.metricsBind, `${labels.metricsBind} ${formatBind(config.metricsBind)}`);
 }
 
 /** The config as --check-config prints it: JSON with binds in their canonical string form. */

@@ -1,4 +1,4 @@
-import { type BindSpec, parseBind } from './bind.js';
+import { type Bind, type BindSpec, parseBind, parseBindOrTemplate } from './bind.js';
 import { usageError } from '../shared/exit-codes.js';
 import { MAX_TIMER_SECONDS } from '../shared/timers.js';
 
@@ -116,7 +116,7 @@ export const unixPath: Parse<string | null> = (raw, label) => {
   return bind.path;
 };
 
-export const bindList: Parse<readonly BindSpec[]> = (raw, label) => {
+export const bindList: Parse<readonly Bind[]> = (raw, label) => {
   const items = Array.isArray(raw)
     ? raw
     : typeof raw === 'string'
@@ -125,7 +125,7 @@ export const bindList: Parse<readonly BindSpec[]> = (raw, label) => {
   if (items.length === 0) bad(label, raw, 'at least one bind address');
   return items.map((item) => {
     if (typeof item !== 'string') bad(label, item, 'a bind address string');
-    return parseBind(item, label);
+    return parseBindOrTemplate(item, label);
   });
 };
 

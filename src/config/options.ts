@@ -1,4 +1,4 @@
-import { type BindSpec, parseBind } from './bind.js';
+import { type Bind, type BindSpec, parseBind } from './bind.js';
 import {
   type Parse,
   account,
@@ -84,7 +84,7 @@ export const OPTIONS = {
     doc: "the app's own arguments: everything after the first `--` on the command line (never read as prefork options); the worker's `process.argv` is `[node, APP, ...ARGS]`, as if `node APP ARGS` had been run, so CLI entry points run as their users run them: `prefork node_modules/next/dist/bin/next -- start`. In a config file a list (`\"args\": [\"start\"]`), in env a JSON list. A reload applies a change.",
     defaultDoc: 'none', default: () => Object.freeze([]), parse: stringList,
   }),
-  bind: def<readonly BindSpec[]>({
+  bind: def<readonly Bind[]>({
     name: 'bind', onReload: 'restart', alias: 'b', cli: 'array', group: 'Server',
     describe: 'address to listen on (repeatable): HOST:PORT, [IPv6]:PORT, :PORT, unix:PATH, unix://PATH, unix:@NAME (abstract), fd://N',
     value: "ADDR",

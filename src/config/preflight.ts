@@ -1,3 +1,4 @@
+import { expandBind } from './bind.js';
 import { CONTROL_COMMANDS } from '../shared/control-commands.js';
 import { resolve } from 'node:path';
 import { resolveAppPath } from '../shared/app-path.js';
@@ -42,7 +43,10 @@ export function preflight(config: Config, cwd: string): void {
   loadTls(config, cwd);
   resolvePrivileges(config);
   if (config.pidfile !== null) checkPidfilePath(resolve(cwd, config.pidfile), config.pidfile);
-  for (const bind of [...config.bind, ...(config.metricsBind === null ? [] : [config.metricsBind])]) {
+  const starting = config.bind.flatMap((b) =>
+    b.kind === 'per-worker' ? Array.from({ length: config.workers }, (_, slot) => expandBind(b, slot)) : [b],
+  );
+  for (const bind of [...starting, ...(config.metricsBind === null ? [] : [config.metricsBind])]) {
     if (bind.kind === 'unix') checkUnixPath(resolve(cwd, bind.path));
     if (bind.kind === 'fd') checkInheritedFd(bind.fd);
   }

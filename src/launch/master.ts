@@ -49,6 +49,7 @@ export function createMaster(parts: MasterParts): Master {
     new Master({
       config,
       listeners,
+      slots: sockets.slots,
       log,
       settingsFor: (c) => workerSettings(c, start.cwd, listeners, start.tls, start.privileges.worker),
       reloadConfig: async () => {
@@ -72,6 +73,7 @@ export function createMaster(parts: MasterParts): Master {
       stopListening: () => {
         const ours = hooks.embedded === true ? listeners.filter((l) => l.bind.kind !== 'fd') : listeners;
         stopListening(ours, log, (l: Listener) => l.inherited === true && successor?.live !== true);
+        sockets.slots.closeAll();
       },
     }),
   );

@@ -66,7 +66,8 @@ export async function serveSideChannels(
   const { control, metrics } = sockets;
   // First: it can fail (the app file gone since the checks), and nothing may be served by then.
   if (config.reload) {
-    const watcher = watchForReload(config, start.cwd, sockets.listeners, () => void master.reload(), log);
+    const ours = [...sockets.listeners, ...sockets.slots.all()];
+    const watcher = watchForReload(config, start.cwd, ours, () => void master.reload(), log);
     cleanup.add(() => watcher.close());
   }
   if (control) {

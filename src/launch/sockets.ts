@@ -4,7 +4,8 @@ import { type BindSpec, parseBind } from '../config/bind.js';
 import { usageError } from '../shared/exit-codes.js';
 import { type HandoverSocket, type OwnedFile, bindKey } from '../upgrade/handover.js';
 import { CONTROL_SOCKET_MODE } from '../config/limits.js';
-import { type Listener, openListeners, releaseListeners } from '../master/listeners.js';
+import { type Listener, openListeners, releaseListeners, stopListening } from '../master/listeners.js';
+import { type BindSlot, SlotSockets } from '../master/slot-sockets.js';
 import type { Logger } from '../shared/log.js';
 import type { Config } from '../config/options.js';
 import { chownSockets } from '../master/privileges.js';
@@ -14,8 +15,10 @@ import type { Start } from './start.js';
 
 /** Every socket the master holds. */
 export interface Sockets {
-  /** The workers' sockets, handed to every worker. */
+  /** The workers' shared sockets, handed to every worker. */
   listeners: Listener[];
+  /** Every worker's sockets: the shared ones and, for `{worker}` binds, each slot's own. */
+  slots: SlotSockets;
   /** systemd's name for listeners[i] when systemd passed it (`#i` when unnamed), else null. */
   systemd: Array<string | null>;
   /** The master's own sockets, served by the master and never handed to workers. */
@@ -54,22 +57,49 @@ export async function openSockets(
   const open = async (role: string, specs: BindSpec[], socketMode: number, bound?: Listener[]): Promise<Listener[]> => {
     const tls = role === 'listen' && start.tls !== null;
     const opened = await openListeners(specs, { socketMode, log, tls, inherited: fromOldMaster(role), bound });
+    try {
+      if (role === 'listen') chownSockets(opened, start.privileges.socketOwner, log);
+    } catch (err) {
+      releaseListeners(opened, log, keepFile);
+      throw err;
+    }
     cleanup.add(() => releaseListeners(opened, log, keepFile));
     return opened;
   };
-  const listeners = await open('listen', binds, config.socketMode);
-  chownSockets(listeners, start.privileges.socketOwner, log);
+  const shared = binds.flatMap((b) => (b.kind === 'per-worker' ? [] : [b]));
+  const listeners = await open('listen', shared, config.socketMode);
+  const openSlot = (specs: BindSpec[], bound: readonly Listener[]) =>
+    open('listen', specs, config.socketMode, [...bound]);
+  const slots = slotSockets(binds, listeners, log, start, openSlot, keepFile);
+  // Every starting slot's, before any worker forks: a failure here fails the start (exit 3).
+  await slots.bindUpTo(config.workers);
   const controlBind: BindSpec[] = config.control === null ? [] : [{ kind: 'unix', path: config.control }];
   const control = controlBind.length === 0 ? [] : await open('control', controlBind, CONTROL_SOCKET_MODE);
   const metrics =
     config.metricsBind === null ? [] : await open('metrics', [config.metricsBind], config.socketMode, listeners);
   return {
     listeners,
+    slots,
     systemd: listeners.map((_, i) => (activated[i] ? (activated[i]!.name ?? `#${i}`) : null)),
     control: control[0] ?? null,
     metrics: metrics[0] ?? null,
     dropped: [],
   };
+}
+
+/** The workers' binds in order, each shared one with its listener; per-worker ones are bound by slot. */
+function slotSockets(
+  binds: ReadonlyArray<Config['bind'][number]>,
+  shared: readonly Listener[],
+  log: Logger,
+  start: Start,
+  open: (specs: BindSpec[], bound: readonly Listener[]) => Promise<Listener[]>,
+  keepFile: (l: Listener) => boolean,
+): SlotSockets {
+  let i = 0;
+  const layout = binds.map((b): BindSlot => (b.kind === 'per-worker' ? { perWorker: b } : { shared: shared[i++]! }));
+  const close = (ls: readonly Listener[]): void => stopListening(ls, log, keepFile);
+  return new SlotSockets({ layout, open, close, log, cwd: start.cwd });
 }
 
 /**
@@ -96,6 +126,8 @@ export function settleSockets(sockets: Sockets, start: Start, log: Logger): void
       `listening on ${l.url}${systemd ? ` (${systemd})` : ''}${from}`,
     );
   }
+  for (const slot of sockets.slots.boundSlots()) sockets.slots.logListening(slot, inheritance?.parent);
+  sockets.slots.announceLater();
 }
 
 /**
@@ -113,6 +145,7 @@ export function handoverSockets(sockets: Sockets): HandoverSocket[] {
   });
   return [
     ...sockets.listeners.map((l, i) => entry(l, 'listen', sockets.systemd[i] ?? null)),
+    ...sockets.slots.all().map((l) => entry(l, 'listen', null)),
     ...(sockets.control ? [entry(sockets.control, 'control', null)] : []),
     ...(sockets.metrics ? [entry(sockets.metrics, 'metrics', null)] : []),
   ];

@@ -5,7 +5,6 @@ import type { Listener } from './listeners.js';
 import { type Logger, logFileOf, reopenLogFile } from '../shared/log.js';
 import type { WorkerSettings } from '../shared/messages.js';
 import type { Config } from '../config/options.js';
-import { MAX_WORKERS } from '../config/limits.js';
 import { PoolTotals } from './pool-totals.js';
 import { WorkerPool } from './pool.js';
 import { Reloads } from './reload.js';
@@ -14,6 +13,8 @@ import type { ProbeState } from './probes.js';
 import { installSignalHandlers } from './signals.js';
 import { type StopMode, type StopOptions, Stopping } from './stopping.js';
 import type { SystemdNotifier } from './systemd.js';
+import { Scaling } from './scaling.js';
+import type { SlotSockets } from './slot-sockets.js';
 import { WorkerMessages } from './worker-messages.js';
 import type { ReplaceReason, Spawn, Transition, WorkerHandle } from './worker-handle.js';
 
@@ -24,6 +25,8 @@ type MasterState = 'starting' | 'running' | 'stopping';
 export interface MasterDeps {
   config: Config;
   listeners: readonly Listener[];
+  /** Per-worker sockets (`{worker}` binds): each slot's own, bound when the slot is first needed. */
+  slots?: SlotSockets;
   log: Logger;
   /** Settings for new workers, derived from a config (called again after a reload). */
   settingsFor: (config: Config) => WorkerSettings;
@@ -70,6 +73,7 @@ export class Master {
   readonly #reloads: Reloads;
   readonly #stopping: Stopping;
   readonly #messages: WorkerMessages;
+  readonly #scaling: Scaling;
   readonly stats = new PoolTotals();
   readonly startedAt = Date.now();
   #config: Config;
@@ -96,6 +100,8 @@ export class Master {
       afterPass: () => this.#reloads.check(),
     });
     const { log, notifier } = deps;
+    const stopping = (): boolean => this.#state === 'stopping';
+    this.#scaling = new Scaling({ pool: this.#pool, log, slots: deps.slots, stopping });
     this.#reloads = new Reloads({
       log,
       pool: this.#pool,
@@ -103,7 +109,7 @@ export class Master {
       readConfig: deps.reloadConfig,
       config: () => this.#config,
       apply: (config) => this.#apply(config),
-      stopping: () => this.#state === 'stopping',
+      stopping,
       scale: (target) => this.scale(target),
       status: () => this.status(),
     });
@@ -112,7 +118,7 @@ export class Master {
       pool: this.#pool,
       stats: this.stats,
       health: this.#health,
-      listeners: deps.listeners,
+      handles: (slot) => deps.slots?.handles(slot) ?? deps.listeners,
       config: () => this.#config,
       settings: () => this.#settings,
       listening: () => this.#stopping.listening,
@@ -154,8 +160,8 @@ export class Master {
       stop: () => this.stop('graceful', 'signal'),
       stopNow: () => this.stop('immediate', 'SIGQUIT'),
       reload: () => void this.reload(),
-      scaleUp: () => this.scale(this.#pool.desired + 1),
-      scaleDown: () => this.scale(this.#pool.desired - 1),
+      scaleUp: () => this.scale(this.#scaling.target + 1),
+      scaleDown: () => this.scale(this.#scaling.target - 1),
       reopenLogs: () => this.reopenLogs(),
       upgrade: () => this.#upgrade(),
     });
@@ -192,7 +198,7 @@ export class Master {
     this.#pool.replacements.promoted(worker);
     if (this.#state === 'starting' && this.#pool.readyCount() >= this.#pool.desired) {
       this.#state = 'running';
-      const urls = this.deps.listeners.map((l) => l.url);
+      const urls = this.#urls();
       this.#log.info(
         { event: 'ready', workers: this.#pool.readyCount(), addresses: urls },
         `ready: ${this.#pool.readyCount()} workers serving ${urls.join(', ')}`,
@@ -203,6 +209,11 @@ export class Master {
     this.#pool.maintain();
   }
 
+  /** Where the workers serve: the shared sockets, then each slot's own. */
+  #urls(): string[] {
+    return [...this.deps.listeners, ...(this.deps.slots?.all() ?? [])].map((l) => l.url);
+  }
+
   /** The pool as `prefork status` and the metrics show it. */
   snapshot(now = Date.now()): PoolStatus {
     return poolStatus(
@@ -210,7 +221,8 @@ export class Master {
         config: this.#config,
         state: this.#state,
         startedAt: this.startedAt,
-        binds: this.deps.listeners.map((l) => l.url),
+        binds: [...this.deps.listeners.map((l) => l.url), ...(this.deps.slots?.templates() ?? [])],
+        addresses: (slot) => (this.deps.slots?.own(slot) ?? []).map((l) => l.url),
         desired: this.#pool.desired,
         ready: this.#pool.readyCount(),
         reloading: this.#reloads.active,
@@ -230,7 +242,7 @@ export class Master {
 
   /** One line for systemd's STATUS= (shown by systemctl status). */
   status(): string {
-    return `${this.#pool.readyCount()} workers serving ${this.deps.listeners.map((l) => l.url).join(', ')}`;
+    return `${this.#pool.readyCount()} workers serving ${this.#urls().join(', ')}`;
   }
 
   // ── exits ───────────────────────────────────────────────────────────────────────────────
@@ -246,6 +258,7 @@ export class Master {
       this.#stopping.workerGone();
       return;
     }
+    this.#scaling.releaseSlots();
     if (before === 'booting' && this.#state === 'starting') {
       // The app cannot start: stop rather than fork the same failure forever.
       const how = signal !== null ? `signal ${signal}` : `code ${code}`;
@@ -297,15 +310,9 @@ export class Master {
     this.#log.level = config.logLevel;
   }
 
-  /** TTIN/TTOU and reloads: grow by forking new slots, shrink by draining the highest slots. */
+  /** TTIN/TTOU and reloads (scaling.ts). */
   scale(target: number): void {
-    if (this.#state === 'stopping') return;
-    const desired = Math.max(1, Math.min(MAX_WORKERS, target));
-    if (desired === this.#pool.desired) return;
-    const from = this.#pool.desired;
-    this.#pool.desired = desired;
-    this.#log.info({ event: 'scale', from, to: desired }, `scaling from ${from} to ${desired} workers`);
-    this.#pool.maintain();
+    this.#scaling.scale(target);
   }
 
   // ── logs ────────────────────────────────────────────────────────────────────────────────

@@ -22,6 +22,8 @@ export interface WorkerStatus {
   lagMs: number;
   restarts: number;
   lastExit: string | null;
+  /** The worker's own sockets (per-worker binds); the shared ones are the master's `binds`. */
+  addresses: string[];
 }
 
 export interface PoolStatus {
@@ -59,6 +61,8 @@ export interface PoolView {
   generation: number;
   stats: PoolTotals;
   workers: ReadonlyArray<{ handle: WorkerHandle; generation: number }>;
+  /** A slot's own sockets (per-worker binds). */
+  addresses?: (slot: number) => string[];
 }
 
 /** The pool as `prefork status` and the metrics show it. */
@@ -82,6 +86,7 @@ export function poolStatus(view: PoolView, now: number): PoolStatus {
         lagMs: v?.lagMs ?? 0,
         restarts: slot.restarts,
         lastExit: slot.lastExit,
+        addresses: view.addresses?.(w.slot) ?? [],
       };
     })
     .sort((a, b) => a.id - b.id || a.ageMs - b.ageMs);
@@ -145,8 +150,10 @@ export function formatStatus(s: PoolStatus): string {
       .join(' ')}`,
     '',
   ];
+  // The column appears with per-worker binds only.
+  const own = s.workers.some((w) => w.addresses.length > 0) ? ['ADDRESS'] : [];
   const rows = [
-    ['ID', 'PID', 'STATE', 'AGE', 'REQUESTS', 'INFLIGHT', 'KEEPALIVE', 'RSS', 'LAG', 'RESTARTS', 'LAST EXIT'],
+    ['ID', 'PID', 'STATE', 'AGE', 'REQUESTS', 'INFLIGHT', 'KEEPALIVE', 'RSS', 'LAG', 'RESTARTS', ...own, 'LAST EXIT'],
   ];
   for (const w of s.workers) {
     rows.push([
@@ -160,6 +167,7 @@ export function formatStatus(s: PoolStatus): string {
       mb(w.rss),
       `${w.lagMs.toFixed(1)}ms`,
       String(w.restarts),
+      ...(own.length > 0 ? [w.addresses.join(',') || '-'] : []),
       w.lastExit ?? '-',
     ]);
   }

@@ -13,7 +13,8 @@ export interface MessageHost {
   pool: WorkerPool;
   stats: PoolTotals;
   health: HealthMonitor;
-  listeners: readonly Listener[];
+  /** The sockets a worker of this slot is given: the shared ones and the slot's own. */
+  handles: (slot: number) => readonly Listener[];
   config: () => Config;
   /** The settings every new worker starts from (derived from the config in force). */
   settings: () => WorkerSettings;
@@ -29,7 +30,11 @@ export class WorkerMessages {
     const { host } = this;
     switch (message.type) {
       case 'hello':
-        handle.send({ type: 'start', settings: this.#settingsForNewWorker(), handles: host.listeners.length });
+        handle.send({
+          type: 'start',
+          settings: this.#settingsForNewWorker(handle.slot),
+          handles: host.handles(handle.slot).length,
+        });
         this.#sendHandles(handle);
         break;
       case 'resume':
@@ -67,14 +72,15 @@ export class WorkerMessages {
     this.host.pool.replacements.queue(handle, 'max-memory');
   }
 
-  #settingsForNewWorker(): WorkerSettings {
+  #settingsForNewWorker(slot: number): WorkerSettings {
     const { maxRequests, maxRequestsJitter } = this.host.config();
     const jitter = maxRequests > 0 && maxRequestsJitter > 0 ? Math.floor(Math.random() * (maxRequestsJitter + 1)) : 0;
-    return { ...this.host.settings(), maxRequests: maxRequests > 0 ? maxRequests + jitter : 0 };
+    const urls = this.host.handles(slot).map((l) => l.url);
+    return { ...this.host.settings(), urls, maxRequests: maxRequests > 0 ? maxRequests + jitter : 0 };
   }
 
   #sendHandles(handle: WorkerHandle): void {
     if (!this.host.listening()) return;
-    this.host.listeners.forEach((l, index) => handle.send({ type: 'handle', index }, l.handle as RawHandle));
+    this.host.handles(handle.slot).forEach((l, index) => handle.send({ type: 'handle', index }, l.handle as RawHandle));
   }
 }

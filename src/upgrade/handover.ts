@@ -138,7 +138,10 @@ export class Inheritance {
     return this.sockets.filter((s) => s.role === 'listen' && s.systemd !== null && !this.#claimed.has(s));
   }
 
+  /** The sockets nobody claimed (to be closed): from now on take() does not return them either. */
   unclaimed(): HandoverSocket[] {
-    return this.sockets.filter((s) => !this.#claimed.has(s));
+    const left = this.sockets.filter((s) => !this.#claimed.has(s));
+    for (const s of left) this.#claimed.add(s);
+    return left;
   }
 }
