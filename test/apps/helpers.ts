@@ -9,6 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -23,6 +24,7 @@ import {
   request,
   sleep,
   tempDir,
+  toTarget,
   track,
 } from '../helpers/prefork.js';
 
@@ -150,7 +152,9 @@ export async function serveApp(
     }
   });
   await p.ready(opts.bootMs ?? 30_000);
-  const [tcp, unix] = p.targets();
+  const [tcp, unix] = p.logs
+    .filter((l) => l.event === 'listening' && l.worker === undefined)
+    .map((l) => toTarget(String(l.address)));
   assert.ok(tcp?.port !== undefined && unix?.socketPath === socketPath, JSON.stringify(p.targets()));
   return { p, tcp, unix, socketPath };
 }
@@ -276,4 +280,29 @@ export async function checkApp(
   const { ok } = await checkReloadUnderLoad(s, first);
   const { processes } = await checkTermCleansUp(s);
   t.diagnostic(`${ok} requests during the reload, 0 failed; ${processes} processes in the group before TERM`);
+}
+
+/** A free loopback port whose next `count - 1` ports are free too, for HOST:{BASE+worker} binds. */
+export async function freeBase(count: number): Promise<number> {
+  const tryListen = (port: number): Promise<net.Server | null> =>
+    new Promise((done) => {
+      const s = net.createServer();
+      s.once('error', () => done(null));
+      s.listen(port, '127.0.0.1', () => done(s));
+    });
+  for (let attempt = 0; attempt < 20; attempt += 1) {
+    const held: net.Server[] = [];
+    const first = await tryListen(0);
+    if (first === null) continue;
+    held.push(first);
+    const base = (first.address() as net.AddressInfo).port;
+    for (let i = 1; i < count; i += 1) {
+      const s = base + i <= 65535 ? await tryListen(base + i) : null;
+      if (s === null) break;
+      held.push(s);
+    }
+    await Promise.all(held.map((s) => new Promise((done) => s.close(done))));
+    if (held.length === count) return base;
+  }
+  throw new Error(`no ${count} consecutive free ports`);
 }
