@@ -306,3 +306,31 @@ export async function freeBase(count: number): Promise<number> {
   }
   throw new Error(`no ${count} consecutive free ports`);
 }
+
+/**
+ * systemd (KillMode=control-group), a terminal's Ctrl-C and `kill -TERM -- -PGID` signal every
+ * process of the group: each worker gets the TERM too, and so do the app's own handlers. With
+ * `--shutdown-delay 2` (serveApp's `preforkArgs`), the requests sent during the first 1.5 s
+ * should all be answered; the master must still exit 0.
+ */
+export async function groupTermDuringDelay(
+  s: Served,
+  route: Route,
+): Promise<{ ok: number; failed: number; firstFailure: string }> {
+  process.kill(-s.p.pid, 'SIGTERM');
+  let ok = 0;
+  let failed = 0;
+  let firstFailure = '';
+  const until = Date.now() + 1500;
+  while (Date.now() < until) {
+    await route.check(ok % 2 === 0 ? s.tcp : s.unix).then(
+      () => (ok += 1),
+      (err: Error) => {
+        failed += 1;
+        firstFailure ||= err.message.slice(0, 200);
+      },
+    );
+  }
+  assert.deepEqual(await s.p.exited, { code: 0, signal: null });
+  return { ok, failed, firstFailure };
+}
