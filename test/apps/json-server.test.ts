@@ -3,7 +3,7 @@ import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { eventually, request, tempDir } from '../helpers/prefork.js';
-import { checkApp, checkTermCleansUp, getRoute, prepareApp, serveApp } from './helpers.js';
+import { type Served, checkApp, checkTermCleansUp, getRoute, prepareApp, serveApp } from './helpers.js';
 
 const BIN = 'node_modules/json-server/lib/cli/bin.js';
 const routes = [getRoute('/posts', '"author": "typicode"'), getRoute('/profile', '"name": "typicode"')];
@@ -47,3 +47,36 @@ test(
     await checkTermCleansUp(s);
   },
 );
+
+/** Posts 6 entries, then asks many fresh connections how many of them their worker knows. */
+async function newPostsSeen(s: Served): Promise<Set<number>> {
+  for (let i = 0; i < 6; i += 1) {
+    const reply = await request(i % 2 === 0 ? s.tcp : s.unix, {
+      method: 'POST',
+      path: '/posts',
+      headers: { 'content-type': 'application/json', connection: 'close' },
+      body: JSON.stringify({ title: 'new' }),
+    });
+    assert.equal(reply.status, 201, reply.body);
+  }
+  const seen = new Set<number>();
+  for (let i = 0; i < 40; i += 1) {
+    const reply = await request(i % 2 === 0 ? s.tcp : s.unix, { path: '/posts', headers: { connection: 'close' } });
+    seen.add(reply.json<Array<{ title: string }>>().filter((post) => post.title === 'new').length);
+  }
+  return seen;
+}
+
+test('json-server keeps its data in memory: two workers answer from two copies, one worker from one (the documented fix)', async (t) => {
+  const dir = prepareApp('json-server');
+  for (const workers of [2, 1]) {
+    const db = join(tempDir(t), 'db.json');
+    copyFileSync(join(dir, 'db.json'), db);
+    const s = await serveApp(t, dir, BIN, { appArgs: [db], workers });
+    const seen = [...(await newPostsSeen(s))];
+    t.diagnostic(`-w ${workers}: of the 6 new posts, answers saw ${seen.join(' or ')}`);
+    if (workers === 2) assert.ok(!seen.includes(6), `-w 2: an answer saw all 6 new posts (${seen.join(', ')})`);
+    else assert.deepEqual(seen, [6], '-w 1: every answer sees the 6 new posts');
+    await checkTermCleansUp(s);
+  }
+});
