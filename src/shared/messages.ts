@@ -88,7 +88,10 @@ export type WorkerMessage =
       stats: RequestStats;
       lagMs: number;
     }
-  /** Done shedding: send the sockets again (the worker closed its copies to stop accepting). */
+  /**
+   * Send the sockets again: the worker closed its copies, done shedding, or (drop-in mode) the
+   * app closed its server and listens again. Only a ready worker gets them.
+   */
   | { type: 'resume' }
   /** Close to a self-imposed limit: the master starts the replacement ahead of time. */
   | { type: 'recycle-soon'; reason: RecycleReason }

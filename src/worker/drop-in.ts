@@ -1,5 +1,7 @@
 import type net from 'node:net';
 import type { Logger } from '../shared/log.js';
+import { sameHandlers } from './app-server.js';
+import type { HttpServers } from './http-servers.js';
 import { type ListenCall, type ListenDecision, hookListen, reportAddress } from './listen-hook.js';
 
 /**
@@ -10,8 +12,12 @@ import { type ListenCall, type ListenDecision, hookListen, reportAddress } from 
  *   is a logged no-op (its callback still runs, 'listening' is still emitted);
  * - otherwise prefork serves the server it was called on, on the master's sockets, whatever port
  *   or path it asked for.
- * Any later listen() gets an error event (the master binds nothing for a worker), unless it asks
- * for `exclusive: true`: then the app binds that socket itself, in this worker.
+ * Once served, the app's server follows Node's contract: after its close(), the next listen() (on
+ * it or on a new server: json-server --watch makes one) serves again, in the same worker. A listen()
+ * on a server with the app's own request handler (Fastify's "localhost" binds ::1 as well) is a
+ * no-op: prefork's sockets already serve that handler. Any other listen() gets an error event (the
+ * master binds nothing for a worker), unless it asks for `exclusive: true`: then the app binds that
+ * socket itself, in this worker.
  *
  * A listen() made while the module loads is decided once it has loaded (is there an export?),
  * unless the module is still loading a turn of the event loop later: then it waits for its own
@@ -41,6 +47,8 @@ export class DropIn {
     private readonly urls: readonly string[],
     /** Serves the app's server on the master's sockets. */
     private readonly serve: (call: ListenCall) => Promise<void>,
+    /** What serves it, once serve() has begun. */
+    private readonly servers: () => HttpServers | null,
   ) {
     this.failed = new Promise<never>((_, reject) => (this.#fail = reject));
     this.failed.catch(() => {});
@@ -56,7 +64,7 @@ export class DropIn {
       return 'pass';
     }
     if (this.#appListen !== null) {
-      this.#refuse(call);
+      this.#later(call, this.#appListen.server);
       return 'taken';
     }
     this.#appListen = call;
@@ -85,6 +93,50 @@ export class DropIn {
       `the app's listen(${call.target}) is a no-op: prefork serves its export on ${this.urls.join(', ')}`,
     );
     if (this.#address !== null) reportAddress(call.server, this.#address);
+    process.nextTick(() => call.server.emit('listening'));
+  }
+
+  /** A listen() after the app's first one. Throws where Node's own listen() would. */
+  #later(call: ListenCall, first: net.Server): void {
+    const servers = this.#mode === 'redirected' ? this.servers() : null;
+    const app = servers?.appServer ?? null;
+    if (servers === null || app === null) {
+      // Served as an export, its listen() a no-op: so is this one, on that server or one with its handler.
+      const same = call.server === first || sameHandlers(call.server, first.listeners('request'));
+      if (this.#mode === 'export' && same) this.#ignore(call);
+      else if (call.server === first) throw alreadyListening();
+      else this.#refuse(call);
+      return;
+    }
+    // Closed by the app, or by prefork's drain: then it is not served again, whatever the app does on 'close'.
+    if (servers.appClosed || servers.draining) this.#listenAgain(call, servers);
+    else if (call.server === app) throw alreadyListening();
+    else if (servers.servesTheApp(call.server)) this.#sameApp(call, app);
+    else this.#refuse(call);
+  }
+
+  #listenAgain(call: ListenCall, servers: HttpServers): void {
+    if (servers.draining) {
+      this.log.info(
+        { event: 'listen-ignored', target: call.target },
+        `the app's listen(${call.target}) is a no-op: this worker is draining`,
+      );
+      return;
+    }
+    this.log.info(
+      { event: 'listen-again', target: call.target },
+      `the app's listen(${call.target}) after its close() is served on ${this.urls.join(', ')} again`,
+    );
+    servers.reopen(call.server);
+  }
+
+  #sameApp(call: ListenCall, app: net.Server): void {
+    this.log.info(
+      { event: 'listen-ignored', target: call.target },
+      `the app's listen(${call.target}) is a no-op: its handler is served on ${this.urls.join(', ')} already`,
+    );
+    const address = app.address();
+    if (address !== null) reportAddress(call.server, address);
     process.nextTick(() => call.server.emit('listening'));
   }
 
@@ -156,4 +208,11 @@ export class DropIn {
     await this.#redirect();
     return 'redirected';
   }
+}
+
+/** Node's own error for a second listen() without a close() in between. */
+function alreadyListening(): Error {
+  return Object.assign(new Error('Listen method has been called more than once without closing.'), {
+    code: 'ERR_SERVER_ALREADY_LISTEN',
+  });
 }

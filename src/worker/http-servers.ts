@@ -11,6 +11,7 @@ import { Connections } from './connections.js';
 import { Requests } from './requests.js';
 import { answerClientError, createServer, loadHttps } from './server-options.js';
 import { Shedding, type SheddingHooks } from './shedding.js';
+import { onAppClose, ownHandleIndex, pipeAddress, sameHandlers } from './app-server.js';
 
 /** What the worker wants to hear about from the request path. */
 export interface ServingHooks extends SheddingHooks {
@@ -40,6 +41,13 @@ export class HttpServers {
   #drained: Promise<void> | null = null;
   /** Drop-in mode serves the app's own server: its listening state is the app's, never paused. */
   #ownServers = true;
+  /** Drop-in mode: the app's server, at #servers[#ownIndex]; the others hand it their connections. */
+  #adopted: net.Server | null = null;
+  #ownIndex = 0;
+  /** Its 'request' listeners as the app added them (ours replaced them). */
+  #appListeners: readonly RequestListener[] = [];
+  /** The app closed its server (not a drain): nothing is accepted until its next listen(). */
+  #appClosed = false;
 
   constructor(
     app: Servable | null,
@@ -83,10 +91,9 @@ export class HttpServers {
     await Promise.all(handles.map((handle, i) => this.#listenOne(handle, i)));
   }
 
-  /** For a unix socket: its path (or @name), as server.address() should report it. */
+  /** For a unix socket: what server.address() should report. */
   #pipeName(index: number): string | null {
-    const url = this.settings.urls[index] ?? '';
-    return url.startsWith('unix:') ? url.slice('unix:'.length) : null;
+    return pipeAddress(this.settings.urls[index]);
   }
 
   #listenOne(handle: RawHandle, index: number): Promise<void> {
@@ -124,29 +131,73 @@ export class HttpServers {
 
   /**
    * Drop-in mode: serve the app's own server (the one it called listen() on) on the master's
-   * handles. It listens on the first itself, so address(), close() and its 'listening' callback
-   * behave as the app expects; the other handles hand their connections to it. Its request
-   * listeners move behind ours, so limits, counting, the access log and the drain apply.
+   * handles. It listens on one itself (see ownHandleIndex()), so address(), close() and its
+   * 'listening' callback behave as the app expects; the other handles hand their connections to it.
+   * Its request listeners move behind ours, so limits, counting, the access log and the drain apply.
    */
-  async adopt(server: net.Server, handles: readonly RawHandle[]): Promise<void> {
+  async adopt(server: net.Server, handles: readonly RawHandle[], wantsPipe: boolean): Promise<void> {
+    this.#ownServers = false;
+    this.#take(server);
+    this.#ownIndex = ownHandleIndex(handles, wantsPipe);
+    // Index for index with the handles: the master sends a handle again by its index (relisten()).
+    for (let i = 0; i < handles.length; i += 1)
+      this.#servers.push(i === this.#ownIndex ? server : net.createServer((s) => this.#adopted?.emit('connection', s)));
+    await Promise.all(handles.map((handle, i) => this.#accept(this.#servers[i]!, handle, i)));
+  }
+
+  #take(server: net.Server): void {
     if (server instanceof http.Server || server instanceof loadHttps().Server) {
       const listeners = server.listeners('request') as RequestListener[];
       server.removeAllListeners('request');
+      this.#appListeners = listeners;
+      // A connection still open on a server the app closed gets the current server's listeners.
       this.#app = { request: (req, res) => adoptedRequest(server, listeners, req, res), upgrade: null };
       server.on('request', this.#onRequest);
       this.#connections.watchUpgrades(server);
     }
     this.#connections.track(server);
-    this.#ownServers = false;
-    const [first, ...rest] = handles;
-    if (first === undefined) return;
-    await this.#listenOn(server, first, 0);
-    await Promise.all(
-      rest.map((handle, i) => {
-        const forward = net.createServer((socket) => server.emit('connection', socket));
-        return this.#listenOn(forward, handle, i + 1);
-      }),
+    onAppClose(server, this.#onAppClose);
+    this.#adopted = server;
+  }
+
+  /** The app closes its server (json-server --watch does, to listen again): the other sockets stop too. */
+  readonly #onAppClose = (server: net.Server): void => {
+    if (server !== this.#adopted || this.#appClosed || this.draining) return;
+    this.#appClosed = true;
+    for (const s of this.#servers) if (s !== server && s.listening) net.Server.prototype.close.call(s);
+    this.log.info(
+      { event: 'listen-closed' },
+      "the app closed its server: this worker accepts nothing until the app's next listen()",
     );
+  };
+
+  /** Drop-in mode: the server the app listens on (null before, or when it serves an export). */
+  get appServer(): net.Server | null {
+    return this.#adopted;
+  }
+
+  /** The app closed its server and has not called listen() again since. */
+  get appClosed(): boolean {
+    return this.#appClosed;
+  }
+
+  /** A server with the app's own request handler: the same app on another address (Fastify's "localhost"). */
+  servesTheApp(server: net.Server): boolean {
+    return sameHandlers(server, this.#appListeners);
+  }
+
+  /**
+   * The app listens again after closing its server (the same one, or a new one it made): it is
+   * served on the master's sockets again, which the master sends again ('resume', as after
+   * shedding). Until they arrive, connections wait in the kernel's queue of the master's copy.
+   */
+  reopen(server: net.Server): void {
+    if (server !== this.#adopted) {
+      this.#take(server);
+      this.#servers[this.#ownIndex] = server;
+    }
+    this.#appClosed = false;
+    this.hooks.resume();
   }
 
   /** No request can arrive any more: every connection has closed or is an upgraded one. */
@@ -210,10 +261,10 @@ export class HttpServers {
     return this.#servers.some((s) => !s.listening);
   }
 
-  /** A socket the master sent again after shed(): accept on it once more. */
+  /** A socket the master sent again after shed() or reopen(): accept on it once more. */
   relisten(index: number, handle: RawHandle): Promise<void> {
     const server = this.#servers[index];
-    if (server === undefined || server.listening || this.draining) {
+    if (server === undefined || server.listening || this.draining || this.#appClosed) {
       handle.close();
       return Promise.resolve();
     }
@@ -230,7 +281,8 @@ export class HttpServers {
   drain(deadline: number): Promise<void> {
     if (this.#drained !== null) return this.#drained;
     this.#requests.closeAfterResponse();
-    for (const server of this.#servers) net.Server.prototype.close.call(server);
+    // Closing a closed server would emit 'close' again: the app may have closed its own.
+    for (const server of this.#servers) if (server.listening) net.Server.prototype.close.call(server);
     this.#drained = this.#connections
       .until(() => this.#noMoreRequests(), deadline)
       .then((done) => {

@@ -19,6 +19,8 @@ export interface ListenCall {
   readonly target: string;
   /** `listen({ port, exclusive: true })`: the app wants this socket for itself. */
   readonly exclusive: boolean;
+  /** It asked for a path (a unix socket), not a port. */
+  readonly pipe: boolean;
   /** Runs Node's own listen() with the app's arguments: the app binds the socket itself. */
   bindItself(): net.Server;
 }
@@ -33,28 +35,30 @@ const asNumber = (x: unknown): number | false => {
 const isPipeName = (s: unknown): s is string => typeof s === 'string' && asNumber(s) === false;
 
 /** Node's own reading of listen()'s arguments (lib/net.js normalizeArgs), reduced to what we decide on. */
-function classify(args: readonly unknown[]): { target: string; exclusive: boolean } | null {
+function classify(args: readonly unknown[]): { target: string; exclusive: boolean; pipe: boolean } | null {
   const [first] = args;
   if (typeof first === 'object' && first !== null) {
     const o = first as Record<string, unknown>;
     if (o._handle !== undefined || o.handle !== undefined || typeof o.fd === 'number') return null;
-    if (isPipeName(o.path)) return { target: `path ${o.path}`, exclusive: o.exclusive === true };
+    if (isPipeName(o.path)) return { target: `path ${o.path}`, exclusive: o.exclusive === true, pipe: true };
     const port = o.port ?? 0;
     const host = typeof o.host === 'string' ? ` on ${o.host}` : '';
     return {
       target: Number(port) === 0 ? `a random port${host}` : `port ${String(port)}${host}`,
       exclusive: o.exclusive === true,
+      pipe: false,
     };
   }
-  if (isPipeName(first)) return { target: `path ${first}`, exclusive: false };
+  if (isPipeName(first)) return { target: `path ${first}`, exclusive: false, pipe: true };
   const port = typeof first === 'function' || first === undefined || first === null ? 0 : first;
   const host = typeof args[1] === 'string' ? ` on ${args[1]}` : '';
-  return { target: Number(port) === 0 ? `a random port${host}` : `port ${String(port)}${host}`, exclusive: false };
+  const target = Number(port) === 0 ? `a random port${host}` : `port ${String(port)}${host}`;
+  return { target, exclusive: false, pipe: false };
 }
 
 let installed = false;
 
-/** Installs the hook once per process; `decide` must not emit events synchronously. */
+/** Installs the hook once per process; `decide` must not emit events synchronously (it may throw, as listen() does). */
 export function hookListen(decide: (call: ListenCall) => ListenDecision): void {
   if (installed) throw new Error('listen hook installed twice');
   installed = true;

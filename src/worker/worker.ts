@@ -7,6 +7,7 @@ import { type LoadedApp, loadApp, nothingPending, nothingToServe } from './app-l
 import { captureAppOutput } from './app-output.js';
 import { resolveAppPath } from '../shared/app-path.js';
 import { DropIn } from './drop-in.js';
+import { pipeAddress } from './app-server.js';
 import { activeResources, appIdle } from './idle.js';
 import { dropPrivileges } from './drop-privileges.js';
 import { Heartbeat } from './heartbeat.js';
@@ -32,6 +33,9 @@ export class WorkerProcess {
   #heartbeat: Heartbeat | null = null;
   /** Drop-in mode, between loading the app and its listen() call. */
   #waitingForListen = false;
+  /** 'ready' sent; before it the master ignores 'resume', so one asked for waits for it. */
+  #ready = false;
+  #resumeAfterReady = false;
   #draining = false;
   /** The first TERM/INT sent to this worker itself, while --shutdown-delay runs. */
   #signalled: NodeJS.Signals | null = null;
@@ -110,6 +114,8 @@ export class WorkerProcess {
       return;
     }
     send({ type: 'ready' });
+    this.#ready = true;
+    if (this.#resumeAfterReady) send({ type: 'resume' });
     this.#heartbeat.start();
   }
 
@@ -154,7 +160,10 @@ export class WorkerProcess {
         send({ type: 'draining', reason: 'max-requests' });
         void this.drain(`served --max-requests ${s.maxRequests}`);
       },
-      resume: () => send({ type: 'resume' }),
+      resume: () => {
+        if (this.#ready) send({ type: 'resume' });
+        else this.#resumeAfterReady = true;
+      },
       connectionsMoved: () => this.#heartbeat?.soon(),
     };
   }
@@ -163,7 +172,8 @@ export class WorkerProcess {
   async #serveApp(s: WorkerSettings, log: Logger): Promise<void> {
     const hooks = this.#hooks(s);
     // Before the app loads: it may call listen() (drop-in mode) or runTask() while it does.
-    const dropIn = new DropIn(log, s.urls, (call) => this.#serveAppServer(s, call, hooks, log));
+    const serve = (call: ListenCall): Promise<void> => this.#serveAppServer(s, call, hooks, log);
+    const dropIn = new DropIn(log, s.urls, serve, () => this.#servers);
     if (s.threads > 0) this.#threads = await Threads.start(s.threads, s.taskTimeoutMs, log);
     const onAppError = (err: unknown): void => this.#servers?.onAppError(err);
     // As if `node APP ARGS` had run: CLI entry points (next, json-server) read their command here.
@@ -197,10 +207,10 @@ export class WorkerProcess {
       );
     }
     this.#servers = new HttpServers(null, s, log, hooks);
-    await this.#servers.adopt(call.server, this.#handles);
+    await this.#servers.adopt(call.server, this.#handles, call.pipe);
   }
 
-  /** A worker that cannot accept again after shedding serves nobody new: it drains and is replaced. */
+  /** A worker that cannot accept again (after shedding, or the app's close()) serves nobody new: it is replaced. */
   async #relisten(index: number, handle: RawHandle): Promise<void> {
     try {
       await this.#servers?.relisten(index, handle);
@@ -208,7 +218,7 @@ export class WorkerProcess {
       const reason = (err as Error).message;
       this.#log?.error(
         { event: 'relisten-failed', reason },
-        `cannot accept again after shedding connections: ${reason}`,
+        `cannot accept again on a socket the master sent again: ${reason}`,
       );
       void this.drain('cannot accept again');
     }
@@ -297,5 +307,5 @@ export class WorkerProcess {
 function addressOf(handle: RawHandle | undefined, url: string | undefined): net.AddressInfo | string | null {
   if (handle === undefined) return null;
   if (handleKind(handle) === 'tcp') return tcpAddress(handle);
-  return url?.replace(/^unix:/, '') ?? null;
+  return pipeAddress(url);
 }
