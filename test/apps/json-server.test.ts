@@ -15,38 +15,32 @@ test('json-server 0.17 --watch db.json', async (t) => {
   await checkApp(t, await serveApp(t, dir, BIN, { appArgs: ['--watch', db] }), routes);
 });
 
-// json-server re-listens when db.json changes (server.destroy(), then a new app.listen()): the
-// drop-in close()-then-listen() support is being built on branch `dropin`. Until it is merged
-// the second listen() is refused and the workers die (replaced, so data still arrives, by others).
-const RELISTEN = { skip: 'close() then listen() again in drop-in mode: lands with branch dropin' };
-
-test(
-  'json-server 0.17 --watch: a change of db.json reloads the data in both workers (close(), listen() again)',
-  RELISTEN,
-  async (t) => {
-    const dir = prepareApp('json-server');
-    const db = join(tempDir(t), 'db.json');
-    copyFileSync(join(dir, 'db.json'), db);
-    const s = await serveApp(t, dir, BIN, { appArgs: ['--watch', db] });
-    const workers = s.p.readyWorkers();
-    writeFileSync(db, readFileSync(db, 'utf8').replace('"name": "typicode"', '"name": "changed"'));
-    // Each worker sees the change, closes its server and listens again: every request, on either
-    // socket and whichever worker accepts it, gets the new data.
-    await eventually(
-      async () => {
-        for (let i = 0; i < 20; i += 1) {
-          const reply = await request(i % 2 === 0 ? s.tcp : s.unix, { path: '/profile' }).catch(() => null);
-          if (reply?.status !== 200 || !reply.body.includes('"changed"')) return false;
-        }
-        return true;
-      },
-      10_000,
-      'the new data from every worker',
-    );
-    assert.deepEqual(s.p.readyWorkers(), workers, 'the same workers serve: a re-listen is no crash');
-    await checkTermCleansUp(s);
-  },
-);
+// json-server re-listens when db.json changes (server.destroy(), then a new app.listen()): drop-in
+// mode must serve the new server on prefork's sockets in the same worker (without it the second
+// listen() was refused and the workers died, replaced by ones that loaded the new file).
+test('json-server 0.17 --watch: a change of db.json reloads the data in both workers (close(), listen() again)', async (t) => {
+  const dir = prepareApp('json-server');
+  const db = join(tempDir(t), 'db.json');
+  copyFileSync(join(dir, 'db.json'), db);
+  const s = await serveApp(t, dir, BIN, { appArgs: ['--watch', db] });
+  const workers = s.p.readyWorkers();
+  writeFileSync(db, readFileSync(db, 'utf8').replace('"name": "typicode"', '"name": "changed"'));
+  // Each worker sees the change, closes its server and listens again: every request, on either
+  // socket and whichever worker accepts it, gets the new data.
+  await eventually(
+    async () => {
+      for (let i = 0; i < 20; i += 1) {
+        const reply = await request(i % 2 === 0 ? s.tcp : s.unix, { path: '/profile' }).catch(() => null);
+        if (reply?.status !== 200 || !reply.body.includes('"changed"')) return false;
+      }
+      return true;
+    },
+    10_000,
+    'the new data from every worker',
+  );
+  assert.deepEqual(s.p.readyWorkers(), workers, 'the same workers serve: a re-listen is no crash');
+  await checkTermCleansUp(s);
+});
 
 /** Posts 6 entries, then asks many fresh connections how many of them their worker knows. */
 async function newPostsSeen(s: Served): Promise<Set<number>> {
