@@ -4,7 +4,7 @@ import stylistic from '@stylistic/eslint-plugin';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.ci/', 'bench/results/', '**/*.d.ts'] },
+  { ignores: ['dist/', 'node_modules/', '.ci/', 'bench/results/', '**/*.d.ts', 'test/apps/fixtures/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
