@@ -9,7 +9,6 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -293,30 +292,7 @@ export async function checkApp(
   t.diagnostic(`${ok} requests during the reload, 0 failed; ${processes} processes in the group before TERM`);
 }
 
-/** A free loopback port whose next `count - 1` ports are free too, for HOST:{BASE+worker} binds. */
-export async function freeBase(count: number): Promise<number> {
-  const tryListen = (port: number): Promise<net.Server | null> =>
-    new Promise((done) => {
-      const s = net.createServer();
-      s.once('error', () => done(null));
-      s.listen(port, '127.0.0.1', () => done(s));
-    });
-  for (let attempt = 0; attempt < 20; attempt += 1) {
-    const held: net.Server[] = [];
-    const first = await tryListen(0);
-    if (first === null) continue;
-    held.push(first);
-    const base = (first.address() as net.AddressInfo).port;
-    for (let i = 1; i < count; i += 1) {
-      const s = base + i <= 65535 ? await tryListen(base + i) : null;
-      if (s === null) break;
-      held.push(s);
-    }
-    await Promise.all(held.map((s) => new Promise((done) => s.close(done))));
-    if (held.length === count) return base;
-  }
-  throw new Error(`no ${count} consecutive free ports`);
-}
+export { freeBase } from '../helpers/per-worker.js';
 
 /**
  * systemd (KillMode=control-group), a terminal's Ctrl-C and `kill -TERM -- -PGID` signal every

@@ -188,7 +188,7 @@ export const FILE_ROWS: Row[] = [
   { what: 'missing named export', args: ['-b', SOCK, app('named.mjs:nope')], code: 4, message: /has no export "nope"/ },
   {
     what: 'no default export and no listen()',
-    args: ['-b', SOCK, '--boot-timeout', '1', app('no-default.mjs')],
+    args: ['-b', SOCK, '--boot-timeout', '10', app('no-default.mjs')],
     code: 4,
     message: /has no default export .*, called no listen\(\) and has nothing pending/,
   },

@@ -19,7 +19,11 @@ export async function who(target: Target): Promise<Who> {
 
 export const sock = (dir: string, slot: number): Target => ({ socketPath: join(dir, `web-${slot}.sock`) });
 
-/** A free port whose next `count - 1` ports are free too (loopback), for HOST:{BASE+worker}. */
+/**
+ * A free port whose next `count - 1` ports are free too (loopback), for HOST:{BASE+worker}. Drawn
+ * below the kernel's ephemeral range: there, the ports next to a listen(0) port are the ones the
+ * other tests' client connections take, and a busy machine finds none free.
+ */
 export async function freeBase(count: number): Promise<number> {
   const tryListen = (port: number): Promise<net.Server | null> =>
     new Promise((done) => {
@@ -27,12 +31,11 @@ export async function freeBase(count: number): Promise<number> {
       s.once('error', () => done(null));
       s.listen(port, '127.0.0.1', () => done(s));
     });
-  for (let attempt = 0; attempt < 20; attempt += 1) {
-    const first = await tryListen(0);
-    const base = (first!.address() as net.AddressInfo).port;
-    const held = [first!];
-    for (let i = 1; i < count; i += 1) {
-      const s = base + i <= 65535 ? await tryListen(base + i) : null;
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    const base = 20000 + Math.floor(Math.random() * (32000 - 20000 - count));
+    const held: net.Server[] = [];
+    for (let i = 0; i < count; i += 1) {
+      const s = await tryListen(base + i);
       if (s === null) break;
       held.push(s);
     }
