@@ -6,7 +6,7 @@
 // Knobs (env): BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_WORKERS (2).
 import { join } from 'node:path';
 import { need } from './lib.mjs';
-import { ROOT, measureRun, median, startPrefork } from './measure.mjs';
+import { ROOT, interleaved, median, roundRatios, startPrefork } from './measure.mjs';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -19,23 +19,18 @@ const CONFIGS = {
 };
 
 need('wrk', 'wrk');
-const runs = [];
-for (let round = 1; round <= ROUNDS; round += 1) {
-  for (const [name, app] of Object.entries(CONFIGS)) {
-    const server = await startPrefork(join(ROOT, app), WORKERS);
-    const r = await measureRun(server, SECONDS);
-    await server.stop();
-    runs.push({ round, name, ...r });
-    console.error(`round ${round} ${name.padEnd(24)} ${r.rps.toFixed(0).padStart(7)} req/s  ${r.cpuUsPerRequest.toFixed(1)} µs/req  errors ${r.errors}`);
-  }
-}
-const base = median(runs.filter((r) => r.name === 'hono getRequestListener').map((r) => r.rps));
-console.log(`\nprefork -w ${WORKERS}, wrk -t1 -c64 -d${SECONDS}s keep-alive, median of ${ROUNDS} interleaved rounds, Node ${process.version}\n`);
-console.log('app                       req/s    × getRequestListener  CPU µs/req  errors');
+const servers = Object.fromEntries(Object.entries(CONFIGS).map(([name, app]) => [name, () => startPrefork(join(ROOT, app), WORKERS)]));
+const runs = await interleaved(servers, ROUNDS, SECONDS, (r) =>
+  console.error(`round ${r.round} ${r.name.padEnd(24)} ${r.rps.toFixed(0).padStart(7)} req/s  ${r.cpuUsPerRequest.toFixed(1)} µs/req  errors ${r.errors}`),
+);
+const BASE = 'hono getRequestListener';
+console.log(`\nprefork -w ${WORKERS}, wrk -t1 -c64 -d${SECONDS}s keep-alive, ${ROUNDS} interleaved rounds (medians), Node ${process.version}\n`);
+console.log('app                       req/s   × getRequestListener (median of rounds)  CPU µs/req  errors');
 for (const name of Object.keys(CONFIGS)) {
   const mine = runs.filter((r) => r.name === name);
   const rps = median(mine.map((r) => r.rps));
+  const ratio = median(roundRatios(runs, name, BASE, (r) => r.rps));
   const cpu = median(mine.map((r) => r.cpuUsPerRequest));
   const errors = mine.reduce((a, r) => a + r.errors, 0);
-  console.log(`${name.padEnd(24)} ${String(Math.round(rps)).padStart(7)}  ${(rps / base).toFixed(2).padStart(10)}            ${cpu.toFixed(1).padStart(6)}  ${String(errors).padStart(6)}`);
+  console.log(`${name.padEnd(24)} ${String(Math.round(rps)).padStart(7)}  ${ratio.toFixed(2).padStart(10)}                              ${cpu.toFixed(1).padStart(6)}  ${String(errors).padStart(6)}`);
 }

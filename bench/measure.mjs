@@ -101,14 +101,54 @@ export function wrk(port, { seconds, connections = 64 }) {
 }
 
 /**
- * One measured run of a started server: a 1 s warm-up, then `seconds` of load, with the CPU the
- * server's processes (the command and its children) spent during it, per request in µs.
+ * `seconds` of load on a started server, with the CPU its processes (the command and its
+ * children) spent, per request in µs, and the busiest worker's share of it.
  */
 export async function measureRun(server, seconds) {
-  await wrk(server.port, { seconds: 1 });
   const pids = [server.pid, ...children(server.pid)];
   const before = pids.map(cpuSeconds);
   const r = await wrk(server.port, { seconds });
-  const cpu = pids.reduce((sum, pid, i) => sum + cpuSeconds(pid) - before[i], 0);
-  return { ...r, cpuUsPerRequest: r.requests > 0 ? (cpu / r.requests) * 1e6 : NaN };
+  const spent = pids.map((pid, i) => cpuSeconds(pid) - before[i]);
+  const cpu = spent.reduce((a, b) => a + b, 0);
+  const workers = spent.slice(1);
+  // The busiest worker's share of the workers' CPU: how evenly the connections landed.
+  const busiest = Math.max(...workers) / workers.reduce((a, b) => a + b, 0);
+  return { ...r, busiest, cpuUsPerRequest: r.requests > 0 ? (cpu / r.requests) * 1e6 : NaN };
+}
+
+/**
+ * Starts every configuration (name -> start()), warms each up with 2 s of load, then runs
+ * `rounds` rounds in which each is measured once, in turn, the order reversed every other round:
+ * measurements next to each other in time see the same machine, which on a shared host matters
+ * more than anything else. Returns every run, with `round`, and stops the servers.
+ */
+export async function interleaved(configs, rounds, seconds, onRun = () => {}) {
+  const servers = {};
+  const runs = [];
+  try {
+    for (const [name, start] of Object.entries(configs)) servers[name] = await start();
+    for (const server of Object.values(servers)) await wrk(server.port, { seconds: 2 });
+    for (let round = 1; round <= rounds; round += 1) {
+      const names = Object.keys(configs);
+      if (round % 2 === 0) names.reverse();
+      for (const name of names) {
+        const run = { round, name, ...(await measureRun(servers[name], seconds)) };
+        runs.push(run);
+        onRun(run);
+      }
+    }
+  } finally {
+    for (const server of Object.values(servers)) await server.stop();
+  }
+  return runs;
+}
+
+/** Per round, value(config) / value(base): the ratios of measurements taken next to each other. */
+export function roundRatios(runs, name, base, value) {
+  const ratios = [];
+  for (const r of runs.filter((x) => x.name === name)) {
+    const b = runs.find((x) => x.name === base && x.round === r.round);
+    if (b) ratios.push(value(r) / value(b));
+  }
+  return ratios;
 }

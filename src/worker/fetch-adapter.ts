@@ -1,6 +1,6 @@
 import type { RequestListener, ServerResponse } from 'node:http';
 import { installRequestGlobals, lazyRequest } from './fetch-request.js';
-import { LightResponseClass, type Plain, nativeOf, plainOf } from './fetch-response.js';
+import { LightResponseClass, type Plain, TEXT, nativeOf, plainOf } from './fetch-response.js';
 
 /** A WHATWG fetch app (Hono, itty-router, plain objects): fetch(request) => Response. */
 export interface FetchApp {
@@ -25,7 +25,7 @@ function writePlain(plain: Plain, res: ServerResponse): void {
   let length = false;
   if (headers instanceof Headers) {
     headers.forEach((value, name) => void raw.push(name, value));
-    type = true;
+    type = headers.has('content-type');
     length = headers.has('content-length');
   } else if (headers !== undefined) {
     for (const name in headers) {
@@ -36,7 +36,7 @@ function writePlain(plain: Plain, res: ServerResponse): void {
     }
   }
   if (typeof body === 'string') {
-    if (!type) raw.push('content-type', 'text/plain;charset=UTF-8');
+    if (!type) raw.push('content-type', TEXT);
     if (!length) raw.push('content-length', String(Buffer.byteLength(body)));
   } else if (body !== null && !length) {
     raw.push('content-length', String(body.byteLength));

@@ -27,6 +27,8 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~\dA-Za-z]+$/;
 const VALUE = /^(?![\t ])[\t\x20-\x7e\x80-\xff]*(?<![\t ])$/;
 const REASON = /^[\t\x20-\x7e\x80-\xff]*$/;
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
+/** What Response gives a string body without a content type. */
+export const TEXT = 'text/plain;charset=UTF-8';
 
 function plainHeaders(headers: unknown): headers is Record<string, string> | undefined {
   if (headers === undefined) return true;
@@ -52,8 +54,15 @@ function plainParts(body: unknown, init: ResponseInit | undefined): Plain | null
   if (!Number.isInteger(status) || status < 200 || status > 599) return null;
   if (typeof statusText !== 'string' || !REASON.test(statusText)) return null;
   if (body != null && NULL_BODY.has(status)) return null;
-  if (!plainHeaders(init?.headers)) return null;
-  return { body: body ?? null, status, statusText, headers: init?.headers as Plain['headers'] };
+  let headers = init?.headers;
+  if (headers instanceof Headers) {
+    // A copy, as Response makes one: the app may change its own Headers afterwards.
+    headers = new Headers(headers);
+    if (typeof body === 'string' && !headers.has('content-type')) headers.set('content-type', TEXT);
+  } else if (!plainHeaders(headers)) {
+    return null;
+  }
+  return { body: body ?? null, status, statusText, headers };
 }
 
 class LightResponse {
@@ -89,8 +98,7 @@ class LightResponse {
     if (plain === null) return native(this).headers;
     if (!(plain.headers instanceof Headers)) {
       const headers = new Headers(plain.headers);
-      if (typeof plain.body === 'string' && !headers.has('content-type'))
-        headers.set('content-type', 'text/plain;charset=UTF-8');
+      if (typeof plain.body === 'string' && !headers.has('content-type')) headers.set('content-type', TEXT);
       plain.headers = headers;
     }
     return plain.headers;

@@ -90,6 +90,10 @@ test(
         assert.deepEqual(plain.headers['set-cookie'], ['only=1']);
         assert.equal(plain.headers['content-type'], 'application/json');
         assert.equal(plain.headers['x-custom'], 'v');
+        const init = await request(target, { path: '/headers-init' });
+        assert.deepEqual(init.headers['set-cookie'], ['h=1', 'i=2']);
+        assert.equal(init.headers['content-type'], 'text/plain;charset=UTF-8');
+        assert.equal(init.headers['x-late'], undefined, 'the Response copied its Headers when made');
         const json = await request(target, { path: '/json' });
         assert.deepEqual(json.json(), { static: true });
         assert.equal(json.headers['content-type'], 'application/json');
