@@ -26,6 +26,7 @@ export function workerSettings(
     gracefulTimeout: config.gracefulTimeout,
     backlog: config.backlog,
     accessLog: config.accessLog,
+    requestDurations: config.metricsBind !== null,
     logLevel: config.logLevel,
     logFormat: config.logFormat,
     logFile: config.logFile,

@@ -26,6 +26,8 @@ export interface WorkerSettings {
   gracefulTimeout: number;
   backlog: number;
   accessLog: boolean;
+  /** --metrics-bind: time every request for the duration histogram (the access log times its own). */
+  requestDurations: boolean;
   logLevel: Config['logLevel'];
   logFormat: Config['logFormat'];
   /** Absolute; null = stdout. The worker opens it itself (O_APPEND) and reopens it on SIGUSR1. */

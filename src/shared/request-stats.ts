@@ -32,9 +32,15 @@ export function statusClass(status: number): StatusClass {
   return STATUS_CLASSES[Math.min(5, Math.max(1, Math.floor(status / 100))) - 1]!;
 }
 
-/** Counts one finished request: a few increments, cheap enough for every request. */
-export function record(stats: RequestStats, status: number, seconds: number): void {
-  stats.byClass[statusClass(status)] += 1;
+/**
+ * Counts one finished request: a few increments, cheap enough for every request. Without its
+ * duration (null: nothing reads the histogram) only its status class.
+ */
+export function record(stats: RequestStats, status: number, seconds: number | null): void {
+  // The common case as a named property: a computed key showed in keep-alive profiles.
+  if (status >= 200 && status < 300) stats.byClass['2xx'] += 1;
+  else stats.byClass[statusClass(status)] += 1;
+  if (seconds === null) return;
   let i = 0;
   while (i < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[i]!) i += 1;
   stats.buckets[i]! += 1;

@@ -70,6 +70,8 @@ export class Connections {
 
   /** Something a waiter may be waiting for happened: a connection or a request ended. */
   changed(): void {
+    // Per finished request: nothing to iterate unless a drain waits.
+    if (this.#waiters.size === 0) return;
     for (const waiter of this.#waiters) waiter();
   }
 

@@ -1,70 +1,132 @@
-import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
-import type { TLSSocket } from 'node:tls';
+import type { RequestListener, ServerResponse } from 'node:http';
+import { installRequestGlobals, lazyRequest } from './fetch-request.js';
+import { LightResponseClass, type Plain, TEXT, nativeOf, plainOf } from './fetch-response.js';
 
 /** A WHATWG fetch app (Hono, itty-router, plain objects): fetch(request) => Response. */
 export interface FetchApp {
   fetch(request: Request): Response | Promise<Response>;
 }
 
-const NO_BODY = new Set(['GET', 'HEAD']);
-
-function toRequest(req: IncomingMessage, signal: AbortSignal): Request {
-  const protocol = (req.socket as TLSSocket).encrypted ? 'https' : 'http';
-  let url: URL;
-  try {
-    url = new URL(req.url ?? '/', `${protocol}://${req.headers.host ?? 'localhost'}`);
-  } catch {
-    url = new URL(req.url ?? '/', `${protocol}://localhost`);
-  }
-  const headers = new Headers();
-  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
-  const method = req.method ?? 'GET';
-  const init: RequestInit & { duplex?: 'half' } = { method, headers, signal };
-  if (!NO_BODY.has(method)) {
-    init.body = Readable.toWeb(req) as unknown as ReadableStream<Uint8Array>;
-    init.duplex = 'half';
-  }
-  return new Request(url, init);
+/**
+ * Light Request and Response objects in this worker (see fetch-request.ts, fetch-response.ts).
+ * Only a worker serving a fetch app calls it, once its app has loaded.
+ */
+function installFetchGlobals(): void {
+  installRequestGlobals();
+  if (globalThis.Response !== LightResponseClass)
+    Object.defineProperty(globalThis, 'Response', { value: LightResponseClass, writable: true, configurable: true });
 }
 
-async function writeResponse(response: Response, res: ServerResponse): Promise<void> {
-  res.statusCode = response.status;
-  if (response.statusText) res.statusMessage = response.statusText;
-  const setCookies = response.headers.getSetCookie();
-  response.headers.forEach((value, name) => {
-    if (name !== 'set-cookie') res.setHeader(name, value);
-  });
-  if (setCookies.length > 0) res.setHeader('set-cookie', setCookies);
+/** A light response: one writeHead() and one end(), with a Content-Length when the app gave none. */
+function writePlain(plain: Plain, res: ServerResponse): void {
+  const { body, status, statusText, headers } = plain;
+  const raw: string[] = [];
+  let type = false;
+  let length = false;
+  if (headers instanceof Headers) {
+    headers.forEach((value, name) => void raw.push(name, value));
+    type = headers.has('content-type');
+    length = headers.has('content-length');
+  } else if (headers !== undefined) {
+    for (const name in headers) {
+      const lower = name.toLowerCase();
+      if (lower === 'content-type') type = true;
+      else if (lower === 'content-length') length = true;
+      raw.push(lower, headers[name]!);
+    }
+  }
+  if (typeof body === 'string') {
+    if (!type) raw.push('content-type', TEXT);
+    if (!length) raw.push('content-length', String(Buffer.byteLength(body)));
+  } else if (body !== null && !length) {
+    raw.push('content-length', String(body.byteLength));
+  }
+  if (statusText === '') res.writeHead(status, raw);
+  else res.writeHead(status, statusText, raw);
+  res.end(body ?? undefined);
+}
+
+/** Any other Response: its headers, then its body as it streams, as fast as the client reads. */
+async function writeStreamed(response: Response, res: ServerResponse): Promise<void> {
+  const raw: string[] = [];
+  response.headers.forEach((value, name) => void raw.push(name, value));
+  if (response.statusText === '') res.writeHead(response.status, raw);
+  else res.writeHead(response.status, response.statusText, raw);
   if (response.body === null) {
     res.end();
     return;
   }
-  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-    if (res.destroyed) return;
-    if (!res.write(chunk)) await new Promise((done) => res.once('drain', done).once('close', done));
+  const reader = response.body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (res.destroyed) return;
+      if (!res.write(value) && !res.destroyed) await writable(res);
+    }
+    res.end();
+  } finally {
+    // The client went away: tell the body's source, so a generator or an upstream fetch stops.
+    if (res.destroyed) void reader.cancel().catch(() => {});
+    reader.releaseLock();
   }
-  res.end();
+}
+
+/** Resolves once the client has read what was written, or went away. */
+function writable(res: ServerResponse): Promise<void> {
+  return new Promise((resume) => {
+    const done = (): void => {
+      res.off('drain', done).off('close', done);
+      resume();
+    };
+    res.on('drain', done).on('close', done);
+  });
+}
+
+function send(response: unknown, res: ServerResponse): Promise<void> | undefined {
+  if (typeof response !== 'object' || response === null || !(response instanceof LightResponseClass))
+    throw new TypeError(`fetch() returned ${response === null ? 'null' : typeof response}, expected a Response`);
+  const plain = plainOf(response);
+  if (plain === null) return writeStreamed(nativeOf(response), res);
+  writePlain(plain, res);
+  return undefined;
 }
 
 export function fetchListener(app: FetchApp, onError: (err: unknown) => void): RequestListener {
-  return (req, res) => {
-    const aborted = new AbortController();
-    res.once('close', () => {
-      if (!res.writableFinished) aborted.abort();
-    });
-    Promise.resolve()
-      .then(() => app.fetch(toRequest(req, aborted.signal)))
-      .then((response) => writeResponse(response, res))
-      .catch((err: unknown) => {
-        onError(err);
-        if (!res.headersSent) {
-          res.statusCode = 500;
-          res.setHeader('content-type', 'text/plain');
-          res.end('Internal Server Error\n');
-        } else {
-          res.destroy();
-        }
-      });
+  installFetchGlobals();
+  const failed = (err: unknown, res: ServerResponse): void => {
+    onError(err);
+    if (!res.headersSent) {
+      res.writeHead(500, { 'content-type': 'text/plain' }).end('Internal Server Error\n');
+    } else {
+      res.destroy();
+    }
   };
+  const sent = (response: unknown, res: ServerResponse): void => {
+    try {
+      send(response, res)?.catch((err: unknown) => failed(err, res));
+    } catch (err) {
+      failed(err, res);
+    }
+  };
+  return (req, res) => {
+    let result: unknown;
+    try {
+      result = app.fetch(lazyRequest(req, res));
+    } catch (err) {
+      failed(err, res);
+      return;
+    }
+    // A Response at once (Hono's synchronous handlers): no promise, no extra tick.
+    if (isThenable(result))
+      result.then(
+        (response) => sent(response, res),
+        (err: unknown) => failed(err, res),
+      );
+    else sent(result, res);
+  };
+}
+
+function isThenable(value: unknown): value is PromiseLike<Response> {
+  return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
 }

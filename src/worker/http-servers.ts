@@ -56,7 +56,8 @@ export class HttpServers {
     private readonly hooks: ServingHooks,
   ) {
     this.#app = app ?? NOT_SERVING;
-    this.#requests = new Requests(log, settings.accessLog, () => this.#connections.changed());
+    const { accessLog, requestDurations } = settings;
+    this.#requests = new Requests(log, accessLog, requestDurations, () => this.#connections.changed());
     this.#shedding = new Shedding(log, hooks, this.#requests.stats, () => this.draining);
   }
 

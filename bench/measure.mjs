@@ -1,0 +1,154 @@
+// What bench/fetch.mjs and bench/overhead.mjs share: start a server, load it with wrk over loopback
+// TCP keep-alive, and count the CPU its processes (master and workers) spent, from /proc.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, parseLatency, sleep } from './lib.mjs';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** utime+stime of a process in seconds (0 once it is gone). */
+export function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+export function children(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+export const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+function answers(port) {
+  return new Promise((resolve) => {
+    http
+      .get({ host: '127.0.0.1', port, agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      })
+      .on('error', () => resolve(false));
+  });
+}
+
+async function stopChild(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/**
+ * Starts `node ARGS(port)` on a free loopback port (also in its environment as PORT), waits for a
+ * 200 on it, and returns { port, pid, stop }. The command's children are its workers.
+ */
+export async function startServer(args, env = {}) {
+  const port = await freePort();
+  const argv = args(port);
+  const child = spawn(process.execPath, argv, { env: { ...process.env, PORT: String(port), ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const deadline = Date.now() + 20_000;
+  while (!(await answers(port))) {
+    if (Date.now() > deadline || child.exitCode !== null) {
+      await stopChild(child);
+      throw new Error(`${argv.join(' ')}: nothing answered on port ${port}`);
+    }
+    await sleep(10);
+  }
+  return { port, pid: child.pid, stop: () => stopChild(child) };
+}
+
+/** The built CLI: prefork -w WORKERS -b 127.0.0.1:PORT [EXTRA] APP. */
+export function startPrefork(app, workers, extra = [], nodeArgs = []) {
+  const cli = join(ROOT, 'dist/src/cli.js');
+  return startServer((port) => [...nodeArgs, cli, '-w', String(workers), '-b', `127.0.0.1:${port}`, '--log-level', 'warn', ...extra, app]);
+}
+
+/** wrk -t1 keep-alive for `seconds`; returns req/s, requests, p99 (ms), errors. */
+export function wrk(port, { seconds, connections = 64 }) {
+  return new Promise((resolve, reject) => {
+    const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '--timeout', '5s', `http://127.0.0.1:${port}/`];
+    const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('error', reject);
+    child.on('exit', () => {
+      const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+      const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+      const errors = (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0) + (non2xx ? Number(non2xx[1]) : 0);
+      resolve({
+        rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN),
+        requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? 0),
+        p99: parseLatency(out, '99%'),
+        errors,
+      });
+    });
+  });
+}
+
+/**
+ * `seconds` of load on a started server, with the CPU its processes (the command and its
+ * children) spent, per request in µs, and the busiest worker's share of it.
+ */
+export async function measureRun(server, seconds) {
+  const pids = [server.pid, ...children(server.pid)];
+  const before = pids.map(cpuSeconds);
+  const r = await wrk(server.port, { seconds });
+  const spent = pids.map((pid, i) => cpuSeconds(pid) - before[i]);
+  const cpu = spent.reduce((a, b) => a + b, 0);
+  const workers = spent.slice(1);
+  // The busiest worker's share of the workers' CPU: how evenly the connections landed.
+  const busiest = Math.max(...workers) / workers.reduce((a, b) => a + b, 0);
+  return { ...r, busiest, cpuUsPerRequest: r.requests > 0 ? (cpu / r.requests) * 1e6 : NaN };
+}
+
+/**
+ * Starts every configuration (name -> start()), warms each up with 2 s of load, then runs
+ * `rounds` rounds in which each is measured once, in turn, the order reversed every other round:
+ * measurements next to each other in time see the same machine, which on a shared host matters
+ * more than anything else. Returns every run, with `round`, and stops the servers.
+ */
+export async function interleaved(configs, rounds, seconds, onRun = () => {}) {
+  const servers = {};
+  const runs = [];
+  try {
+    for (const [name, start] of Object.entries(configs)) servers[name] = await start();
+    for (const server of Object.values(servers)) await wrk(server.port, { seconds: 2 });
+    for (let round = 1; round <= rounds; round += 1) {
+      const names = Object.keys(configs);
+      if (round % 2 === 0) names.reverse();
+      for (const name of names) {
+        const run = { round, name, ...(await measureRun(servers[name], seconds)) };
+        runs.push(run);
+        onRun(run);
+      }
+    }
+  } finally {
+    for (const server of Object.values(servers)) await server.stop();
+  }
+  return runs;
+}
+
+/** Per round, value(config) / value(base): the ratios of measurements taken next to each other. */
+export function roundRatios(runs, name, base, value) {
+  const ratios = [];
+  for (const r of runs.filter((x) => x.name === name)) {
+    const b = runs.find((x) => x.name === base && x.round === r.round);
+    if (b) ratios.push(value(r) / value(b));
+  }
+  return ratios;
+}
