@@ -1,12 +1,31 @@
 import { accessSync, constants as fsConstants, lstatSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { createRequire } from 'node:module';
 import { Writable } from 'node:stream';
-import { pino, type Logger, type DestinationStream } from 'pino';
+import type { DestinationStream, pino as Pino } from 'pino';
+import { LeanLogger, type LogFn } from './lean-log.js';
 import { usageError } from './exit-codes.js';
 import { type FileOwner, LogDestination, openLogFile, trustedSymlink } from './log-destination.js';
 import type { Config } from '../config/options.js';
 
-export type { Logger };
+/** What prefork's code logs through: a pino logger in a worker, a LeanLogger in the master. */
+export interface Logger {
+  level: string;
+  trace: LogFn;
+  debug: LogFn;
+  info: LogFn;
+  warn: LogFn;
+  error: LogFn;
+  fatal: LogFn;
+  child(bindings: Record<string, unknown>): Logger;
+}
+
+/** Loaded on first use: the master never needs it (lean-log.ts). */
+let pinoModule: typeof Pino | null = null;
+function loadPino(): typeof Pino {
+  pinoModule ??= (createRequire(import.meta.url)('pino') as { pino: typeof Pino }).pino;
+  return pinoModule;
+}
 
 const LEVEL_NAMES: Record<number, string> = {
   10: 'TRACE',
@@ -135,7 +154,7 @@ export function createLogger(settings: LogSettings, who: LogIdentity, opts: { or
   const base: Record<string, unknown> = { pid: process.pid, role: who.role };
   if (who.worker !== undefined) base.worker = who.worker;
   if (settings.name !== null) base.name = settings.name;
-  const log = build(settings.logLevel, settings.logFormat, base, destination);
+  const log = build(settings.logLevel, settings.logFormat, base, destination, who.role === 'master');
   sinks.set(log, { destination, settings, base });
   destination.onDropped = (count, reason) => {
     log.warn(
@@ -156,7 +175,13 @@ function build(
   format: LogSettings['logFormat'],
   base: Record<string, unknown>,
   destination: LogDestination,
+  lean = false,
 ): Logger {
+  if (lean) {
+    const pretty = { write: (line: string) => destination.write(prettyLine(line.trimEnd())) };
+    return new LeanLogger(level, base, format === 'pretty' ? pretty : destination);
+  }
+  const pino = loadPino();
   const options = { level, base, timestamp: pino.stdTimeFunctions.epochTime };
   return format === 'pretty' ? pino(options, prettyStream(destination)) : pino(options, destination);
 }
