@@ -1,9 +1,11 @@
 /**
- * The master's logger: pino's line format (`{"level":30,"time":...,"pid":...,"role":"master",
- * ...bindings, ...fields,"msg":"..."}`) without pino. The master writes a few lifecycle lines a
- * minute, so it needs none of pino's speed, and loading pino (with sonic-boom, thread-stream and
- * the worker_threads it pulls in) cost the master 1.3-1.6 MB of RSS and ~10 ms of start-up on
- * Node 20-24. Workers keep pino: their access log is hot.
+ * prefork's own logger: pino's line format (`{"level":30,"time":...,"pid":...,"role":"master",
+ * ...bindings, ...fields,"msg":"..."}`) without pino. Lifecycle lines are a few a minute, and the
+ * app's own output goes out line by line through the same synchronous write, so none of them
+ * needs pino's speed; loading pino (with sonic-boom, thread-stream and the worker_threads it pulls
+ * in) cost each process 1.3-1.6 MB of RSS and ~10 ms of start-up on Node 20-24, the master and
+ * every worker alike. Only the access log, one line per request, still goes through pino
+ * (log.ts loads it on demand).
  */
 
 /** pino's numeric levels, which every line carries and log.ts's pretty printer names. */

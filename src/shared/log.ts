@@ -8,7 +8,7 @@ import { usageError } from './exit-codes.js';
 import { type FileOwner, LogDestination, openLogFile, trustedSymlink } from './log-destination.js';
 import type { Config } from '../config/options.js';
 
-/** What prefork's code logs through: a pino logger in a worker, a LeanLogger in the master. */
+/** What prefork's code logs through: a LeanLogger, or pino for the access log. */
 export interface Logger {
   level: string;
   trace: LogFn;
@@ -20,7 +20,7 @@ export interface Logger {
   child(bindings: Record<string, unknown>): Logger;
 }
 
-/** Loaded on first use: the master never needs it (lean-log.ts). */
+/** Loaded on first use: only a worker with --access-log needs it (lean-log.ts says why). */
 let pinoModule: typeof Pino | null = null;
 function loadPino(): typeof Pino {
   pinoModule ??= (createRequire(import.meta.url)('pino') as { pino: typeof Pino }).pino;
@@ -154,7 +154,7 @@ export function createLogger(settings: LogSettings, who: LogIdentity, opts: { or
   const base: Record<string, unknown> = { pid: process.pid, role: who.role };
   if (who.worker !== undefined) base.worker = who.worker;
   if (settings.name !== null) base.name = settings.name;
-  const log = build(settings.logLevel, settings.logFormat, base, destination, who.role === 'master');
+  const log = build(settings.logLevel, settings.logFormat, base, destination);
   sinks.set(log, { destination, settings, base });
   destination.onDropped = (count, reason) => {
     log.warn(
@@ -175,7 +175,7 @@ function build(
   format: LogSettings['logFormat'],
   base: Record<string, unknown>,
   destination: LogDestination,
-  lean = false,
+  lean = true,
 ): Logger {
   if (lean) {
     const pretty = { write: (line: string) => destination.write(prettyLine(line.trimEnd())) };
@@ -219,7 +219,7 @@ export function reopenLogFile(log: Logger): string | null {
 export function accessLogger(log: Logger): Logger {
   const sink = sinks.get(log);
   if (sink === undefined) return log;
-  return build('info', 'json', sink.base, sink.destination);
+  return build('info', 'json', sink.base, sink.destination, false);
 }
 
 /**
