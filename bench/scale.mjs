@@ -4,8 +4,10 @@
 // (spawn to the master's `ready` line), master RSS and CPU while idle, `status` over the control
 // socket and `/metrics` latency (and the master CPU each costs), and a SIGHUP reload of every
 // worker under keep-alive load (time to `reload-done`, failed requests, master CPU). Loopback only;
-// every phase is bounded. Options (env): BENCH_SCALE_COUNTS, BENCH_SCALE_RUNS (1), BENCH_IDLE_SECONDS (5),
-// BENCH_QUERIES (20).
+// every phase is bounded. The reload replaces --reload-batch workers at a time: BENCH_RELOAD_BATCH,
+// by default one sixteenth of the pool (1 for 16 workers, 16 for 256), so that every reload is 16
+// rounds of replacements and the 256-worker one ends in about a minute on 2 cores under load.
+// Options (env): BENCH_SCALE_COUNTS, BENCH_SCALE_RUNS (1), BENCH_IDLE_SECONDS (5), BENCH_QUERIES (20).
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -20,6 +22,7 @@ const COUNTS = (process.env.BENCH_SCALE_COUNTS ?? '16,64,256').split(',').map(Nu
 const RUNS = Number(process.env.BENCH_SCALE_RUNS ?? 1);
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 5);
 const QUERIES = Number(process.env.BENCH_QUERIES ?? 20);
+const reloadBatch = (workers) => Number(process.env.BENCH_RELOAD_BATCH ?? Math.max(1, Math.round(workers / 16)));
 /** No phase may take longer: a boot or reload that has not finished by then fails the run. */
 const PHASE_LIMIT_MS = 180_000;
 
@@ -115,7 +118,7 @@ async function measure(workers) {
   const metricsPort = await freePort();
   const control = join(DIR, `ctl-${workers}.sock`);
   const started = performance.now();
-  const args = [join(ROOT, 'dist/src/cli.js'), '-w', String(workers), '-b', `127.0.0.1:${port}`, '--control', control];
+  const args = [join(ROOT, 'dist/src/cli.js'), '-w', String(workers), '-b', `127.0.0.1:${port}`, '--control', control, '--reload-batch', String(reloadBatch(workers))];
   args.push('--metrics-bind', `127.0.0.1:${metricsPort}`, '--log-format', 'json', join(ROOT, 'bench/hello.cjs'));
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const waitFor = follow(child);
@@ -132,6 +135,11 @@ async function measure(workers) {
     const metric = await latency(child.pid, () => metrics(metricsPort));
     const wrk = load(port);
     await sleep(1000);
+    // The master's CPU under the same load with nothing replaced (heartbeats, health ticks), so
+    // that what the reload itself costs can be told apart from what the pool costs meanwhile.
+    const steadyCpu0 = cpuSeconds(child.pid);
+    await sleep(3000);
+    const steadyCpu = (cpuSeconds(child.pid) - steadyCpu0) / 3;
     const reloadCpu0 = cpuSeconds(child.pid);
     const hup = performance.now();
     process.kill(child.pid, 'SIGHUP');
@@ -142,6 +150,7 @@ async function measure(workers) {
     const { requests, errors } = await wrk.stop();
     return {
       workers,
+      reloadBatch: reloadBatch(workers),
       readyMs,
       idleCpu,
       idleRssMb: idleRss,
@@ -154,6 +163,8 @@ async function measure(workers) {
       metricsBytes: metric.bytes,
       reloadMs,
       reloadCpuS: reloadCpu,
+      steadyCpu,
+      reloadOwnCpuS: Math.max(0, reloadCpu - (steadyCpu * reloadMs) / 1000),
       reloadRequests: requests,
       reloadFailed: errors,
     };
@@ -196,14 +207,15 @@ async function main() {
     metricsMs: per('metricsMs'),
     reloadMs: per('reloadMs'),
     reloadCpuS: per('reloadCpuS'),
+    reloadOwnCpuS: per('reloadOwnCpuS'),
   };
   console.log(`\nprefork at scale: ${RUNS} run(s) per count, Node ${process.version}, ${QUERIES} status / metrics queries, reload under wrk -c64 keep-alive\n`);
-  console.log('workers  ready s  idle CPU  idle RSS  status ms (CPU)  metrics ms (CPU)  reload s  reload CPU s  failed / requests');
+  console.log('workers  batch  ready s  idle CPU  idle RSS  status ms (CPU)  metrics ms (CPU)  reload s  reload CPU s (own)  failed / requests');
   const fmt = (r) =>
-    `${String(r.workers).padStart(7)}  ${(r.readyMs / 1000).toFixed(2).padStart(7)}  ${(r.idleCpu * 100).toFixed(2).padStart(6)} %  ${r.idleRssMb.toFixed(1).padStart(5)} MB  ${r.statusMs.toFixed(2).padStart(6)} (${r.statusCpuMs.toFixed(2)})  ${r.metricsMs.toFixed(2).padStart(7)} (${r.metricsCpuMs.toFixed(2)})  ${(r.reloadMs / 1000).toFixed(2).padStart(8)}  ${r.reloadCpuS.toFixed(2).padStart(12)}  ${r.reloadFailed} / ${r.reloadRequests}`;
+    `${String(r.workers).padStart(7)}  ${String(r.reloadBatch).padStart(5)}  ${(r.readyMs / 1000).toFixed(2).padStart(7)}  ${(r.idleCpu * 100).toFixed(2).padStart(6)} %  ${r.idleRssMb.toFixed(1).padStart(5)} MB  ${r.statusMs.toFixed(2).padStart(6)} (${r.statusCpuMs.toFixed(2)})  ${r.metricsMs.toFixed(2).padStart(7)} (${r.metricsCpuMs.toFixed(2)})  ${(r.reloadMs / 1000).toFixed(2).padStart(8)}  ${r.reloadCpuS.toFixed(2).padStart(12)} (${r.reloadOwnCpuS.toFixed(2)})  ${r.reloadFailed} / ${r.reloadRequests}`;
   for (const r of table) console.log(fmt(r));
   console.log(
-    `\nper worker more (from ${first.workers} to ${last.workers}): ready +${perWorker.readyMs.toFixed(1)} ms, idle master CPU +${(perWorker.idleCpu * 100).toFixed(4)} % of a core, master RSS +${(perWorker.idleRssMb * 1024).toFixed(0)} KB, status +${(perWorker.statusMs * 1000).toFixed(0)} µs, metrics +${(perWorker.metricsMs * 1000).toFixed(0)} µs, reload +${perWorker.reloadMs.toFixed(1)} ms and +${(perWorker.reloadCpuS * 1000).toFixed(1)} ms of master CPU`,
+    `\nper worker more (from ${first.workers} to ${last.workers}): ready +${perWorker.readyMs.toFixed(1)} ms, idle master CPU +${(perWorker.idleCpu * 100).toFixed(4)} % of a core, master RSS +${(perWorker.idleRssMb * 1024).toFixed(0)} KB, status +${(perWorker.statusMs * 1000).toFixed(0)} µs, metrics +${(perWorker.metricsMs * 1000).toFixed(0)} µs, reload +${perWorker.reloadMs.toFixed(1)} ms and +${(perWorker.reloadCpuS * 1000).toFixed(1)} ms of master CPU (+${(perWorker.reloadOwnCpuS * 1000).toFixed(1)} ms beyond the pool's steady cost)`,
   );
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
   const file = join(ROOT, 'bench/results', `scale-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);

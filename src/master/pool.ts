@@ -148,7 +148,10 @@ export class WorkerPool {
   }
 
   #pass(): void {
-    const bySlot = new Map<number, WorkerHandle[]>();
+    // The worker of each slot, and the slots that hold more than one (never expected). A pass runs
+    // after every transition: one Map entry per worker, no array unless a slot is crowded.
+    const bySlot = new Map<number, WorkerHandle>();
+    const crowded = new Map<number, WorkerHandle[]>();
     for (const w of this.#workers) {
       if (!live(w)) continue;
       if (w.slot >= this.desired) {
@@ -157,14 +160,16 @@ export class WorkerPool {
       }
       // A successor booting beside the worker it replaces is the one extra a slot may hold.
       if (w.replaces !== null && live(w.replaces.old)) continue;
-      bySlot.set(w.slot, [...(bySlot.get(w.slot) ?? []), w]);
+      const other = bySlot.get(w.slot);
+      if (other === undefined) bySlot.set(w.slot, w);
+      else crowded.set(w.slot, [...(crowded.get(w.slot) ?? [other]), w]);
     }
     for (const [slot, timer] of this.#pendingSpawns) {
       if (slot < this.desired) continue;
       clearTimeout(timer);
       this.#pendingSpawns.delete(slot);
     }
-    for (const extras of bySlot.values()) {
+    for (const extras of crowded.values()) {
       // Never expected: the safety net that keeps one worker per slot whatever raced. The newest ready one stays.
       const ready = (w: WorkerHandle): number => Number(w.state === 'ready');
       extras.sort((a, b) => ready(b) - ready(a) || b.generation - a.generation || b.startedAt - a.startedAt);
