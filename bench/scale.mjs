@@ -22,7 +22,6 @@ const COUNTS = (process.env.BENCH_SCALE_COUNTS ?? '16,64,256').split(',').map(Nu
 const RUNS = Number(process.env.BENCH_SCALE_RUNS ?? 1);
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 5);
 const QUERIES = Number(process.env.BENCH_QUERIES ?? 20);
-const bootTimeout = (workers) => Math.max(30, Math.ceil(workers / 2));
 const reloadBatch = (workers) => Number(process.env.BENCH_RELOAD_BATCH ?? Math.max(1, Math.round(workers / 16)));
 /** No phase may take longer: a boot or reload that has not finished by then fails the run. */
 const PHASE_LIMIT_MS = 400_000;
@@ -123,9 +122,7 @@ async function measure(workers) {
   const control = join(DIR, `ctl-${workers}.sock`);
   const started = performance.now();
   const args = [join(ROOT, 'dist/src/cli.js'), '-w', String(workers), '-b', `127.0.0.1:${port}`, '--control', control, '--reload-batch', String(reloadBatch(workers))];
-  // Every worker boots at once and shares the cores with all the others: on 2 cores 256 of them
-  // need longer than the default 30 s (at about 0.2 s of CPU each), so the limit grows with the pool.
-  args.push('--boot-timeout', String(bootTimeout(workers)));
+
   args.push('--metrics-bind', `127.0.0.1:${metricsPort}`, '--log-format', 'json', join(ROOT, 'bench/hello.cjs'));
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const waitFor = follow(child);
@@ -160,7 +157,6 @@ async function measure(workers) {
     return {
       workers,
       reloadBatch: reloadBatch(workers),
-      bootTimeoutS: bootTimeout(workers),
       readyMs,
       startCpuS,
       idleCpu,

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { CrashBackoff } from './backoff.js';
 import type { Logger } from '../shared/log.js';
 import type { WorkerMessage } from '../shared/messages.js';
@@ -20,6 +21,15 @@ export interface PoolDeps {
 }
 
 const live = (w: WorkerHandle): boolean => w.state === 'booting' || w.state === 'ready';
+
+/**
+ * The most workers the pass forks while others still boot. A worker needs 0.1-0.2 s of CPU to
+ * start (Node, prefork's worker code, the app): 256 forked at once on 2 cores each took a minute,
+ * past the default --boot-timeout, so the master gave up with exit 4. In waves, each worker boots
+ * in about the time it would alone, and the pool is ready no later: the cores were the limit.
+ * Successors of a reload are not counted here: --reload-batch bounds those.
+ */
+export const MAX_BOOTING = Math.max(16, 2 * availableParallelism());
 
 /**
  * The worker table and the one pass that keeps it whole, as gunicorn's manage_workers, puma's
@@ -175,8 +185,12 @@ export class WorkerPool {
       extras.sort((a, b) => ready(b) - ready(a) || b.generation - a.generation || b.startedAt - a.startedAt);
       for (const extra of extras.slice(1)) this.#retire(extra, `another worker serves slot ${extra.slot}`);
     }
-    for (let slot = 0; slot < this.desired; slot += 1) {
-      if (!bySlot.has(slot) && !this.#pendingSpawns.has(slot)) this.spawn(slot);
+    let booting = 0;
+    for (const w of this.#workers) if (w.state === 'booting') booting += 1;
+    for (let slot = 0; slot < this.desired && booting < MAX_BOOTING; slot += 1) {
+      if (bySlot.has(slot) || this.#pendingSpawns.has(slot)) continue;
+      this.spawn(slot);
+      booting += 1;
     }
     if (this.replaceStale) {
       for (const w of this.#workers) {
