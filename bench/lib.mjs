@@ -1,5 +1,8 @@
-// What both benchmark scripts need: tools present, a free loopback port, wrk's latency figures.
-import { spawnSync } from 'node:child_process';
+// What the benchmark scripts share: tools present, a free loopback port, wrk's latency figures, a server's
+// readiness, and what /proc says about its processes (CPU time, RSS, children).
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -25,4 +28,99 @@ export function freePort() {
 export function parseLatency(text, label) {
   const m = new RegExp(`^\\s+${label}\\s+([\\d.]+)(us|ms|s)`, 'm').exec(text);
   return m ? Number(m[1]) * { us: 0.001, ms: 1, s: 1000 }[m[2]] : NaN;
+}
+
+export function get(addr) {
+  return new Promise((resolve) => {
+    http.get({ ...(addr.sock ? { socketPath: addr.sock } : { host: '127.0.0.1', port: addr.port }), agent: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    }).on('error', () => resolve(false));
+  });
+}
+
+export async function waitReady(addr, limitMs = 20_000) {
+  const deadline = Date.now() + limitMs;
+  while (Date.now() < deadline) {
+    if (await get(addr)) return;
+    await sleep(5);
+  }
+  throw new Error(`nothing answered on ${addr.sock ?? addr.port}`);
+}
+
+/** utime+stime of a process in seconds. */
+export function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** Memory only this process holds (USS): RSS less the pages it shares, e.g. Node's own binary with its workers. */
+export function privateMb(pid) {
+  try {
+    const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const kb = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
+    return (kb('Private_Clean') + kb('Private_Dirty')) / 1024;
+  } catch {
+    return 0;
+  }
+}
+
+export function rssMb(pid) {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+export function children(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+export async function stopChild(child, killAfterMs = 5000) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+
+/** One wrk run: bounded by its duration; returns req/s, p50/p99 (ms), errors. */
+export function runWrk(addr, { seconds = 5, close = false, connections = 64, shim = null } = {}) {
+  return new Promise((resolve, reject) => {
+    const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '--timeout', '5s'];
+    if (close) args.push('-H', 'Connection: close');
+    // wrk speaks only TCP: for a unix socket the shim redirects its connect() calls.
+    const env = addr.sock ? { ...process.env, LD_PRELOAD: shim, UNIX_SHIM_PATH: addr.sock } : process.env;
+    const url = addr.sock ? 'http://127.0.0.1:9/' : `http://127.0.0.1:${addr.port}/`;
+    const child = spawn('wrk', [...args, url], { stdio: ['ignore', 'pipe', 'inherit'], env });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('error', reject);
+    child.on('exit', () => {
+      const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+      const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+      const errors = (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0) + (non2xx ? Number(non2xx[1]) : 0);
+      resolve({
+        rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN),
+        requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? 0),
+        p50: parseLatency(out, '50%'),
+        p99: parseLatency(out, '99%'),
+        errors,
+        raw: out,
+      });
+    });
+  });
 }

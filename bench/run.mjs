@@ -6,11 +6,11 @@
 // BENCH_WORKERS (2), BENCH_CONNECTIONS (64).
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, need, parseLatency, sleep } from './lib.mjs';
+import { writePlot } from './plot.mjs';
+import { children, cpuSeconds, freePort, need, privateMb, rssMb, runWrk, sleep, stopChild, waitReady } from './lib.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -30,63 +30,6 @@ async function address(transport) {
 
 const envFor = (addr) => (addr.sock ? { SOCK: addr.sock } : { PORT: String(addr.port) });
 const bindFor = (addr) => (addr.sock ? `unix:${addr.sock}` : `127.0.0.1:${addr.port}`);
-
-function get(addr) {
-  return new Promise((resolve) => {
-    http.get({ ...(addr.sock ? { socketPath: addr.sock } : { host: '127.0.0.1', port: addr.port }), agent: false }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    }).on('error', () => resolve(false));
-  });
-}
-
-async function waitReady(addr, limitMs = 20_000) {
-  const deadline = Date.now() + limitMs;
-  while (Date.now() < deadline) {
-    if (await get(addr)) return;
-    await sleep(5);
-  }
-  throw new Error(`nothing answered on ${bindFor(addr)}`);
-}
-
-/** utime+stime of a process in seconds. */
-function cpuSeconds(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
-/** Memory only this process holds (USS): RSS less the pages it shares, e.g. Node's own binary with its workers. */
-function privateMb(pid) {
-  try {
-    const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-    const kb = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
-    return (kb('Private_Clean') + kb('Private_Dirty')) / 1024;
-  } catch {
-    return 0;
-  }
-}
-
-function rssMb(pid) {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
-
-function children(pid) {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
 
 const CONFIGS = {
   single: {
@@ -137,42 +80,8 @@ const CONFIGS = {
   },
 };
 
-async function stopChild(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
-}
-
-/** One wrk run: bounded by its duration; returns req/s, p50/p99 (ms), errors. */
-function wrk(addr, { seconds = SECONDS, close = false, connections = CONNECTIONS } = {}) {
-  return new Promise((resolve, reject) => {
-    const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '--timeout', '5s'];
-    if (close) args.push('-H', 'Connection: close');
-    // wrk speaks only TCP: for a unix socket the shim redirects its connect() calls.
-    const env = addr.sock ? { ...process.env, LD_PRELOAD: SHIM, UNIX_SHIM_PATH: addr.sock } : process.env;
-    const url = addr.sock ? 'http://127.0.0.1:9/' : `http://127.0.0.1:${addr.port}/`;
-    const child = spawn('wrk', [...args, url], { stdio: ['ignore', 'pipe', 'inherit'], env });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.on('error', reject);
-    child.on('exit', () => {
-      const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-      const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
-      const errors = (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0) + (non2xx ? Number(non2xx[1]) : 0);
-      resolve({
-        rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN),
-        requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? 0),
-        p50: parseLatency(out, '50%'),
-        p99: parseLatency(out, '99%'),
-        errors,
-        raw: out,
-      });
-    });
-  });
-}
+/** One wrk run of this benchmark's defaults (see lib.mjs). */
+const wrk = (addr, opts = {}) => runWrk(addr, { seconds: SECONDS, connections: CONNECTIONS, shim: SHIM, ...opts });
 
 const SCENARIOS = {
   'keep-alive': { transport: 'tcp', close: false },
@@ -283,6 +192,9 @@ async function main() {
     await underChange('prefork SIGHUP reload', (addr) => CONFIGS.prefork.start(addr), async (s) => {
       process.kill(s.master, 'SIGHUP');
     }),
+    await underChange('node:cluster rolling restart', (addr) => CONFIGS['cluster-rr'].start(addr), async (s) => {
+      process.kill(s.master, 'SIGHUP');
+    }),
     await underChange('PM2 reload', (addr) => CONFIGS.pm2.start(addr), async (s) => s.reload()),
   ];
 
@@ -300,6 +212,7 @@ async function main() {
   const file = join(ROOT, 'bench/results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, JSON.stringify({ node: process.version, workers: WORKERS, seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, table, changes, runs }, null, 2));
   console.log(`\nsaved ${file}`);
+  console.log(`plot: ${writePlot(file)}`);
 }
 
 await main();

@@ -8,8 +8,14 @@ import { setFlagsFromString } from 'node:v8';
  * the Sparkplug baseline compiler stay. Workers are unaffected: a runtime flag is not part of
  * process.execArgv, which cluster.fork passes on. Only the CLI calls this: serve() runs inside
  * the user's program, whose flags are its own.
+ *
+ * The young generation stays at its initial size: V8 grows it after the scavenges of start-up
+ * (loading modules allocates a lot once), and the master then keeps 1-1.5 MB of semi-space it never
+ * fills again (measured on Node 20, 22 and 24: 3.2-3.7 MB of new space against 2.1 MB). Later it
+ * only hears small messages, which a small young generation collects just as cheaply.
  */
 export function leanMaster(): void {
   setFlagsFromString('--no-turbofan');
   setFlagsFromString('--no-maglev');
+  setFlagsFromString('--semi-space-growth-factor=1');
 }

@@ -1,9 +1,7 @@
-import { serveControl } from '../master/control.js';
 import type { Logger } from '../shared/log.js';
 import type { Master } from '../master/master.js';
 import type { Config } from '../config/options.js';
 import type { Pidfile } from '../master/pidfile.js';
-import { watchForReload } from '../master/reload-watcher.js';
 import { SystemdNotifier } from '../master/systemd.js';
 import { Upgrader } from '../upgrade/upgrade.js';
 import type { Cleanup, Late } from './cleanup.js';
@@ -65,12 +63,16 @@ export async function serveSideChannels(
 ): Promise<void> {
   const { control, metrics } = sockets;
   // First: it can fail (the app file gone since the checks), and nothing may be served by then.
+  // The watcher and the control socket load only when asked for: what a master never runs, it
+  // does not parse or keep (docs/performance.md, "Master memory").
   if (config.reload) {
+    const { watchForReload } = await import('../master/reload-watcher.js');
     const ours = [...sockets.listeners, ...sockets.slots.all()];
     const watcher = watchForReload(config, start.cwd, ours, () => void master.reload(), log);
     cleanup.add(() => watcher.close());
   }
   if (control) {
+    const { serveControl } = await import('../master/control.js');
     serveControl(control.handle, master, log);
     log.info({ event: 'control-listening', address: control.url }, `control socket on ${control.url}`);
   }

@@ -149,7 +149,7 @@ export class Master {
   /** Forks the workers; resolves with the exit code once the master has stopped. */
   run(): Promise<ExitCodeValue> {
     const stopped = new Promise<ExitCodeValue>((resolve) => (this.#resolveStopped = resolve));
-    for (let slot = 0; slot < this.#pool.desired; slot += 1) this.#pool.spawn(slot);
+    this.#pool.maintain(); // forks the workers, MAX_BOOTING at a time (pool.ts)
     this.#healthTimer = setInterval(() => {
       this.#checkHealth();
       this.#balance();

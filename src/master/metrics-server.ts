@@ -1,4 +1,7 @@
-import http from 'node:http';
+import type httpTypes from 'node:http';
+
+/** Not `import http`: an ESM import of node:http loads undici too (see worker/server-options.ts). */
+const http: typeof httpTypes = process.getBuiltinModule('node:http');
 import { type RawHandle, listenOnHandle } from '../shared/internals.js';
 import { renderMetrics } from './metrics-text.js';
 import type { RequestStats } from '../shared/request-stats.js';
@@ -21,7 +24,7 @@ export function serveMetrics(
   handle: RawHandle,
   read: () => { status: PoolStatus; totals: RequestStats },
   probe: () => ProbeState,
-): http.Server {
+): httpTypes.Server {
   let rendered: { body: Buffer; at: number } | null = null;
   const body = (now: number): Buffer => {
     if (rendered === null || now - rendered.at >= METRICS_RENDER_MS) {

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { CrashBackoff } from './backoff.js';
 import type { Logger } from '../shared/log.js';
 import type { WorkerMessage } from '../shared/messages.js';
@@ -20,6 +21,15 @@ export interface PoolDeps {
 }
 
 const live = (w: WorkerHandle): boolean => w.state === 'booting' || w.state === 'ready';
+
+/**
+ * The most workers the pass forks while others still boot. A worker needs 0.1-0.2 s of CPU to
+ * start (Node, prefork's worker code, the app): 256 forked at once on 2 cores each took a minute,
+ * past the default --boot-timeout, so the master gave up with exit 4. In waves, each worker boots
+ * in about the time it would alone, and the pool is ready no later: the cores were the limit.
+ * Successors of a reload are not counted here: --reload-batch bounds those.
+ */
+export const MAX_BOOTING = Math.max(16, 2 * availableParallelism());
 
 /**
  * The worker table and the one pass that keeps it whole, as gunicorn's manage_workers, puma's
@@ -148,7 +158,10 @@ export class WorkerPool {
   }
 
   #pass(): void {
-    const bySlot = new Map<number, WorkerHandle[]>();
+    // The worker of each slot, and the slots that hold more than one (never expected). A pass runs
+    // after every transition: one Map entry per worker, no array unless a slot is crowded.
+    const bySlot = new Map<number, WorkerHandle>();
+    const crowded = new Map<number, WorkerHandle[]>();
     for (const w of this.#workers) {
       if (!live(w)) continue;
       if (w.slot >= this.desired) {
@@ -157,21 +170,27 @@ export class WorkerPool {
       }
       // A successor booting beside the worker it replaces is the one extra a slot may hold.
       if (w.replaces !== null && live(w.replaces.old)) continue;
-      bySlot.set(w.slot, [...(bySlot.get(w.slot) ?? []), w]);
+      const other = bySlot.get(w.slot);
+      if (other === undefined) bySlot.set(w.slot, w);
+      else crowded.set(w.slot, [...(crowded.get(w.slot) ?? [other]), w]);
     }
     for (const [slot, timer] of this.#pendingSpawns) {
       if (slot < this.desired) continue;
       clearTimeout(timer);
       this.#pendingSpawns.delete(slot);
     }
-    for (const extras of bySlot.values()) {
+    for (const extras of crowded.values()) {
       // Never expected: the safety net that keeps one worker per slot whatever raced. The newest ready one stays.
       const ready = (w: WorkerHandle): number => Number(w.state === 'ready');
       extras.sort((a, b) => ready(b) - ready(a) || b.generation - a.generation || b.startedAt - a.startedAt);
       for (const extra of extras.slice(1)) this.#retire(extra, `another worker serves slot ${extra.slot}`);
     }
-    for (let slot = 0; slot < this.desired; slot += 1) {
-      if (!bySlot.has(slot) && !this.#pendingSpawns.has(slot)) this.spawn(slot);
+    let booting = 0;
+    for (const w of this.#workers) if (w.state === 'booting') booting += 1;
+    for (let slot = 0; slot < this.desired && booting < MAX_BOOTING; slot += 1) {
+      if (bySlot.has(slot) || this.#pendingSpawns.has(slot)) continue;
+      this.spawn(slot);
+      booting += 1;
     }
     if (this.replaceStale) {
       for (const w of this.#workers) {

@@ -1,12 +1,31 @@
 import { accessSync, constants as fsConstants, lstatSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { createRequire } from 'node:module';
 import { Writable } from 'node:stream';
-import { pino, type Logger, type DestinationStream } from 'pino';
+import type { DestinationStream, pino as Pino } from 'pino';
+import { LeanLogger, type LogFn } from './lean-log.js';
 import { usageError } from './exit-codes.js';
 import { type FileOwner, LogDestination, openLogFile, trustedSymlink } from './log-destination.js';
 import type { Config } from '../config/options.js';
 
-export type { Logger };
+/** What prefork's code logs through: a LeanLogger, or pino for the access log. */
+export interface Logger {
+  level: string;
+  trace: LogFn;
+  debug: LogFn;
+  info: LogFn;
+  warn: LogFn;
+  error: LogFn;
+  fatal: LogFn;
+  child(bindings: Record<string, unknown>): Logger;
+}
+
+/** Loaded on first use: only a worker with --access-log needs it (lean-log.ts says why). */
+let pinoModule: typeof Pino | null = null;
+function loadPino(): typeof Pino {
+  pinoModule ??= (createRequire(import.meta.url)('pino') as { pino: typeof Pino }).pino;
+  return pinoModule;
+}
 
 const LEVEL_NAMES: Record<number, string> = {
   10: 'TRACE',
@@ -156,7 +175,13 @@ function build(
   format: LogSettings['logFormat'],
   base: Record<string, unknown>,
   destination: LogDestination,
+  lean = true,
 ): Logger {
+  if (lean) {
+    const pretty = { write: (line: string) => destination.write(prettyLine(line.trimEnd())) };
+    return new LeanLogger(level, base, format === 'pretty' ? pretty : destination);
+  }
+  const pino = loadPino();
   const options = { level, base, timestamp: pino.stdTimeFunctions.epochTime };
   return format === 'pretty' ? pino(options, prettyStream(destination)) : pino(options, destination);
 }
@@ -194,7 +219,7 @@ export function reopenLogFile(log: Logger): string | null {
 export function accessLogger(log: Logger): Logger {
   const sink = sinks.get(log);
   if (sink === undefined) return log;
-  return build('info', 'json', sink.base, sink.destination);
+  return build('info', 'json', sink.base, sink.destination, false);
 }
 
 /**

@@ -1,4 +1,4 @@
-import http, { type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type RawHandle, handOverConnection, listenOnHandle } from '../shared/internals.js';
@@ -9,7 +9,7 @@ import { timerMs } from '../shared/timers.js';
 import type { Servable } from './app-loader.js';
 import { Connections } from './connections.js';
 import { Requests } from './requests.js';
-import { answerClientError, createServer, loadHttps } from './server-options.js';
+import { answerClientError, createServer, loadHttps, nodeHttp as http } from './server-options.js';
 import { Shedding, type SheddingHooks } from './shedding.js';
 import { onAppClose, ownHandleIndex, pipeAddress, sameHandlers } from './app-server.js';
 

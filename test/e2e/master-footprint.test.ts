@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ROOT, app, request, startPrefork, tempDir } from '../helpers/prefork.js';
+
+/**
+ * What the master keeps resident (docs/performance.md, "Master memory"): it logs without pino
+ * (src/shared/lean-log.ts) and its young generation stays at V8's initial 2 MiB
+ * (src/cli/lean-master.ts). Observed from inside the real master by a preload that only the
+ * master runs: the figures are per-process, and the bench measures the RSS they add up to.
+ */
+test('the master loads no pino and keeps its young generation at its initial size', async (t) => {
+  const out = join(tempDir(t), 'footprint.json');
+  const preload = join(ROOT, 'test/fixtures/preload/master-footprint.mjs');
+  const p = startPrefork(t, ['-w', '2', '-b', '127.0.0.1:0', '--access-log', app('pid.cjs')], {
+    env: { NODE_OPTIONS: `--import=${preload}`, FOOTPRINT_OUT: out },
+  });
+  const target = await p.ready();
+  for (let i = 0; i < 20; i += 1) assert.equal((await request(target)).status, 200);
+  assert.equal((await p.stop()).code, 0);
+  const footprint = JSON.parse(readFileSync(out, 'utf8')) as { packages: string[]; newSpaceBytes: number };
+  assert.deepEqual(
+    footprint.packages.filter((f) => /node_modules\/(pino|sonic-boom|thread-stream)\//.test(f)),
+    [],
+    'the master loaded pino',
+  );
+  assert.ok(
+    footprint.newSpaceBytes <= 2 * 1024 * 1024,
+    `the master's new space grew to ${footprint.newSpaceBytes} bytes (its initial size is 2 MiB)`,
+  );
+});
+
+test('a worker loads pino only for --access-log: its own lines and the app output do without', async (t) => {
+  const dir = tempDir(t);
+  const preload = join(ROOT, 'test/fixtures/preload/master-footprint.mjs');
+  const loadedPino = async (args: string[]): Promise<boolean[]> => {
+    const out = join(dir, `footprint-${args.length}.json`);
+    const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', ...args, app('console.cjs')], {
+      env: { NODE_OPTIONS: `--import=${preload}`, FOOTPRINT_OUT: out },
+    });
+    const target = await p.ready();
+    assert.equal((await request(target, { path: '/log?m=hello' })).status, 200);
+    assert.equal((await p.stop()).code, 0);
+    const workers = readdirSync(dir).filter((f) => f.startsWith(`footprint-${args.length}.json.worker-`));
+    assert.equal(workers.length, 1, 'one worker wrote what it loaded');
+    return workers.map((f) => {
+      const { packages } = JSON.parse(readFileSync(join(dir, f), 'utf8')) as { packages: string[] };
+      return packages.some((file) => file.includes('node_modules/pino/'));
+    });
+  };
+  assert.deepEqual(await loadedPino([]), [false], 'pino loaded without --access-log');
+  assert.deepEqual(await loadedPino(['--access-log']), [true], 'the access log goes through pino');
+});
