@@ -1,32 +1,12 @@
 // What bench/fetch.mjs and bench/overhead.mjs share: start a server, load it with wrk over loopback
 // TCP keep-alive, and count the CPU its processes (master and workers) spent, from /proc.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, parseLatency, sleep } from './lib.mjs';
+import { children, cpuSeconds, freePort, parseLatency, sleep, stopChild } from './lib.mjs';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-
-/** utime+stime of a process in seconds (0 once it is gone). */
-export function cpuSeconds(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
-export function children(pid) {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
 
 export const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -42,15 +22,6 @@ function answers(port) {
       })
       .on('error', () => resolve(false));
   });
-}
-
-async function stopChild(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
 }
 
 /**

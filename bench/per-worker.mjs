@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deriveConfig } from '../dist/test/helpers/nginx.js';
-import { freePort, need, sleep } from './lib.mjs';
+import { freePort, need, sleep, stopChild } from './lib.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SLOW_COUNT = Number(process.env.SLOW_COUNT ?? 10);
@@ -46,12 +46,7 @@ function get(port, path, agent) {
 }
 
 async function stop(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
+  await stopChild(child);
   children.delete(child);
 }
 

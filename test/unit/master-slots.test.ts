@@ -1,10 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { pino } from 'pino';
-import { type BindSpec, formatBind, parseBindOrTemplate } from '../../src/config/bind.js';
-import type { Listener } from '../../src/master/listeners.js';
-import { type BindSlot, SlotSockets } from '../../src/master/slot-sockets.js';
-import type { RawHandle } from '../../src/shared/internals.js';
+import { fakeSlotSockets } from '../helpers/fake-sockets.js';
 import type { MasterMessage } from '../../src/shared/messages.js';
 import { World, flush, useFakeMaster } from '../helpers/fake-master.js';
 
@@ -14,35 +10,6 @@ import { World, flush, useFakeMaster } from '../helpers/fake-master.js';
 
 useFakeMaster();
 
-function fakeSockets(binds: string[], refuse: (bind: BindSpec) => boolean = () => false) {
-  const opened: string[] = [];
-  const closed: string[] = [];
-  const listener = (bind: BindSpec): Listener => ({
-    bind,
-    handle: {} as RawHandle,
-    url: formatBind(bind),
-    owned: null,
-  });
-  const layout = binds.map((raw): BindSlot => {
-    const b = parseBindOrTemplate(raw);
-    return b.kind === 'per-worker' ? { perWorker: b } : { shared: listener(b) };
-  });
-  const slots = new SlotSockets({
-    layout,
-    cwd: '/srv',
-    log: pino({ level: 'silent' }),
-    open: async (specs) => {
-      await Promise.resolve();
-      const bad = specs.find(refuse);
-      if (bad !== undefined) throw new Error(`cannot bind ${formatBind(bad)}: address already in use`);
-      opened.push(...specs.map((s) => formatBind(s)));
-      return specs.map(listener);
-    },
-    close: (ls) => void closed.push(...ls.map((l) => l.url)),
-  });
-  return { slots, opened, closed };
-}
-
 const urlsOf = (sent: MasterMessage[]): string[] => {
   const start = sent.find((m) => m.type === 'start');
   assert.ok(start?.type === 'start');
@@ -51,7 +18,7 @@ const urlsOf = (sent: MasterMessage[]): string[] => {
 };
 
 test('each worker is told the shared sockets and its own; TTIN binds the new slot before forking it; TTOU closes it once its worker exited', async () => {
-  const { slots, opened, closed } = fakeSockets(['unix:/r/shared.sock', 'unix:/r/web-{worker}.sock']);
+  const { slots, opened, closed } = fakeSlotSockets(['unix:/r/shared.sock', 'unix:/r/web-{worker}.sock']);
   await slots.bindUpTo(2);
   const w = new World({ workers: 2 }, { slots });
   w.bootAll();
@@ -80,7 +47,7 @@ test('each worker is told the shared sockets and its own; TTIN binds the new slo
 });
 
 test("a worker's exit keeps its slot's socket: the successor gets the same one", async () => {
-  const { slots, opened, closed } = fakeSockets(['unix:/r/web-{worker}.sock']);
+  const { slots, opened, closed } = fakeSlotSockets(['unix:/r/web-{worker}.sock']);
   await slots.bindUpTo(2);
   const w = new World({ workers: 2 }, { slots });
   w.bootAll();
@@ -98,7 +65,7 @@ test("a worker's exit keeps its slot's socket: the successor gets the same one",
 });
 
 test('a slot whose socket cannot be bound is refused with a warning; the pool stays', async () => {
-  const { slots } = fakeSockets(['127.0.0.1:{9000+worker}'], (b) => b.kind === 'tcp' && b.port === 9002);
+  const { slots } = fakeSlotSockets(['127.0.0.1:{9000+worker}'], (b) => b.kind === 'tcp' && b.port === 9002);
   await slots.bindUpTo(2);
   const w = new World({ workers: 2 }, { slots });
   w.bootAll();

@@ -1,48 +1,18 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { pino } from 'pino';
-import { type BindSpec, formatBind, parseBindOrTemplate } from '../../src/config/bind.js';
 import type { Listener } from '../../src/master/listeners.js';
-import { type BindSlot, SlotSockets } from '../../src/master/slot-sockets.js';
-import type { RawHandle } from '../../src/shared/internals.js';
+import { fakeSlotSockets } from '../helpers/fake-sockets.js';
 import { ExitCode, PreforkError } from '../../src/shared/exit-codes.js';
-
-/** SlotSockets over fake sockets: what it binds, closes and hands to each slot. */
-function world(binds: string[]) {
-  const opened: string[] = [];
-  const closed: string[] = [];
-  const logs: Array<Record<string, unknown>> = [];
-  const listener = (bind: BindSpec): Listener => ({
-    bind,
-    handle: {} as RawHandle,
-    url: formatBind(bind),
-    owned: null,
-  });
-  const layout = binds.map((raw): BindSlot => {
-    const b = parseBindOrTemplate(raw);
-    return b.kind === 'per-worker' ? { perWorker: b } : { shared: listener(b) };
-  });
-  const slots = new SlotSockets({
-    layout,
-    cwd: '/srv',
-    log: pino(
-      { level: 'info' },
-      { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) },
-    ),
-    open: async (specs) => {
-      await Promise.resolve();
-      opened.push(...specs.map((s) => formatBind(s)));
-      return specs.map(listener);
-    },
-    close: (ls) => void closed.push(...ls.map((l) => l.url)),
-  });
-  return { slots, opened, closed, logs };
-}
 
 const urls = (ls: readonly Listener[]): string[] => ls.map((l) => l.url);
 
 test('each slot is given the shared sockets and its own, in bind order; a slot is bound once', async () => {
-  const { slots, opened } = world(['unix:/r/a.sock', 'unix:/r/web-{worker}.sock', '127.0.0.1:80', ':{9000+worker}']);
+  const { slots, opened } = fakeSlotSockets([
+    'unix:/r/a.sock',
+    'unix:/r/web-{worker}.sock',
+    '127.0.0.1:80',
+    ':{9000+worker}',
+  ]);
   assert.equal(slots.covered, 0);
   await Promise.all([slots.bindUpTo(2), slots.bindUpTo(2), slots.bindUpTo(1)]);
   assert.deepEqual(opened, ['unix:/r/web-0.sock', ':9000', 'unix:/r/web-1.sock', ':9001'], 'each slot bound once');
@@ -54,7 +24,7 @@ test('each slot is given the shared sockets and its own, in bind order; a slot i
 });
 
 test('without a per-worker bind every slot gets the shared sockets and nothing is bound', async () => {
-  const { slots, opened } = world(['unix:/r/a.sock']);
+  const { slots, opened } = fakeSlotSockets(['unix:/r/a.sock']);
   assert.equal(slots.covered, Number.POSITIVE_INFINITY);
   await slots.bindUpTo(4);
   assert.deepEqual(opened, []);
@@ -62,7 +32,7 @@ test('without a per-worker bind every slot gets the shared sockets and nothing i
 });
 
 test('a slot whose address a shared bind has is refused (exit 3); the slots before it stay bound', async () => {
-  const { slots, opened } = world(['unix:/r/web-{worker}.sock', 'unix:/r/web-2.sock']);
+  const { slots, opened } = fakeSlotSockets(['unix:/r/web-{worker}.sock', 'unix:/r/web-2.sock']);
   await assert.rejects(slots.bindUpTo(4), (err: unknown) => {
     assert.ok(err instanceof PreforkError);
     assert.equal(err.exitCode, ExitCode.bind);
@@ -79,7 +49,7 @@ test('a slot whose address a shared bind has is refused (exit 3); the slots befo
 });
 
 test('release closes the slots from `keep` up that no worker uses, and logs each socket; closeAll closes the rest for good', async () => {
-  const { slots, closed, logs } = world(['unix:/r/web-{worker}.sock', ':80']);
+  const { slots, closed, logs } = fakeSlotSockets(['unix:/r/web-{worker}.sock', ':80']);
   await slots.bindUpTo(4);
   slots.release(2, (slot) => slot === 3);
   assert.deepEqual(closed, ['unix:/r/web-2.sock']);
