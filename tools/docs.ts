@@ -96,7 +96,7 @@ function logEventsDoc(root: string): string {
   return (
     `${HEADER}# Log events\n\n` +
     'Every line prefork itself logs is one JSON object (`--log-format json`, the default off a TTY)\n' +
-    'with an `event` name: alert on these, not on the message text. pino adds `level`, `time`,\n' +
+    "with an `event` name: alert on these, not on the message text. Every line has pino's `level`, `time`,\n" +
     '`pid` and `hostname`; with `--name` every line has `name`. Fields marked here come on top.\n' +
     "The master's lines about one worker carry its slot `worker` and its `workerPid` (`pid` stays the\n" +
     "master's): that worker's logger binds them once (`WorkerHandle#log`).\n" +
