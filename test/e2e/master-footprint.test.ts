@@ -52,3 +52,22 @@ test('a worker loads pino only for --access-log: its own lines and the app outpu
   assert.deepEqual(await loadedPino([]), [false], 'pino loaded without --access-log');
   assert.deepEqual(await loadedPino(['--access-log']), [true], 'the access log goes through pino');
 });
+
+test('a worker loads undici (fetch, Request) only for a fetch app', async (t) => {
+  const dir = tempDir(t);
+  const preload = join(ROOT, 'test/fixtures/preload/master-footprint.mjs');
+  const loadedUndici = async (appFile: string): Promise<boolean> => {
+    const out = join(dir, `footprint-${appFile}.json`);
+    const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', app(appFile)], {
+      env: { NODE_OPTIONS: `--import=${preload}`, FOOTPRINT_OUT: out },
+    });
+    assert.equal((await request(await p.ready())).status, 200);
+    assert.equal((await p.stop()).code, 0);
+    const [worker] = readdirSync(dir).filter((f) => f.startsWith(`footprint-${appFile}.json.worker-`));
+    const { builtins } = JSON.parse(readFileSync(join(dir, worker!), 'utf8')) as { builtins: string[] };
+    return builtins.includes('internal/deps/undici/undici');
+  };
+  // Undici brings http2 and tls: 10-15 ms of every worker's start on Node 22 and 24.
+  assert.equal(await loadedUndici('pid.cjs'), false, 'a (req, res) app loaded undici');
+  assert.equal(await loadedUndici('fetch.mjs'), true, 'a fetch app did without undici: is the check blind?');
+});
