@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { ROOT, app, request, startPrefork, tempDir } from '../helpers/prefork.js';
 
@@ -70,4 +70,23 @@ test('a worker loads undici (fetch, Request) only for a fetch app', async (t) =>
   // Undici brings http2 and tls: 10-15 ms of every worker's start on Node 22 and 24.
   assert.equal(await loadedUndici('pid.cjs'), false, 'a (req, res) app loaded undici');
   assert.equal(await loadedUndici('fetch.mjs'), true, 'a fetch app did without undici: is the check blind?');
+});
+
+test("a worker says 'hello' before it loads its own modules: the master's answer travels meanwhile", async (t) => {
+  const out = join(tempDir(t), 'footprint.json');
+  const preload = join(ROOT, 'test/fixtures/preload/master-footprint.mjs');
+  const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', app('pid.cjs')], {
+    env: { NODE_OPTIONS: `--import=${preload}`, FOOTPRINT_OUT: out },
+  });
+  assert.equal((await request(await p.ready())).status, 200);
+  assert.equal((await p.stop()).code, 0);
+  const [worker] = readdirSync(dirname(out)).filter((f) => f.startsWith('footprint.json.worker-'));
+  const { builtins, atHello } = JSON.parse(readFileSync(join(dirname(out), worker!), 'utf8')) as {
+    builtins: string[];
+    atHello: string[] | null;
+  };
+  // node:perf_hooks comes with the worker's heartbeat (src/worker/heartbeat.ts), deep in its modules.
+  assert.ok(builtins.includes('perf_hooks'), 'the worker never loaded perf_hooks: the marker is stale');
+  assert.ok(atHello !== null, 'no hello seen');
+  assert.equal(atHello.includes('perf_hooks'), false, 'the worker loaded its modules before asking for its sockets');
 });
