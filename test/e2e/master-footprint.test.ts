@@ -90,3 +90,23 @@ test("a worker says 'hello' before it loads its own modules: the master's answer
   assert.ok(atHello !== null, 'no hello seen');
   assert.equal(atHello.includes('perf_hooks'), false, 'the worker loaded its modules before asking for its sockets');
 });
+
+test("neither the master nor a worker loads node:fs's stream classes", async (t) => {
+  const out = join(tempDir(t), 'footprint.json');
+  const preload = join(ROOT, 'test/fixtures/preload/master-footprint.mjs');
+  const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', app('pid.cjs')], {
+    env: { NODE_OPTIONS: `--import=${preload}`, FOOTPRINT_OUT: out },
+  });
+  assert.equal((await request(await p.ready())).status, 200);
+  assert.equal((await p.stop()).code, 0);
+  const [worker] = readdirSync(dirname(out)).filter((f) => f.startsWith('footprint.json.worker-'));
+  const builtinsOf = (file: string): string[] =>
+    (JSON.parse(readFileSync(file, 'utf8')) as { builtins: string[] }).builtins;
+  // An ESM import of node:fs reads every export, and the ReadStream getter loads them (src/shared/builtins.ts).
+  assert.equal(builtinsOf(out).includes('internal/fs/streams'), false, 'the master loaded fs streams');
+  assert.equal(
+    builtinsOf(join(dirname(out), worker!)).includes('internal/fs/streams'),
+    false,
+    'a worker loaded fs streams',
+  );
+});
