@@ -85,10 +85,10 @@ test("a worker says 'hello' before it loads its own modules: the master's answer
     builtins: string[];
     atHello: string[] | null;
   };
-  // node:perf_hooks comes with the worker's heartbeat (src/worker/heartbeat.ts), deep in its modules.
-  assert.ok(builtins.includes('perf_hooks'), 'the worker never loaded perf_hooks: the marker is stale');
+  // node:http comes with the worker's servers (src/worker/server-options.ts), deep in its modules.
+  assert.ok(builtins.includes('http'), 'the worker never loaded node:http: the marker is stale');
   assert.ok(atHello !== null, 'no hello seen');
-  assert.equal(atHello.includes('perf_hooks'), false, 'the worker loaded its modules before asking for its sockets');
+  assert.equal(atHello.includes('http'), false, 'the worker loaded its modules before asking for its sockets');
 });
 
 test("neither the master nor a worker loads node:fs's stream classes", async (t) => {
@@ -109,4 +109,22 @@ test("neither the master nor a worker loads node:fs's stream classes", async (t)
     false,
     'a worker loaded fs streams',
   );
+});
+
+test('a worker loads node:perf_hooks (its loop-lag histogram) only once it serves', async (t) => {
+  const out = join(tempDir(t), 'footprint.json');
+  const preload = join(ROOT, 'test/fixtures/preload/master-footprint.mjs');
+  const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', app('pid.cjs')], {
+    env: { NODE_OPTIONS: `--import=${preload}`, FOOTPRINT_OUT: out },
+  });
+  assert.equal((await request(await p.ready())).status, 200);
+  assert.equal((await p.stop()).code, 0);
+  const [worker] = readdirSync(dirname(out)).filter((f) => f.startsWith('footprint.json.worker-'));
+  const { builtins, atReady } = JSON.parse(readFileSync(join(dirname(out), worker!), 'utf8')) as {
+    builtins: string[];
+    atReady: string[] | null;
+  };
+  assert.ok(builtins.includes('perf_hooks'), 'no heartbeat histogram: the marker is stale');
+  assert.ok(atReady !== null, "no 'ready' seen");
+  assert.equal(atReady.includes('perf_hooks'), false, "perf_hooks loaded before the worker said 'ready'");
 });
