@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
-import { ROOT, app, request, startPrefork, tempDir } from '../helpers/prefork.js';
+import { ROOT, app, logEntries, request, startPrefork, tempDir } from '../helpers/prefork.js';
+import { eventually } from '../helpers/client.js';
 
 /**
  * What the master keeps resident (docs/performance.md, "Master memory"): it logs without pino
@@ -127,4 +128,23 @@ test('a worker loads node:perf_hooks (its loop-lag histogram) only once it serve
   assert.ok(builtins.includes('perf_hooks'), 'no heartbeat histogram: the marker is stale');
   assert.ok(atReady !== null, "no 'ready' seen");
   assert.equal(atReady.includes('perf_hooks'), false, "perf_hooks loaded before the worker said 'ready'");
+});
+
+test('a worker makes process.stdout only when its app first uses it; what the app prints is still captured', async (t) => {
+  const dir = tempDir(t);
+  const preload = join(ROOT, 'test/fixtures/preload/master-footprint.mjs');
+  const out = join(dir, 'footprint.json');
+  const logFile = join(dir, 'prefork.log');
+  const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', '--log-file', logFile, app('console-late.cjs')], {
+    env: { NODE_OPTIONS: `--import=${preload}`, FOOTPRINT_OUT: out },
+    logFile,
+  });
+  assert.equal((await request(await p.ready(), { path: '/?m=x' })).status, 200);
+  const printed = (msg: string): boolean => logEntries(logFile).some((l) => l.event === 'console' && l.msg === msg);
+  await eventually(() => printed('late x') && printed('late error x'));
+  assert.equal((await p.stop()).code, 0);
+  const [worker] = readdirSync(dir).filter((f) => f.startsWith('footprint.json.worker-'));
+  const { stdoutAtReady } = JSON.parse(readFileSync(join(dir, worker!), 'utf8')) as { stdoutAtReady: boolean | null };
+  // Node makes the stream on first use: 1-2.5 ms of the worker's start (src/worker/app-output.ts).
+  assert.equal(stdoutAtReady, false, "process.stdout was made before the worker said 'ready'");
 });
