@@ -1,7 +1,9 @@
-import { parseArgs } from 'node:util';
 import { usageError } from '../shared/exit-codes.js';
 import { type OptionDef, type OptionKey, OPTIONS, optionKeys } from '../config/options.js';
 import { closest } from '../config/suggest.js';
+import { util } from '../shared/builtins.js';
+
+const { parseArgs } = util;
 
 /**
  * The fast path for the server command line: node's own parseArgs, driven by the same option

@@ -1,9 +1,11 @@
-import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { usageError } from '../shared/exit-codes.js';
 import { lastValue } from './argv.js';
 import { type OptionDef, type OptionKey, OPTIONS, envName, optionKeys } from '../config/options.js';
 import { MASTER_SIGNALS } from '../master/signals.js';
+import { fs } from '../shared/builtins.js';
+
+const { readFileSync } = fs;
 
 /**
  * The full yargs parser: --help, --version, and every command line the fast path (argv.ts)

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Bind, type BindSpec, addressKey, expandBind, formatBind } from './bind.js';
@@ -6,6 +5,9 @@ import { PreforkError, usageError } from '../shared/exit-codes.js';
 import { HANDOVER_ENV } from '../upgrade/handover.js';
 import { closest } from './suggest.js';
 import { type Config, type OptionDef, type OptionKey, OPTIONS, envName, optionKeys } from './options.js';
+import { fs } from '../shared/builtins.js';
+
+const { readFileSync } = fs;
 
 export interface ConfigSources {
   /** Values given on the command line, keyed by option; undefined = not given. */

@@ -1,6 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fs } from '../shared/builtins.js';
+
+const { readFileSync } = fs;
 
 /**
  * CPUs from a cgroup v2 cpu.max line ("QUOTA PERIOD" or "max PERIOD"); null when unlimited.

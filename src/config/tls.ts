@@ -1,7 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { usageError } from '../shared/exit-codes.js';
 import type { Config } from './options.js';
+import { fs } from '../shared/builtins.js';
+
+const { readFileSync } = fs;
 
 /**
  * The certificate and key for HTTPS, as PEM text. The master reads them (before binding, while

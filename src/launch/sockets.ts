@@ -1,4 +1,3 @@
-import { closeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type BindSpec, parseBind } from '../config/bind.js';
 import { usageError } from '../shared/exit-codes.js';
@@ -12,6 +11,9 @@ import { chownSockets } from '../master/privileges.js';
 import { takeActivatedSockets } from '../config/socket-activation.js';
 import type { Cleanup } from './cleanup.js';
 import type { Start } from './start.js';
+import { fs } from '../shared/builtins.js';
+
+const { closeSync } = fs;
 
 /** Every socket the master holds. */
 export interface Sockets {

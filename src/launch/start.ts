@@ -1,4 +1,3 @@
-import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Inheritance } from '../upgrade/handover.js';
 import { type Logger, giveLogFileTo } from '../shared/log.js';
@@ -9,6 +8,9 @@ import { type Privileges, resolvePrivileges } from '../master/privileges.js';
 import { type TlsMaterial, loadTls } from '../config/tls.js';
 import { Successor } from '../upgrade/upgrade.js';
 import type { Cleanup } from './cleanup.js';
+import { fs } from '../shared/builtins.js';
+
+const { realpathSync } = fs;
 
 /** What the checks before the first bind found: nothing in here is a file or a socket. */
 export interface Start {

@@ -1,4 +1,6 @@
-import { fstatSync, readFileSync, readlinkSync } from 'node:fs';
+import { fs } from '../shared/builtins.js';
+
+const { fstatSync, readFileSync, readlinkSync } = fs;
 
 /**
  * What an inherited descriptor (fd://N) is, when it is not what prefork can serve: a socket in

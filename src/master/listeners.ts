@@ -1,13 +1,16 @@
-import { existsSync, lstatSync, readFileSync, statSync, unlinkSync, type Stats } from 'node:fs';
+import type { Stats } from 'node:fs';
 import net, { isIP } from 'node:net';
 import { dirname } from 'node:path';
-import { getSystemErrorName } from 'node:util';
 import { type BindSpec, addressesOverlap, formatBind } from '../config/bind.js';
 import { bindError, usageError } from '../shared/exit-codes.js';
 import { notListening } from './fd-check.js';
 import type { HandoverSocket } from '../upgrade/handover.js';
 import { type RawHandle, bindPipe, bindTcp, handleKind, openFd, tcpAddress } from '../shared/internals.js';
 import type { Logger } from '../shared/log.js';
+import { fs, util } from '../shared/builtins.js';
+
+const { existsSync, lstatSync, readFileSync, statSync, unlinkSync } = fs;
+const { getSystemErrorName } = util;
 
 /** One bound (not listening) socket held by the master for its whole life. */
 export interface Listener {

@@ -1,7 +1,8 @@
-import * as fs from 'node:fs';
+import type { Stats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { bindError, usageError } from '../shared/exit-codes.js';
 import type { Logger } from '../shared/log.js';
+import { fs } from '../shared/builtins.js';
 
 /**
  * --pidfile: the master's pid, published once the sockets are bound, guarded by a
@@ -95,7 +96,7 @@ function readPid(file: string): number | null | 'not-a-pid' {
   }
 }
 
-function lstatOrNull(path: string): fs.Stats | null {
+function lstatOrNull(path: string): Stats | null {
   try {
     return fs.lstatSync(path);
   } catch (err) {
@@ -104,7 +105,7 @@ function lstatOrNull(path: string): fs.Stats | null {
   }
 }
 
-function kindOf(stats: fs.Stats): string {
+function kindOf(stats: Stats): string {
   if (stats.isDirectory()) return 'a directory';
   if (stats.isSymbolicLink()) return 'a symlink';
   if (stats.isSocket()) return 'a socket';

@@ -1,10 +1,12 @@
-import { lchownSync } from 'node:fs';
 import { bindError, usageError } from '../shared/exit-codes.js';
 import type { Listener } from './listeners.js';
 import type { Logger } from '../shared/log.js';
 import type { Config } from '../config/options.js';
 import type { WorkerIdentity } from '../shared/messages.js';
 import { type GroupEntry, type UserEntry, lookupGroup, lookupUser } from './users.js';
+import { fs } from '../shared/builtins.js';
+
+const { lchownSync } = fs;
 
 /**
  * --user, --group and --socket-owner, resolved once by the master before it creates anything.

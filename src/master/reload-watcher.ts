@@ -1,9 +1,12 @@
-import { type FSWatcher, readdirSync, statSync, watch } from 'node:fs';
+import type { FSWatcher } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import type { Listener } from './listeners.js';
 import type { Logger } from '../shared/log.js';
 import type { Config } from '../config/options.js';
 import { resolveAppPath } from '../shared/app-path.js';
+import { fs } from '../shared/builtins.js';
+
+const { readdirSync, statSync, watch } = fs;
 
 /**
  * --reload, for development: watch the app's directory and do a rolling restart (SIGHUP's path)

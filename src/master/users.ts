@@ -1,5 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { fs } from '../shared/builtins.js';
+
+const { readFileSync } = fs;
 
 /**
  * User and group lookup by name or numeric id. `getent` asks NSS, so users from LDAP, sssd or

@@ -1,7 +1,9 @@
-import { existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { appLoadError } from './exit-codes.js';
+import { fs } from './builtins.js';
+
+const { existsSync, statSync } = fs;
 
 /**
  * Where an APP spec points, as a worker will load it: the master resolves it too (a missing app

@@ -1,5 +1,7 @@
-import { closeSync, constants as fsConstants, fchownSync, lstatSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { fs } from './builtins.js';
+
+const { closeSync, constants: fsConstants, fchownSync, lstatSync, openSync, writeSync } = fs;
 
 /**
  * Where a process's log lines go: a file it opened itself, or stdout. Writes are synchronous

@@ -1,4 +1,3 @@
-import { accessSync, constants as fsConstants, lstatSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createRequire } from 'node:module';
 import { Writable } from 'node:stream';
@@ -7,6 +6,9 @@ import { LeanLogger, type LogFn } from './lean-log.js';
 import { usageError } from './exit-codes.js';
 import { type FileOwner, LogDestination, openLogFile, trustedSymlink } from './log-destination.js';
 import type { Config } from '../config/options.js';
+import { fs } from './builtins.js';
+
+const { accessSync, constants: fsConstants, lstatSync, statSync } = fs;
 
 /** What prefork's code logs through: a LeanLogger, or pino for the access log. */
 export interface Logger {

@@ -1,9 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { isAbsolute, resolve, sep } from 'node:path';
 import { HANDOVER_ENV, type HandoverSocket, type Inheritance, handoverFor } from './handover.js';
 import { timerMs } from '../shared/timers.js';
 import type { Logger } from '../shared/log.js';
+import { fs } from '../shared/builtins.js';
+
+const { accessSync, constants: fsConstants, statSync } = fs;
 
 /**
  * Hot upgrade (SIGUSR2), both sides.

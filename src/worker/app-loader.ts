@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { parseAppSpec, resolveAppPath } from '../shared/app-path.js';
 import { appLoadError } from '../shared/exit-codes.js';
-import { type FetchApp, fetchListener } from './fetch-adapter.js';
+import type { FetchApp } from './fetch-adapter.js';
 import { errorSite } from './load-error.js';
 
 export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -70,6 +70,8 @@ async function asServable(spec: string, value: unknown, onError: (err: unknown) 
     return { request: (value.callback as () => RequestListener)(), upgrade: null };
   }
   if (typeof value.fetch === 'function' && typeof value !== 'function') {
+    // Only fetch apps load the adapter: it reads Request and Response, which loads undici.
+    const { fetchListener } = await import('./fetch-adapter.js');
     return { request: fetchListener(value as unknown as FetchApp, onError), upgrade: null };
   }
   if (typeof value === 'function') return { request: value as RequestListener, upgrade: null };

@@ -45,22 +45,38 @@ function asText(chunk: unknown, encoding: unknown, decoder: StringDecoder): stri
  */
 export function captureAppOutput(log: Logger): void {
   const out = appOutputLogger(log);
-  const streams = [
-    { stream: process.stdout, name: 'stdout', level: 'info' },
-    { stream: process.stderr, name: 'stderr', level: 'error' },
-  ] as const;
-  for (const { stream, name, level } of streams) {
+  for (const [name, level] of [
+    ['stdout', 'info'],
+    ['stderr', 'error'],
+  ] as const) {
     const lines = new OutputLines();
     const decoder = new StringDecoder('utf8');
     const emit = (entry: string | null): void => {
       if (entry !== null) out[level]({ event: 'console', stream: name }, entry);
     };
-    stream.write = ((chunk: unknown, encoding?: unknown, callback?: unknown): boolean => {
-      emit(lines.push(asText(chunk, encoding, decoder)));
-      const done = typeof encoding === 'function' ? encoding : callback;
-      if (typeof done === 'function') process.nextTick(done as () => void);
-      return true;
-    }) as Write;
+    const capture = (stream: NodeJS.WriteStream): NodeJS.WriteStream => {
+      stream.write = ((chunk: unknown, encoding?: unknown, callback?: unknown): boolean => {
+        emit(lines.push(asText(chunk, encoding, decoder)));
+        const done = typeof encoding === 'function' ? encoding : callback;
+        if (typeof done === 'function') process.nextTick(done as () => void);
+        return true;
+      }) as Write;
+      return stream;
+    };
     process.on('exit', () => emit(lines.flush()));
+    // Node makes process.stdout and stderr on first use (1-2.5 ms for both, most for a pipe), and
+    // prefork's own log writes to the descriptor: an app that prints nothing as it loads does not
+    // wait for them. The capture takes each stream as it is made.
+    const make = Object.getOwnPropertyDescriptor(process, name);
+    if (make?.get === undefined) {
+      capture(process[name]);
+      continue;
+    }
+    let stream: NodeJS.WriteStream | null = null;
+    Object.defineProperty(process, name, {
+      configurable: true,
+      enumerable: make.enumerable ?? true,
+      get: () => (stream ??= capture(make.get!.call(process) as NodeJS.WriteStream)),
+    });
   }
 }

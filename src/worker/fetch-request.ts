@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
+import { nativeClass } from './native-fetch.js';
 
 /**
  * The Request a fetch app is given, made lazily. Node's Request costs several microseconds (URL
@@ -11,7 +12,7 @@ import type { TLSSocket } from 'node:tls';
  * the real one.
  */
 
-const NativeRequest = globalThis.Request;
+const NativeRequest = nativeClass('Request');
 const NO_BODY = new Set(['GET', 'HEAD']);
 const NATIVE = Symbol('prefork.nativeRequest');
 const MAKE_NATIVE = Symbol('prefork.makeNativeRequest');
@@ -159,6 +160,7 @@ export function unwrapRequest<T>(input: T): T | Request {
  * makes light responses. What the app made before this is real, and works as it did.
  */
 export function installRequestGlobals(): void {
+  // An app's own Request (@hono/node-server's) stays.
   if (globalThis.Request !== NativeRequest) return;
   class PreforkRequest extends NativeRequest {
     constructor(input: Request | string | URL, init?: RequestInit) {

@@ -1,3 +1,5 @@
+import { nativeClass } from './native-fetch.js';
+
 /**
  * A light Response for fetch apps. Node's Response (undici's) costs several microseconds to make
  * and more to read back through its body stream, which made a Hono hello world 4x slower under
@@ -9,7 +11,7 @@
  * Node server; `instanceof Response` holds both ways.
  */
 
-const NativeResponse = globalThis.Response;
+const NativeResponse = nativeClass('Response');
 
 /** What the adapter writes without a real Response: body, status, status text, headers. */
 export interface Plain {

@@ -1,4 +1,4 @@
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { IntervalHistogram } from 'node:perf_hooks';
 import type { WorkerMessage } from '../shared/messages.js';
 import type { Housekeeping } from './housekeeping.js';
 import type { HttpServers } from './http-servers.js';
@@ -21,7 +21,7 @@ type HeartbeatMessage = Extract<WorkerMessage, { type: 'heartbeat' }>;
  * worker silent longer than --timeout.
  */
 export class Heartbeat {
-  readonly #loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+  #loopDelay: IntervalHistogram | null = null;
   #earlyBeat: NodeJS.Timeout | null = null;
 
   constructor(
@@ -34,6 +34,9 @@ export class Heartbeat {
 
   start(): void {
     if (this.intervalMs === 0) return;
+    // Made here, after 'ready': node:perf_hooks (~1 ms to load) is not on the way to the first request.
+    const { monitorEventLoopDelay } = process.getBuiltinModule('node:perf_hooks');
+    this.#loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
     this.#loopDelay.enable();
     this.#beat();
     setInterval(() => this.#beat(), this.intervalMs).unref();
@@ -83,6 +86,7 @@ export class Heartbeat {
    * The sampling timer's own period is part of every sample: lag is what comes on top.
    */
   #lagMs(): number {
+    if (this.#loopDelay === null) return 0;
     const mean = this.#loopDelay.mean;
     this.#loopDelay.reset();
     return Number.isFinite(mean) ? Math.max(0, mean / 1e6 - LOOP_RESOLUTION_MS) : 0;

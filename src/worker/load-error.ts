@@ -1,7 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { fs } from '../shared/builtins.js';
+
+const { readFileSync } = fs;
 
 /** Where an app's load error is, as `node` itself would show it. */
 export interface ErrorSite {

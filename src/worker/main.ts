@@ -9,19 +9,28 @@ for (const signal of ['SIGHUP', 'SIGTTIN', 'SIGTTOU', 'SIGUSR2', 'SIGQUIT'] as c
 
 const { enableCompileCache } = await import('../shared/compile-cache.js');
 enableCompileCache();
+// Ask for the settings and sockets first, so that the master's answer travels while this worker
+// loads its own modules; what arrives meanwhile waits here. No app code runs before both are in.
+const early: [unknown, unknown][] = [];
+const hold = (message: unknown, handle: unknown): number => early.push([message, handle]);
+process.on('message', hold);
+const { sendToMaster } = await import('./master-channel.js');
+sendToMaster({ type: 'hello' });
 const { surviveMasterLoss } = await import('../shared/internals.js');
 const { isMasterMessage } = await import('../shared/messages.js');
 const { WorkerProcess } = await import('./worker.js');
 
 const worker = new WorkerProcess(Number(process.env.PREFORK_WORKER_ID ?? 0));
 surviveMasterLoss();
-process.on('message', (message: unknown, handle: unknown) => {
+const route = (message: unknown, handle: unknown): void => {
   if (isMasterMessage(message)) worker.onMessage(message, handle);
-});
+};
+process.on('message', route);
+process.off('message', hold);
+for (const [message, handle] of early.splice(0)) route(message, handle);
 process.on('disconnect', () => worker.masterGone());
 for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => worker.stopSignal(signal));
 // The no-op SIGUSR1 handler above stays installed (it kept the inspector closed until now).
 process.on('SIGUSR1', () => worker.reopenLogs('SIGUSR1'));
 process.on('uncaughtException', (err) => worker.crashed(err));
-worker.hello();
 export {};

@@ -43,11 +43,6 @@ export class WorkerProcess {
 
   constructor(readonly slot: number) {}
 
-  /** The message listener is in place: the master may send the start message now. */
-  hello(): void {
-    send({ type: 'hello' });
-  }
-
   onMessage(message: MasterMessage, handle: unknown): void {
     switch (message.type) {
       case 'start':

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
-import { ROOT, app, request, startPrefork, tempDir } from '../helpers/prefork.js';
+import { ROOT, app, logEntries, request, startPrefork, tempDir } from '../helpers/prefork.js';
+import { eventually } from '../helpers/client.js';
 
 /**
  * What the master keeps resident (docs/performance.md, "Master memory"): it logs without pino
@@ -51,4 +52,99 @@ test('a worker loads pino only for --access-log: its own lines and the app outpu
   };
   assert.deepEqual(await loadedPino([]), [false], 'pino loaded without --access-log');
   assert.deepEqual(await loadedPino(['--access-log']), [true], 'the access log goes through pino');
+});
+
+test('a worker loads undici (fetch, Request) only for a fetch app', async (t) => {
+  const dir = tempDir(t);
+  const preload = join(ROOT, 'test/fixtures/preload/master-footprint.mjs');
+  const loadedUndici = async (appFile: string): Promise<boolean> => {
+    const out = join(dir, `footprint-${appFile}.json`);
+    const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', app(appFile)], {
+      env: { NODE_OPTIONS: `--import=${preload}`, FOOTPRINT_OUT: out },
+    });
+    assert.equal((await request(await p.ready())).status, 200);
+    assert.equal((await p.stop()).code, 0);
+    const [worker] = readdirSync(dir).filter((f) => f.startsWith(`footprint-${appFile}.json.worker-`));
+    const { builtins } = JSON.parse(readFileSync(join(dir, worker!), 'utf8')) as { builtins: string[] };
+    return builtins.includes('internal/deps/undici/undici');
+  };
+  // Undici brings http2 and tls: 10-15 ms of every worker's start on Node 22 and 24.
+  assert.equal(await loadedUndici('pid.cjs'), false, 'a (req, res) app loaded undici');
+  assert.equal(await loadedUndici('fetch.mjs'), true, 'a fetch app did without undici: is the check blind?');
+});
+
+test("a worker says 'hello' before it loads its own modules: the master's answer travels meanwhile", async (t) => {
+  const out = join(tempDir(t), 'footprint.json');
+  const preload = join(ROOT, 'test/fixtures/preload/master-footprint.mjs');
+  const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', app('pid.cjs')], {
+    env: { NODE_OPTIONS: `--import=${preload}`, FOOTPRINT_OUT: out },
+  });
+  assert.equal((await request(await p.ready())).status, 200);
+  assert.equal((await p.stop()).code, 0);
+  const [worker] = readdirSync(dirname(out)).filter((f) => f.startsWith('footprint.json.worker-'));
+  const { builtins, atHello } = JSON.parse(readFileSync(join(dirname(out), worker!), 'utf8')) as {
+    builtins: string[];
+    atHello: string[] | null;
+  };
+  // node:http comes with the worker's servers (src/worker/server-options.ts), deep in its modules.
+  assert.ok(builtins.includes('http'), 'the worker never loaded node:http: the marker is stale');
+  assert.ok(atHello !== null, 'no hello seen');
+  assert.equal(atHello.includes('http'), false, 'the worker loaded its modules before asking for its sockets');
+});
+
+test("neither the master nor a worker loads node:fs's stream classes", async (t) => {
+  const out = join(tempDir(t), 'footprint.json');
+  const preload = join(ROOT, 'test/fixtures/preload/master-footprint.mjs');
+  const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', app('pid.cjs')], {
+    env: { NODE_OPTIONS: `--import=${preload}`, FOOTPRINT_OUT: out },
+  });
+  assert.equal((await request(await p.ready())).status, 200);
+  assert.equal((await p.stop()).code, 0);
+  const [worker] = readdirSync(dirname(out)).filter((f) => f.startsWith('footprint.json.worker-'));
+  const builtinsOf = (file: string): string[] =>
+    (JSON.parse(readFileSync(file, 'utf8')) as { builtins: string[] }).builtins;
+  // An ESM import of node:fs reads every export, and the ReadStream getter loads them (src/shared/builtins.ts).
+  assert.equal(builtinsOf(out).includes('internal/fs/streams'), false, 'the master loaded fs streams');
+  assert.equal(
+    builtinsOf(join(dirname(out), worker!)).includes('internal/fs/streams'),
+    false,
+    'a worker loaded fs streams',
+  );
+});
+
+test('a worker loads node:perf_hooks (its loop-lag histogram) only once it serves', async (t) => {
+  const out = join(tempDir(t), 'footprint.json');
+  const preload = join(ROOT, 'test/fixtures/preload/master-footprint.mjs');
+  const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', app('pid.cjs')], {
+    env: { NODE_OPTIONS: `--import=${preload}`, FOOTPRINT_OUT: out },
+  });
+  assert.equal((await request(await p.ready())).status, 200);
+  assert.equal((await p.stop()).code, 0);
+  const [worker] = readdirSync(dirname(out)).filter((f) => f.startsWith('footprint.json.worker-'));
+  const { builtins, atReady } = JSON.parse(readFileSync(join(dirname(out), worker!), 'utf8')) as {
+    builtins: string[];
+    atReady: string[] | null;
+  };
+  assert.ok(builtins.includes('perf_hooks'), 'no heartbeat histogram: the marker is stale');
+  assert.ok(atReady !== null, "no 'ready' seen");
+  assert.equal(atReady.includes('perf_hooks'), false, "perf_hooks loaded before the worker said 'ready'");
+});
+
+test('a worker makes process.stdout only when its app first uses it; what the app prints is still captured', async (t) => {
+  const dir = tempDir(t);
+  const preload = join(ROOT, 'test/fixtures/preload/master-footprint.mjs');
+  const out = join(dir, 'footprint.json');
+  const logFile = join(dir, 'prefork.log');
+  const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', '--log-file', logFile, app('console-late.cjs')], {
+    env: { NODE_OPTIONS: `--import=${preload}`, FOOTPRINT_OUT: out },
+    logFile,
+  });
+  assert.equal((await request(await p.ready(), { path: '/?m=x' })).status, 200);
+  const printed = (msg: string): boolean => logEntries(logFile).some((l) => l.event === 'console' && l.msg === msg);
+  await eventually(() => printed('late x') && printed('late error x'));
+  assert.equal((await p.stop()).code, 0);
+  const [worker] = readdirSync(dir).filter((f) => f.startsWith('footprint.json.worker-'));
+  const { stdoutAtReady } = JSON.parse(readFileSync(join(dir, worker!), 'utf8')) as { stdoutAtReady: boolean | null };
+  // Node makes the stream on first use: 1-2.5 ms of the worker's start (src/worker/app-output.ts).
+  assert.equal(stdoutAtReady, false, "process.stdout was made before the worker said 'ready'");
 });
