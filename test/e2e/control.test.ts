@@ -140,8 +140,8 @@ test('prefork reload and scale print progress until done; prefork stop waits for
   const before = new Set(p.readyWorkers());
   const reload = await runClient(['reload', '--control', control]);
   assert.equal(reload.code, 0, reload.stderr);
-  assert.match(reload.stdout, /1\/2 workers replaced\n/);
-  assert.match(reload.stdout, /reload done: 2 workers serving/);
+  // Progress lines until done; how many depends on how fast the new workers boot (0/2 then 2/2 is fine).
+  assert.match(reload.stdout, /^(?:[012]\/2 workers replaced\n)+reload done: 2 workers serving\n$/);
   assert.ok(p.readyWorkers().every((pid) => !before.has(pid)));
   const scale = await runClient(['scale', '3', '--control', control]);
   assert.equal(scale.code, 0, scale.stderr);
