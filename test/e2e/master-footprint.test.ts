@@ -1,9 +1,41 @@
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { test } from 'node:test';
+import { join } from 'node:path';
+import { type TestContext, test } from 'node:test';
 import { ROOT, app, logEntries, request, startPrefork, tempDir } from '../helpers/prefork.js';
 import { eventually } from '../helpers/client.js';
+
+/** What one process loaded, as test/fixtures/preload/master-footprint.mjs writes it. */
+interface Footprint {
+  packages: string[];
+  builtins: string[];
+  newSpaceBytes: number;
+  atHello: string[] | null;
+  atReady: string[] | null;
+  stdoutAtReady: boolean | null;
+}
+
+/**
+ * Serves APP with the footprint preload, asks it once (`path`), stops it, and returns what the
+ * master and each worker loaded.
+ */
+async function footprints(
+  t: TestContext,
+  args: string[],
+  path = '/',
+): Promise<{ master: Footprint; workers: Footprint[] }> {
+  const dir = tempDir(t);
+  const out = join(dir, 'footprint.json');
+  const preload = join(ROOT, 'test/fixtures/preload/master-footprint.mjs');
+  const p = startPrefork(t, ['-b', '127.0.0.1:0', ...args], {
+    env: { NODE_OPTIONS: `--import=${preload}`, FOOTPRINT_OUT: out },
+  });
+  assert.equal((await request(await p.ready(), { path })).status, 200);
+  assert.equal((await p.stop()).code, 0);
+  const read = (file: string): Footprint => JSON.parse(readFileSync(join(dir, file), 'utf8')) as Footprint;
+  const workers = readdirSync(dir).filter((f) => f.startsWith('footprint.json.worker-'));
+  return { master: read('footprint.json'), workers: workers.map(read) };
+}
 
 /**
  * What the master keeps resident (docs/performance.md, "Master memory"): it logs without pino
@@ -33,40 +65,19 @@ test('the master loads no pino and keeps its young generation at its initial siz
 });
 
 test('a worker loads pino only for --access-log: its own lines and the app output do without', async (t) => {
-  const dir = tempDir(t);
-  const preload = join(ROOT, 'test/fixtures/preload/master-footprint.mjs');
   const loadedPino = async (args: string[]): Promise<boolean[]> => {
-    const out = join(dir, `footprint-${args.length}.json`);
-    const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', ...args, app('console.cjs')], {
-      env: { NODE_OPTIONS: `--import=${preload}`, FOOTPRINT_OUT: out },
-    });
-    const target = await p.ready();
-    assert.equal((await request(target, { path: '/log?m=hello' })).status, 200);
-    assert.equal((await p.stop()).code, 0);
-    const workers = readdirSync(dir).filter((f) => f.startsWith(`footprint-${args.length}.json.worker-`));
+    const { workers } = await footprints(t, ['-w', '1', ...args, app('console.cjs')], '/log?m=hello');
     assert.equal(workers.length, 1, 'one worker wrote what it loaded');
-    return workers.map((f) => {
-      const { packages } = JSON.parse(readFileSync(join(dir, f), 'utf8')) as { packages: string[] };
-      return packages.some((file) => file.includes('node_modules/pino/'));
-    });
+    return workers.map((w) => w.packages.some((file) => file.includes('node_modules/pino/')));
   };
   assert.deepEqual(await loadedPino([]), [false], 'pino loaded without --access-log');
   assert.deepEqual(await loadedPino(['--access-log']), [true], 'the access log goes through pino');
 });
 
 test('a worker loads undici (fetch, Request) only for a fetch app', async (t) => {
-  const dir = tempDir(t);
-  const preload = join(ROOT, 'test/fixtures/preload/master-footprint.mjs');
   const loadedUndici = async (appFile: string): Promise<boolean> => {
-    const out = join(dir, `footprint-${appFile}.json`);
-    const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', app(appFile)], {
-      env: { NODE_OPTIONS: `--import=${preload}`, FOOTPRINT_OUT: out },
-    });
-    assert.equal((await request(await p.ready())).status, 200);
-    assert.equal((await p.stop()).code, 0);
-    const [worker] = readdirSync(dir).filter((f) => f.startsWith(`footprint-${appFile}.json.worker-`));
-    const { builtins } = JSON.parse(readFileSync(join(dir, worker!), 'utf8')) as { builtins: string[] };
-    return builtins.includes('internal/deps/undici/undici');
+    const { workers } = await footprints(t, ['-w', '1', app(appFile)]);
+    return workers[0]!.builtins.includes('internal/deps/undici/undici');
   };
   // Undici brings http2 and tls: 10-15 ms of every worker's start on Node 22 and 24.
   assert.equal(await loadedUndici('pid.cjs'), false, 'a (req, res) app loaded undici');
@@ -74,18 +85,7 @@ test('a worker loads undici (fetch, Request) only for a fetch app', async (t) =>
 });
 
 test("a worker says 'hello' before it loads its own modules: the master's answer travels meanwhile", async (t) => {
-  const out = join(tempDir(t), 'footprint.json');
-  const preload = join(ROOT, 'test/fixtures/preload/master-footprint.mjs');
-  const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', app('pid.cjs')], {
-    env: { NODE_OPTIONS: `--import=${preload}`, FOOTPRINT_OUT: out },
-  });
-  assert.equal((await request(await p.ready())).status, 200);
-  assert.equal((await p.stop()).code, 0);
-  const [worker] = readdirSync(dirname(out)).filter((f) => f.startsWith('footprint.json.worker-'));
-  const { builtins, atHello } = JSON.parse(readFileSync(join(dirname(out), worker!), 'utf8')) as {
-    builtins: string[];
-    atHello: string[] | null;
-  };
+  const { builtins, atHello } = (await footprints(t, ['-w', '1', app('pid.cjs')])).workers[0]!;
   // node:http comes with the worker's servers (src/worker/server-options.ts), deep in its modules.
   assert.ok(builtins.includes('http'), 'the worker never loaded node:http: the marker is stale');
   assert.ok(atHello !== null, 'no hello seen');
@@ -93,38 +93,14 @@ test("a worker says 'hello' before it loads its own modules: the master's answer
 });
 
 test("neither the master nor a worker loads node:fs's stream classes", async (t) => {
-  const out = join(tempDir(t), 'footprint.json');
-  const preload = join(ROOT, 'test/fixtures/preload/master-footprint.mjs');
-  const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', app('pid.cjs')], {
-    env: { NODE_OPTIONS: `--import=${preload}`, FOOTPRINT_OUT: out },
-  });
-  assert.equal((await request(await p.ready())).status, 200);
-  assert.equal((await p.stop()).code, 0);
-  const [worker] = readdirSync(dirname(out)).filter((f) => f.startsWith('footprint.json.worker-'));
-  const builtinsOf = (file: string): string[] =>
-    (JSON.parse(readFileSync(file, 'utf8')) as { builtins: string[] }).builtins;
+  const { master, workers } = await footprints(t, ['-w', '1', app('pid.cjs')]);
   // An ESM import of node:fs reads every export, and the ReadStream getter loads them (src/shared/builtins.ts).
-  assert.equal(builtinsOf(out).includes('internal/fs/streams'), false, 'the master loaded fs streams');
-  assert.equal(
-    builtinsOf(join(dirname(out), worker!)).includes('internal/fs/streams'),
-    false,
-    'a worker loaded fs streams',
-  );
+  assert.equal(master.builtins.includes('internal/fs/streams'), false, 'the master loaded fs streams');
+  assert.equal(workers[0]!.builtins.includes('internal/fs/streams'), false, 'a worker loaded fs streams');
 });
 
 test('a worker loads node:perf_hooks (its loop-lag histogram) only once it serves', async (t) => {
-  const out = join(tempDir(t), 'footprint.json');
-  const preload = join(ROOT, 'test/fixtures/preload/master-footprint.mjs');
-  const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', app('pid.cjs')], {
-    env: { NODE_OPTIONS: `--import=${preload}`, FOOTPRINT_OUT: out },
-  });
-  assert.equal((await request(await p.ready())).status, 200);
-  assert.equal((await p.stop()).code, 0);
-  const [worker] = readdirSync(dirname(out)).filter((f) => f.startsWith('footprint.json.worker-'));
-  const { builtins, atReady } = JSON.parse(readFileSync(join(dirname(out), worker!), 'utf8')) as {
-    builtins: string[];
-    atReady: string[] | null;
-  };
+  const { builtins, atReady } = (await footprints(t, ['-w', '1', app('pid.cjs')])).workers[0]!;
   assert.ok(builtins.includes('perf_hooks'), 'no heartbeat histogram: the marker is stale');
   assert.ok(atReady !== null, "no 'ready' seen");
   assert.equal(atReady.includes('perf_hooks'), false, "perf_hooks loaded before the worker said 'ready'");
