@@ -1,10 +1,9 @@
 // What bench/fetch.mjs and bench/overhead.mjs share: start a server, load it with wrk over loopback
 // TCP keep-alive, and count the CPU its processes (master and workers) spent, from /proc.
 import { spawn } from 'node:child_process';
-import http from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { children, cpuSeconds, freePort, parseLatency, sleep, stopChild } from './lib.mjs';
+import { children, cpuSeconds, freePort, get, runWrk, sleep, stopChild } from './lib.mjs';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -12,17 +11,6 @@ export const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-
-function answers(port) {
-  return new Promise((resolve) => {
-    http
-      .get({ host: '127.0.0.1', port, agent: false }, (res) => {
-        res.resume();
-        resolve(res.statusCode === 200);
-      })
-      .on('error', () => resolve(false));
-  });
-}
 
 /**
  * Starts `node ARGS(port)` on a free loopback port (also in its environment as PORT), waits for a
@@ -33,7 +21,7 @@ export async function startServer(args, env = {}) {
   const argv = args(port);
   const child = spawn(process.execPath, argv, { env: { ...process.env, PORT: String(port), ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
   const deadline = Date.now() + 20_000;
-  while (!(await answers(port))) {
+  while (!(await get({ port }))) {
     if (Date.now() > deadline || child.exitCode !== null) {
       await stopChild(child);
       throw new Error(`${argv.join(' ')}: nothing answered on port ${port}`);
@@ -49,27 +37,8 @@ export function startPrefork(app, workers, extra = [], nodeArgs = []) {
   return startServer((port) => [...nodeArgs, cli, '-w', String(workers), '-b', `127.0.0.1:${port}`, '--log-level', 'warn', ...extra, app]);
 }
 
-/** wrk -t1 keep-alive for `seconds`; returns req/s, requests, p99 (ms), errors. */
-export function wrk(port, { seconds, connections = 64 }) {
-  return new Promise((resolve, reject) => {
-    const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '--timeout', '5s', `http://127.0.0.1:${port}/`];
-    const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.on('error', reject);
-    child.on('exit', () => {
-      const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-      const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
-      const errors = (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0) + (non2xx ? Number(non2xx[1]) : 0);
-      resolve({
-        rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN),
-        requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? 0),
-        p99: parseLatency(out, '99%'),
-        errors,
-      });
-    });
-  });
-}
+/** wrk -t1 keep-alive for `seconds` on a loopback port (lib.mjs's runWrk). */
+export const wrk = (port, { seconds, connections = 64 }) => runWrk({ port }, { seconds, connections });
 
 /**
  * `seconds` of load on a started server, with the CPU its processes (the command and its
