@@ -54,7 +54,7 @@ const isFastify = (v: Record<string, unknown>): boolean =>
   typeof v.ready === 'function' && v.server instanceof net.Server && typeof v.route === 'function';
 
 /** Turns an export into a Servable, or null when it has none of the supported shapes. */
-async function asServable(spec: string, value: unknown, onError: (err: unknown) => void): Promise<Servable | null> {
+async function asServable(spec: string, value: unknown): Promise<Servable | null> {
   if (value instanceof net.Server) return serverServable(value);
   if (!isObjectLike(value)) return null;
   if (isFastify(value)) {
@@ -72,7 +72,7 @@ async function asServable(spec: string, value: unknown, onError: (err: unknown) 
   if (typeof value.fetch === 'function' && typeof value !== 'function') {
     // Only fetch apps load the adapter: it reads Request and Response, which loads undici.
     const { fetchListener } = await import('./fetch-adapter.js');
-    return { request: fetchListener(value as unknown as FetchApp, onError), upgrade: null };
+    return { request: fetchListener(value as unknown as FetchApp) as RequestListener, upgrade: null };
   }
   if (typeof value === 'function') return { request: value as RequestListener, upgrade: null };
   return null;
@@ -125,7 +125,6 @@ export async function loadApp(
   spec: string,
   cwd: string,
   factory: boolean,
-  onError: (err: unknown) => void,
   imported: () => void = () => {},
 ): Promise<LoadedApp> {
   const file = resolveAppPath(spec, cwd);
@@ -143,7 +142,7 @@ export async function loadApp(
       throw appLoadError(`app ${spec}: the factory threw: ${firstLine(err)}`);
     }
   }
-  const servable = await asServable(spec, value, onError);
+  const servable = await asServable(spec, value);
   if (servable === null && (factory || exportName !== null)) {
     throw appLoadError(
       `app ${spec}: the ${factory ? "factory's result" : 'export'} is ${describe(value)}; ${EXPECTED}`,

@@ -1,4 +1,4 @@
-import type { RequestListener, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { installRequestGlobals, lazyRequest } from './fetch-request.js';
 import { LightResponseClass, type Plain, TEXT, nativeOf, plainOf } from './fetch-response.js';
 
@@ -92,38 +92,18 @@ function send(response: unknown, res: ServerResponse): Promise<void> | undefined
   return undefined;
 }
 
-export function fetchListener(app: FetchApp, onError: (err: unknown) => void): RequestListener {
+/**
+ * The app's fetch() as a request listener. What fails (a throw, a rejection, something not a
+ * Response, a body stream that errors) is the request's failure, returned as the listener's
+ * result: the worker answers it as any listener's (http-servers.ts #onRequest: a 500, or the
+ * response cut short, and an app-error line).
+ */
+export function fetchListener(app: FetchApp): (req: IncomingMessage, res: ServerResponse) => unknown {
   installFetchGlobals();
-  const failed = (err: unknown, res: ServerResponse): void => {
-    onError(err);
-    if (!res.headersSent) {
-      res.writeHead(500, { 'content-type': 'text/plain' }).end('Internal Server Error\n');
-    } else {
-      res.destroy();
-    }
-  };
-  const sent = (response: unknown, res: ServerResponse): void => {
-    try {
-      send(response, res)?.catch((err: unknown) => failed(err, res));
-    } catch (err) {
-      failed(err, res);
-    }
-  };
   return (req, res) => {
-    let result: unknown;
-    try {
-      result = app.fetch(lazyRequest(req, res));
-    } catch (err) {
-      failed(err, res);
-      return;
-    }
+    const result = app.fetch(lazyRequest(req, res));
     // A Response at once (Hono's synchronous handlers): no promise, no extra tick.
-    if (isThenable(result))
-      result.then(
-        (response) => sent(response, res),
-        (err: unknown) => failed(err, res),
-      );
-    else sent(result, res);
+    return isThenable(result) ? Promise.resolve(result).then((response) => send(response, res)) : send(result, res);
   };
 }
 

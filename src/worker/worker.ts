@@ -170,12 +170,11 @@ export class WorkerProcess {
     const serve = (call: ListenCall): Promise<void> => this.#serveAppServer(s, call, hooks, log);
     const dropIn = new DropIn(log, s.urls, serve, () => this.#servers);
     if (s.threads > 0) this.#threads = await Threads.start(s.threads, s.taskTimeoutMs, log);
-    const onAppError = (err: unknown): void => this.#servers?.onAppError(err);
     // As if `node APP ARGS` had run: CLI entry points (next, json-server) read their command here.
     process.argv = [process.execPath, resolveAppPath(s.app, s.cwd), ...s.args];
     // Prefork's own pending work, so that the app's alone tells whether a listen() may still come.
     const baseline = activeResources();
-    const loading = loadApp(s.app, s.cwd, s.factory, onAppError, () => dropIn.moduleLoaded());
+    const loading = loadApp(s.app, s.cwd, s.factory, () => dropIn.moduleLoaded());
     const app = await Promise.race([loading, dropIn.failed]);
     this.#app = app;
     // Fail (with the reason) a little before the master's own --boot-timeout would kill us blind.
