@@ -103,10 +103,7 @@ export function fetchListener(app: FetchApp): (req: IncomingMessage, res: Server
   return (req, res) => {
     const result = app.fetch(lazyRequest(req, res));
     // A Response at once (Hono's synchronous handlers): no promise, no extra tick.
-    return isThenable(result) ? Promise.resolve(result).then((response) => send(response, res)) : send(result, res);
+    if (result instanceof LightResponseClass) return send(result, res);
+    return Promise.resolve(result).then((response) => send(response, res));
   };
-}
-
-function isThenable(value: unknown): value is PromiseLike<Response> {
-  return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
 }
