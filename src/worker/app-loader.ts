@@ -1,4 +1,4 @@
-import type { IncomingMessage, RequestListener } from 'node:http';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pathToFileURL } from 'node:url';
@@ -10,8 +10,11 @@ import { errorSite } from './load-error.js';
 export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 /** What a worker serves: every supported app shape comes down to this. */
+/** A request listener as apps write them: what it returns matters when it is a promise (a rejection answers 500). */
+export type AppListener = (req: IncomingMessage, res: ServerResponse) => unknown;
+
 export interface Servable {
-  request: RequestListener;
+  request: AppListener;
   upgrade: UpgradeListener | null;
 }
 
@@ -72,7 +75,7 @@ async function asServable(spec: string, value: unknown): Promise<Servable | null
   if (typeof value.fetch === 'function' && typeof value !== 'function') {
     // Only fetch apps load the adapter: it reads Request and Response, which loads undici.
     const { fetchListener } = await import('./fetch-adapter.js');
-    return { request: fetchListener(value as unknown as FetchApp) as RequestListener, upgrade: null };
+    return { request: fetchListener(value as unknown as FetchApp), upgrade: null };
   }
   if (typeof value === 'function') return { request: value as RequestListener, upgrade: null };
   return null;

@@ -84,7 +84,7 @@ function writable(res: ServerResponse): Promise<void> {
 }
 
 function send(response: unknown, res: ServerResponse): Promise<void> | undefined {
-  if (typeof response !== 'object' || response === null || !(response instanceof LightResponseClass))
+  if (!(response instanceof LightResponseClass))
     throw new TypeError(`fetch() returned ${response === null ? 'null' : typeof response}, expected a Response`);
   const plain = plainOf(response);
   if (plain === null) return writeStreamed(nativeOf(response), res);

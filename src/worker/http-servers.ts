@@ -6,7 +6,7 @@ import type { Logger } from '../shared/log.js';
 import type { RequestStats } from '../shared/request-stats.js';
 import type { WorkerSettings } from '../shared/messages.js';
 import { timerMs } from '../shared/timers.js';
-import type { Servable } from './app-loader.js';
+import type { AppListener, Servable } from './app-loader.js';
 import { Connections } from './connections.js';
 import { Requests } from './requests.js';
 import { answerClientError, createServer, loadHttps, nodeHttp as http } from './server-options.js';
@@ -230,7 +230,7 @@ export class HttpServers {
     else if (this.#shedding.active) this.#shedding.shedOne(res);
     let result: unknown;
     try {
-      result = (this.#app.request as AnyListener)(req, res);
+      result = this.#app.request(req, res);
     } catch (err) {
       this.#failed(err, res);
       return;
@@ -318,8 +318,6 @@ export class HttpServers {
   }
 }
 
-type AnyListener = (req: IncomingMessage, res: ServerResponse) => unknown;
-
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
 }
@@ -336,7 +334,7 @@ function adoptedRequest(
 ): unknown {
   let pending: unknown;
   for (const l of listeners) {
-    const result: unknown = (l as AnyListener).call(server, req, res);
+    const result: unknown = (l as AppListener).call(server, req, res);
     if (pending === undefined && isThenable(result)) pending = result;
   }
   return pending;
