@@ -1,7 +1,6 @@
 import { dirname } from 'node:path';
 import { createRequire } from 'node:module';
-import { Writable } from 'node:stream';
-import type { DestinationStream, pino as Pino } from 'pino';
+import type { pino as Pino } from 'pino';
 import { LeanLogger, type LogFn } from './lean-log.js';
 import { usageError } from './exit-codes.js';
 import { type FileOwner, LogDestination, openLogFile, trustedSymlink } from './log-destination.js';
@@ -64,15 +63,6 @@ export function prettyLine(json: string): string {
     .join(' ');
   const msg = `${about(entry)}${String(entry.msg ?? '')}`;
   return `${time} ${level} ${who} (${String(entry.pid)}) ${msg}${extra ? `  ${extra}` : ''}\n`;
-}
-
-function prettyStream(out: DestinationStream): Writable {
-  return new Writable({
-    write(chunk: Buffer, _enc, done) {
-      out.write(chunk.toString('utf8').split('\n').filter(Boolean).map(prettyLine).join(''));
-      done();
-    },
-  });
 }
 
 export interface LogIdentity {
@@ -177,15 +167,9 @@ function build(
   format: LogSettings['logFormat'],
   base: Record<string, unknown>,
   destination: LogDestination,
-  lean = true,
 ): Logger {
-  if (lean) {
-    const pretty = { write: (line: string) => destination.write(prettyLine(line.trimEnd())) };
-    return new LeanLogger(level, base, format === 'pretty' ? pretty : destination);
-  }
-  const pino = loadPino();
-  const options = { level, base, timestamp: pino.stdTimeFunctions.epochTime };
-  return format === 'pretty' ? pino(options, prettyStream(destination)) : pino(options, destination);
+  const pretty = { write: (line: string) => destination.write(prettyLine(line.trimEnd())) };
+  return new LeanLogger(level, base, format === 'pretty' ? pretty : destination);
 }
 
 /** The file `log` appends to, or null when it writes to stdout. */
@@ -221,7 +205,9 @@ export function reopenLogFile(log: Logger): string | null {
 export function accessLogger(log: Logger): Logger {
   const sink = sinks.get(log);
   if (sink === undefined) return log;
-  return build('info', 'json', sink.base, sink.destination, false);
+  // JSON lines through pino even under --log-format pretty: one per request wants its speed.
+  const pino = loadPino();
+  return pino({ level: 'info', base: sink.base, timestamp: pino.stdTimeFunctions.epochTime }, sink.destination);
 }
 
 /**
