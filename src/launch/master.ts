@@ -48,7 +48,6 @@ export function createMaster(parts: MasterParts): Master {
   return parts.master.set(
     new Master({
       config,
-      listeners,
       slots: sockets.slots,
       log,
       settingsFor: (c) => workerSettings(c, start.cwd, listeners, start.tls, start.privileges.worker),

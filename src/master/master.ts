@@ -1,7 +1,6 @@
 import { Balancer } from '../shared/balance.js';
 import { ExitCode, type ExitCodeValue } from '../shared/exit-codes.js';
 import { HealthMonitor } from './health.js';
-import type { Listener } from './listeners.js';
 import { type Logger, logFileOf, reopenLogFile } from '../shared/log.js';
 import type { WorkerSettings } from '../shared/messages.js';
 import type { Config } from '../config/options.js';
@@ -24,9 +23,8 @@ type MasterState = 'starting' | 'running' | 'stopping';
 
 export interface MasterDeps {
   config: Config;
-  listeners: readonly Listener[];
-  /** Per-worker sockets (`{worker}` binds): each slot's own, bound when the slot is first needed. */
-  slots?: SlotSockets;
+  /** The workers' sockets: the shared ones, and each slot's own (`{worker}` binds) once bound. */
+  slots: SlotSockets;
   log: Logger;
   /** Settings for new workers, derived from a config (called again after a reload). */
   settingsFor: (config: Config) => WorkerSettings;
@@ -118,7 +116,7 @@ export class Master {
       pool: this.#pool,
       stats: this.stats,
       health: this.#health,
-      handles: (slot) => deps.slots?.handles(slot) ?? deps.listeners,
+      handles: (slot) => deps.slots.handles(slot),
       config: () => this.#config,
       settings: () => this.#settings,
       listening: () => this.#stopping.listening,
@@ -211,7 +209,7 @@ export class Master {
 
   /** Where the workers serve: the shared sockets, then each slot's own. */
   #urls(): string[] {
-    return [...this.deps.listeners, ...(this.deps.slots?.all() ?? [])].map((l) => l.url);
+    return [...this.deps.slots.shared, ...this.deps.slots.all()].map((l) => l.url);
   }
 
   /** The pool as `prefork status` and the metrics show it. */
@@ -221,8 +219,8 @@ export class Master {
         config: this.#config,
         state: this.#state,
         startedAt: this.startedAt,
-        binds: [...this.deps.listeners.map((l) => l.url), ...(this.deps.slots?.templates() ?? [])],
-        addresses: (slot) => (this.deps.slots?.own(slot) ?? []).map((l) => l.url),
+        binds: [...this.deps.slots.shared.map((l) => l.url), ...this.deps.slots.templates()],
+        addresses: (slot) => this.deps.slots.own(slot).map((l) => l.url),
         desired: this.#pool.desired,
         ready: this.#pool.readyCount(),
         reloading: this.#reloads.active,

@@ -6,7 +6,7 @@ import type { SlotSockets } from './slot-sockets.js';
 export interface ScalingDeps {
   pool: WorkerPool;
   log: Logger;
-  slots: SlotSockets | undefined;
+  slots: SlotSockets;
   stopping: () => boolean;
 }
 
@@ -29,7 +29,7 @@ export class Scaling {
     if (this.deps.stopping()) return;
     const desired = Math.max(1, Math.min(MAX_WORKERS, target));
     this.target = desired;
-    if (slots === undefined || slots.covered >= desired) {
+    if (slots.covered >= desired) {
       this.#resize(desired);
       return;
     }
@@ -61,7 +61,7 @@ export class Scaling {
   /** After an exit or a scale-down: a slot above the pool whose last worker has gone closes its own sockets. */
   releaseSlots(): void {
     const { pool, slots } = this.deps;
-    if (this.deps.stopping() || slots === undefined) return;
+    if (this.deps.stopping()) return;
     const workers = [...pool];
     slots.release(Math.max(pool.desired, this.target), (slot) => workers.some((w) => w.slot === slot));
   }

@@ -3,6 +3,7 @@ import { after, afterEach, before, beforeEach, mock } from 'node:test';
 import { pino } from 'pino';
 import { resolveConfig } from '../../src/config/config.js';
 import { HEALTH_CHECK_MS, Master, type MasterDeps } from '../../src/master/master.js';
+import { SlotSockets } from '../../src/master/slot-sockets.js';
 import type { MasterMessage, WorkerMessage, WorkerSettings } from '../../src/shared/messages.js';
 import type { Config } from '../../src/config/options.js';
 import type { MasterAction } from '../../src/master/signals.js';
@@ -66,7 +67,7 @@ export class World {
     const log = pino({ level: 'debug' }, sink);
     this.master = new Master({
       config,
-      listeners: [],
+      slots: new SlotSockets({ layout: [], open: () => Promise.resolve([]), close: () => {}, log, cwd: '/' }),
       log,
       settingsFor: (c) => ({ heartbeatMs: c.timeout * 250 }) as WorkerSettings,
       reloadConfig: () => this.read(),
