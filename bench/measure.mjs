@@ -33,7 +33,7 @@ export async function startServer(args, env = {}) {
 
 /** The built CLI: prefork -w WORKERS -b 127.0.0.1:PORT [EXTRA] APP. */
 export function startPrefork(app, workers, extra = [], nodeArgs = []) {
-  const cli = join(ROOT, 'dist/src/cli.js');
+  const cli = join(ROOT, 'dist/bin/prefork.js');
   return startServer((port) => [...nodeArgs, cli, '-w', String(workers), '-b', `127.0.0.1:${port}`, '--log-level', 'warn', ...extra, app]);
 }
 

@@ -39,7 +39,7 @@ const CONFIGS = {
   cluster: (node, port) =>
     spawn(node, [join(ROOT, 'bench/servers/cluster.cjs')], { env: { ...process.env, PORT: String(port), WORKERS: String(WORKERS) }, stdio: 'ignore' }),
   prefork: (node, port) =>
-    spawn(node, [join(ROOT, 'dist/src/cli.js'), '-w', String(WORKERS), '-b', `127.0.0.1:${port}`, '--log-level', 'warn', join(ROOT, 'bench/hello.cjs')], { stdio: 'ignore' }),
+    spawn(node, [join(ROOT, 'dist/bin/prefork.js'), '-w', String(WORKERS), '-b', `127.0.0.1:${port}`, '--log-level', 'warn', join(ROOT, 'bench/hello.cjs')], { stdio: 'ignore' }),
 };
 
 async function measure(config, node) {

@@ -55,7 +55,7 @@ async function start(layout, round) {
   const dir = join(DIR, `${layout}-${round}`);
   const sockets = layout === 'shared' ? [`${dir}-app.sock`] : [0, 1].map((i) => `${dir}-web-${i}.sock`);
   const bind = layout === 'shared' ? sockets[0] : `${dir}-web-{worker}.sock`;
-  const prefork = spawn(process.execPath, [join(ROOT, 'dist/src/cli.js'), '-w', '2', '-b', `unix:${bind}`, '--log-level', 'warn', '--timeout', '0', join(ROOT, 'bench/servers/slow-fast.cjs')], { stdio: 'ignore' });
+  const prefork = spawn(process.execPath, [join(ROOT, 'dist/bin/prefork.js'), '-w', '2', '-b', `unix:${bind}`, '--log-level', 'warn', '--timeout', '0', join(ROOT, 'bench/servers/slow-fast.cjs')], { stdio: 'ignore' });
   children.add(prefork);
   const port = await freePort();
   const ngxDir = mkdtempSync(join(DIR, 'nginx-'));

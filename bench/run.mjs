@@ -56,7 +56,7 @@ const CONFIGS = {
   prefork: {
     label: 'prefork',
     async start(addr, extra = []) {
-      const child = spawn(process.execPath, [join(ROOT, 'dist/src/cli.js'), '-w', String(WORKERS), '-b', bindFor(addr), '--log-level', 'warn', ...extra, join(ROOT, 'bench/hello.cjs')], { stdio: 'ignore' });
+      const child = spawn(process.execPath, [join(ROOT, 'dist/bin/prefork.js'), '-w', String(WORKERS), '-b', bindFor(addr), '--log-level', 'warn', ...extra, join(ROOT, 'bench/hello.cjs')], { stdio: 'ignore' });
       return { master: child.pid, workers: () => children(child.pid), stop: () => stopChild(child), child };
     },
   },

@@ -121,7 +121,7 @@ async function measure(workers) {
   const metricsPort = await freePort();
   const control = join(DIR, `ctl-${workers}.sock`);
   const started = performance.now();
-  const args = [join(ROOT, 'dist/src/cli.js'), '-w', String(workers), '-b', `127.0.0.1:${port}`, '--control', control, '--reload-batch', String(reloadBatch(workers))];
+  const args = [join(ROOT, 'dist/bin/prefork.js'), '-w', String(workers), '-b', `127.0.0.1:${port}`, '--control', control, '--reload-batch', String(reloadBatch(workers))];
 
   args.push('--metrics-bind', `127.0.0.1:${metricsPort}`, '--log-format', 'json', join(ROOT, 'bench/hello.cjs'));
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });

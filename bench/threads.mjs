@@ -35,7 +35,7 @@ function wrk(url, connections, script = []) {
 
 async function run(threads) {
   const port = await freePort();
-  const args = [join(ROOT, 'dist/src/cli.js'), '-w', String(WORKERS), '--threads', String(threads), '-b', `127.0.0.1:${port}`, '--log-level', 'warn', join(ROOT, 'examples/cpu.js')];
+  const args = [join(ROOT, 'dist/bin/prefork.js'), '-w', String(WORKERS), '--threads', String(threads), '-b', `127.0.0.1:${port}`, '--log-level', 'warn', join(ROOT, 'examples/cpu.js')];
   const child = spawn(process.execPath, args, { stdio: 'ignore' });
   try {
     const deadline = Date.now() + 20_000;

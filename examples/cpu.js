@@ -1,7 +1,7 @@
 // A CPU-heavy route next to a cheap one. /heavy?n=30 computes fib(n) with runTask(): with
 // --threads it runs on one of the worker's threads and / stays fast meanwhile; without, it runs
 // on the worker's event loop (the same result, but every other request waits behind it).
-//   node dist/src/cli.js -w 2 --threads 2 --task-timeout 10 examples/cpu.js
+//   node dist/bin/prefork.js -w 2 --threads 2 --task-timeout 10 examples/cpu.js
 //   curl 'http://127.0.0.1:8000/heavy?n=32'
 // bench/threads.mjs measures the cheap route's latency while /heavy is loaded, with and without.
 import { runTask } from 'prefork/worker';

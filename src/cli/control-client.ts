@@ -1,5 +1,4 @@
 import net from 'node:net';
-import yargs from 'yargs';
 import type { ControlReply, ControlRequest } from '../master/control.js';
 import { ExitCode, usageError } from '../shared/exit-codes.js';
 import { WORKER_COUNT, isWorkerCount } from '../config/limits.js';
@@ -16,9 +15,10 @@ interface ClientArgs {
   json: boolean;
 }
 
-/** `prefork status|reload|scale N|stop --control PATH [--json]`: yargs wiring only. */
-export function parseClientArgv(argv: readonly string[], env: NodeJS.ProcessEnv): ClientArgs {
+/** `prefork status|reload|scale N|stop --control PATH [--json]`: yargs wiring only (loaded only here). */
+export async function parseClientArgv(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<ClientArgs> {
   checkOptionNames(argv, ['control', 'json', 'help', 'version'], new Set(['h']));
+  const { default: yargs } = await import('yargs');
   const parsed = yargs([...argv])
     .scriptName('prefork')
     .usage(

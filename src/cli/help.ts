@@ -1,9 +1,9 @@
-import yargs from 'yargs';
 import { usageError } from '../shared/exit-codes.js';
 import { lastValue } from './argv.js';
 import { type OptionDef, type OptionKey, OPTIONS, envName, optionKeys } from '../config/options.js';
 import { MASTER_SIGNALS } from '../master/signals.js';
 import { fs } from '../shared/builtins.js';
+import { PACKAGE_ROOT } from '../shared/package-paths.js';
 
 const { readFileSync } = fs;
 
@@ -11,7 +11,7 @@ const { readFileSync } = fs;
  * The full yargs parser: --help, --version, and every command line the fast path (argv.ts)
  * hands over, so that errors read the same whatever path found them.
  */
-const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+const pkg = JSON.parse(readFileSync(`${PACKAGE_ROOT}package.json`, 'utf8')) as { version: string };
 
 const EPILOG = [
   'Signals (to the master):',
@@ -22,8 +22,12 @@ const EPILOG = [
   'An option given twice keeps its last value (--bind adds each one).',
 ].join('\n');
 
-/** yargs wiring only: every flag comes from the option table; values stay raw for validation. */
-export function parseArgv(argv: readonly string[]): Partial<Record<OptionKey, unknown>> {
+/**
+ * yargs wiring only: every flag comes from the option table; values stay raw for validation.
+ * yargs is imported here, not at the top: the bundled CLI would otherwise load it at every start.
+ */
+export async function parseArgv(argv: readonly string[]): Promise<Partial<Record<OptionKey, unknown>>> {
+  const { default: yargs } = await import('yargs');
   const parser = yargs([...argv])
     .scriptName('prefork')
     .usage(

@@ -1,5 +1,3 @@
-import { setFlagsFromString } from 'node:v8';
-
 /**
  * The master runs no hot code: it binds, forks, and then hears a heartbeat a second per worker.
  * V8's optimizing compilers would only optimize start-up code that runs once, and paging their
@@ -13,8 +11,12 @@ import { setFlagsFromString } from 'node:v8';
  * (loading modules allocates a lot once), and the master then keeps 1-1.5 MB of semi-space it never
  * fills again (measured on Node 20, 22 and 24: 3.2-3.7 MB of new space against 2.1 MB). Later it
  * only hears small messages, which a small young generation collects just as cheaply.
+ *
+ * Called once the first workers are forked (cli/main.ts): node:v8 takes ~2 ms to load, which
+ * would otherwise delay the first request, and by then start-up's code has run once, unoptimized.
  */
 export function leanMaster(): void {
+  const { setFlagsFromString } = process.getBuiltinModule('node:v8');
   setFlagsFromString('--no-turbofan');
   setFlagsFromString('--no-maglev');
   setFlagsFromString('--semi-space-growth-factor=1');

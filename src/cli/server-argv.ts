@@ -15,6 +15,6 @@ export function splitAppArgs(argv: readonly string[]): { own: string[]; appArgs:
 /** Both parsers behind one call: the fast path, else yargs (loaded only then). */
 export async function parseServerArgv(argv: readonly string[]): Promise<Partial<Record<OptionKey, unknown>>> {
   const { own, appArgs } = splitAppArgs(argv);
-  const values = fastParse(own) ?? (await import('./help.js')).parseArgv(own);
+  const values = fastParse(own) ?? (await (await import('./help.js')).parseArgv(own));
   return appArgs === undefined ? values : { ...values, args: appArgs };
 }

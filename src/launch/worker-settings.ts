@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import { heartbeatInterval } from '../master/health.js';
 import type { Listener } from '../master/listeners.js';
 import type { WorkerSettings } from '../shared/messages.js';
@@ -6,8 +5,7 @@ import type { Config } from '../config/options.js';
 import type { WorkerIdentity } from '../shared/messages.js';
 import type { TlsMaterial } from '../config/tls.js';
 
-/** The compiled worker entry: a path the master hands to cluster, never a module it imports. */
-export const WORKER_ENTRY = fileURLToPath(new URL('../worker/main.js', import.meta.url));
+export { WORKER_ENTRY } from '../shared/package-paths.js';
 
 /** What every worker is told at its start, derived from the config in force. */
 export function workerSettings(

@@ -17,8 +17,18 @@ const EARLY: readonly NodeJS.Signals[] = [
   'SIGTTIN',
   'SIGTTOU',
 ];
-const received: NodeJS.Signals[] = [];
-const record = (signal: NodeJS.Signals): void => void received.push(signal);
+/**
+ * What arrived, and the handler that records it, on globalThis rather than in module state: the
+ * bundled CLI (tools/bundle.ts) has this module in two files, its small entry (which catches) and
+ * the body it loads (which takes), and both must see the same list.
+ */
+const KEY = Symbol.for('prefork.early-signals');
+type Early = { received: NodeJS.Signals[]; record: (signal: NodeJS.Signals) => void };
+const early = ((globalThis as typeof globalThis & { [KEY]?: Early })[KEY] ??= (() => {
+  const received: NodeJS.Signals[] = [];
+  return { received, record: (signal: NodeJS.Signals): void => void received.push(signal) };
+})());
+const { received, record } = early;
 
 export function catchEarlySignals(): void {
   for (const signal of EARLY) process.on(signal, record);

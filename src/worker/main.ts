@@ -16,9 +16,7 @@ const hold = (message: unknown, handle: unknown): number => early.push([message,
 process.on('message', hold);
 const { sendToMaster } = await import('./master-channel.js');
 sendToMaster({ type: 'hello' });
-const { surviveMasterLoss } = await import('../shared/internals.js');
-const { isMasterMessage } = await import('../shared/messages.js');
-const { WorkerProcess } = await import('./worker.js');
+const { surviveMasterLoss, isMasterMessage, WorkerProcess } = await import('./runtime.js');
 
 const worker = new WorkerProcess(Number(process.env.PREFORK_WORKER_ID ?? 0));
 surviveMasterLoss();

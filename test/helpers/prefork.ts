@@ -11,7 +11,7 @@ import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-export const CLI = join(ROOT, 'dist/src/cli.js');
+export const CLI = join(ROOT, 'dist/bin/prefork.js');
 export const APPS = join(ROOT, 'test/fixtures/apps');
 export const app = (name: string): string => join(APPS, name);
 
@@ -215,7 +215,7 @@ export function toTarget(address: string): Target {
   return { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port) };
 }
 
-/** Starts `node dist/src/cli.js ...args`, JSON logs, killed after the test whatever happens. */
+/** Starts `node dist/bin/prefork.js ...args`, JSON logs, killed after the test whatever happens. */
 export function startPrefork(t: TestContext, args: readonly string[], opts: StartOptions = {}): Prefork {
   const child = spawn(process.execPath, [CLI, ...args], {
     cwd: opts.cwd ?? ROOT,

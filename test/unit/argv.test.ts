@@ -26,11 +26,11 @@ const SAME = [
   ['-w', 'abc', 'a.js'],
 ];
 
-test('the fast parser reads what yargs reads', () => {
+test('the fast parser reads what yargs reads', async () => {
   for (const argv of SAME) {
     const fast = fastParse(argv);
     assert.notEqual(fast, null, `fast path declined ${argv.join(' ')}`);
-    assert.deepEqual(fast, parseArgv(argv), argv.join(' '));
+    assert.deepEqual(fast, await parseArgv(argv), argv.join(' '));
   }
 });
 

@@ -295,10 +295,10 @@ describe('the command line names unknown options as typed', () => {
 
   test('the control client names its unknown options too', async () => {
     await usage(
-      () => parseClientArgv(['status', '--contrl', '/x.sock'], {}),
+      parseClientArgv(['status', '--contrl', '/x.sock'], {}),
       'unknown option --contrl: did you mean --control?',
     );
-    assert.equal(parseClientArgv(['status', '--control', '/x.sock', '--json'], {}).json, true);
+    assert.equal((await parseClientArgv(['status', '--control', '/x.sock', '--json'], {})).json, true);
   });
 
   test('closest(): one candidate within reach, or none', () => {

@@ -20,10 +20,10 @@ test('MAX_WORKERS bounds --workers, env WEB_CONCURRENCY and --reload-batch, and 
   });
 });
 
-test("MAX_WORKERS bounds `prefork scale N` (the client) and the control socket's check", () => {
+test("MAX_WORKERS bounds `prefork scale N` (the client) and the control socket's check", async () => {
   const scale = (n: string) => parseClientArgv(['scale', n, '--control', '/run/ctl.sock'], {});
-  assert.deepEqual(scale(String(MAX_WORKERS)).request, { cmd: 'scale', workers: MAX_WORKERS });
-  assert.throws(() => scale(over), { message: `invalid workers "${over}": expected ${WORKER_COUNT}` });
+  assert.deepEqual((await scale(String(MAX_WORKERS))).request, { cmd: 'scale', workers: MAX_WORKERS });
+  await assert.rejects(() => scale(over), { message: `invalid workers "${over}": expected ${WORKER_COUNT}` });
   assert.equal(isWorkerCount(MAX_WORKERS), true);
   for (const bad of [0, MAX_WORKERS + 1, 1.5, '2', null]) assert.equal(isWorkerCount(bad), false, String(bad));
 });

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { ROOT } from '../helpers/prefork.js';
 
@@ -16,6 +18,10 @@ function packed(): string[] {
 test('npm pack ships the built CLI and worker entry, their types, the systemd units, the examples and a LICENSE', () => {
   const files = new Set(packed());
   for (const wanted of [
+    'dist/bin/prefork.js',
+    'dist/bin/prefork-main.js',
+    'dist/bin/worker.js',
+    'dist/bin/worker-runtime.js',
     'dist/src/cli.js',
     'dist/src/index.js',
     'dist/src/index.d.ts',
@@ -60,4 +66,18 @@ test('npm pack ships no tests, and every source map points at a file that is shi
     }
   }
   assert.deepEqual(missing, []);
+});
+
+test('the bundled CLI (package.json "bin") and the unbundled dist/src/cli.js run alike', () => {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+    bin: { prefork: string };
+    version: string;
+  };
+  assert.equal(pkg.bin.prefork, 'dist/bin/prefork.js');
+  const run = (cli: string, args: string[]): string =>
+    execFileSync(process.execPath, [cli, ...args], { cwd: ROOT, encoding: 'utf8' }).trim();
+  for (const cli of [pkg.bin.prefork, 'dist/src/cli.js']) {
+    assert.equal(run(cli, ['--version']), pkg.version, cli);
+    assert.match(run(cli, ['--check-config', 'examples/hello.js']), /"workers"/, cli);
+  }
 });

@@ -24,26 +24,35 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 for (const [name, parse] of Object.entries(PARSERS)) {
   describe(`a repeated option, ${name} parser`, () => {
-    test('a scalar keeps its last value (an ENTRYPOINT default, then the args that override it)', () => {
-      const values = parse(['--graceful-timeout', '8', '--graceful-timeout', '20', '-w', '2', '--workers=3', 'a.js']);
+    test('a scalar keeps its last value (an ENTRYPOINT default, then the args that override it)', async () => {
+      const values = await parse([
+        '--graceful-timeout',
+        '8',
+        '--graceful-timeout',
+        '20',
+        '-w',
+        '2',
+        '--workers=3',
+        'a.js',
+      ]);
       assert.equal(values?.gracefulTimeout, '20');
       assert.equal(values?.workers, '3');
     });
 
-    test('--bind keeps every value, in order', () => {
-      const values = parse(['-b', ':8000', '--bind', 'unix:/run/a.sock', '-b', '[::1]:9000', 'a.js']);
+    test('--bind keeps every value, in order', async () => {
+      const values = await parse(['-b', ':8000', '--bind', 'unix:/run/a.sock', '-b', '[::1]:9000', 'a.js']);
       assert.deepEqual(values?.bind, [':8000', 'unix:/run/a.sock', '[::1]:9000']);
     });
 
-    test('a repeated boolean is still a boolean', () => {
-      assert.equal(parse(['--access-log', '--access-log', 'a.js'])?.accessLog, true);
+    test('a repeated boolean is still a boolean', async () => {
+      assert.equal((await parse(['--access-log', '--access-log', 'a.js']))?.accessLog, true);
     });
   });
 }
 
-test('yargs: a negation after the flag wins, as the last value', () => {
-  assert.equal(parseArgv(['--access-log', '--no-access-log', 'a.js']).accessLog, false);
-  assert.equal(parseArgv(['--no-access-log', '--access-log', 'a.js']).accessLog, true);
+test('yargs: a negation after the flag wins, as the last value', async () => {
+  assert.equal((await parseArgv(['--access-log', '--no-access-log', 'a.js'])).accessLog, false);
+  assert.equal((await parseArgv(['--no-access-log', '--access-log', 'a.js'])).accessLog, true);
 });
 
 describe('precedence with repeats: config file < env < CLI', () => {

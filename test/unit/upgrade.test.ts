@@ -48,8 +48,12 @@ test('nodeBinary looks a bare name up in PATH, in order, skipping directories an
 
 test('scriptPath takes a script under the physical start directory through its name ($PWD)', () => {
   assert.equal(
-    scriptPath('/srv/app/releases/42/node_modules/prefork/dist/src/cli.js', '/srv/app/releases/42', '/srv/app/current'),
-    '/srv/app/current/node_modules/prefork/dist/src/cli.js',
+    scriptPath(
+      '/srv/app/releases/42/node_modules/prefork/dist/bin/prefork.js',
+      '/srv/app/releases/42',
+      '/srv/app/current',
+    ),
+    '/srv/app/current/node_modules/prefork/dist/bin/prefork.js',
   );
   assert.equal(
     scriptPath('/opt/prefork/cli.js', '/srv/app/releases/42', '/srv/app/current'),
