@@ -158,3 +158,11 @@ export function handOverConnection(socket: net.Socket, from: net.Server, to: net
   s._server = to;
   s.server = to;
 }
+
+/**
+ * A server's open connections, as getConnections() counts them but synchronously: Node keeps
+ * the count itself, so the worker needs no listener per connection to know it.
+ */
+export function openConnections(server: net.Server): number {
+  return (server as unknown as { _connections: number })._connections;
+}

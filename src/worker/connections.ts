@@ -1,48 +1,40 @@
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
+import { openConnections } from '../shared/internals.js';
 import type { UpgradeListener } from './app-loader.js';
+
+/** How often a waiting drain looks at the connection counts, between the events it hears. */
+const POLL_MS = 10;
 
 /**
  * The worker's open client connections, and the ones among them that left HTTP (upgraded:
- * WebSockets), so a drain knows when no request can arrive any more. Waiters are re-checked on
- * every change instead of polling.
+ * WebSockets), so a drain knows when no request can arrive any more. Open connections are the
+ * servers' own counts: a listener and a Set entry for every connection showed in close-mode
+ * profiles (allocations, then GC), for a figure only a drain reads. Waiters are re-checked when
+ * a request or an upgraded connection ends, and every POLL_MS while any waits.
  */
 export class Connections {
-  readonly #open = new Set<Duplex>();
+  readonly #servers = new Set<net.Server>();
   readonly #upgraded = new Set<Duplex>();
   readonly #waiters = new Set<() => void>();
-  /**
-   * Made once, not per connection: a closure for every connection showed up in close-mode
-   * profiles (allocations, then GC). `this` is the socket; 'close' fires once.
-   */
-  readonly #closed: (this: Duplex) => void;
-
-  constructor() {
-    const open = this.#open;
-    const changed = (): void => this.changed();
-    this.#closed = function (this: Duplex) {
-      open.delete(this);
-      changed();
-    };
-  }
+  #poll: NodeJS.Timeout | null = null;
 
   get open(): number {
-    return this.#open.size;
+    let open = 0;
+    for (const server of this.#servers) open += openConnections(server);
+    return open;
   }
 
   get upgraded(): number {
     return this.#upgraded.size;
   }
 
-  /** Every TCP/unix connection, a TLS one from its first byte (its handshake is a request to finish too). */
+  /** Every TCP/unix connection it accepts (or is handed), a TLS one from its first byte. */
   track(server: net.Server): void {
-    server.on('connection', (socket: Duplex) => {
-      this.#open.add(socket);
-      socket.on('close', this.#closed);
-    });
+    this.#servers.add(server);
   }
 
-  /** An upgraded socket (on TLS the TLSSocket over one of the tracked connections) is no longer HTTP. */
+  /** An upgraded socket (on TLS the TLSSocket over one of the counted connections) is no longer HTTP. */
   markUpgraded(socket: Duplex): void {
     if (this.#upgraded.has(socket)) return;
     this.#upgraded.add(socket);
@@ -68,7 +60,7 @@ export class Connections {
     });
   }
 
-  /** Something a waiter may be waiting for happened: a connection or a request ended. */
+  /** Something a waiter may be waiting for happened: a request or an upgraded connection ended. */
   changed(): void {
     // Per finished request: nothing to iterate unless a drain waits.
     if (this.#waiters.size === 0) return;
@@ -82,6 +74,10 @@ export class Connections {
       const finish = (result: boolean): void => {
         clearTimeout(timer);
         this.#waiters.delete(check);
+        if (this.#waiters.size === 0 && this.#poll !== null) {
+          clearInterval(this.#poll);
+          this.#poll = null;
+        }
         resolve(result);
       };
       const check = (): void => {
@@ -89,6 +85,7 @@ export class Connections {
       };
       const timer = setTimeout(() => finish(false), Math.max(0, deadline - Date.now()));
       this.#waiters.add(check);
+      this.#poll ??= setInterval(() => this.changed(), POLL_MS);
     });
   }
 

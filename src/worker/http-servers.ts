@@ -219,7 +219,7 @@ export class HttpServers {
     const { limitConcurrency, maxRequests } = this.settings;
     if (this.#requests.full(limitConcurrency)) return this.#requests.refuse(res);
     const served = this.#requests.take();
-    this.#shedding.countRequestOn(req.socket);
+    this.#shedding.countRequestOn(req.socket, res.shouldKeepAlive);
     if (maxRequests > 0) {
       if (served === Math.max(1, Math.floor(maxRequests * 0.75))) this.hooks.nearLimit();
       if (served === maxRequests) this.hooks.atLimit();

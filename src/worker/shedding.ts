@@ -61,11 +61,13 @@ export class Shedding {
   /**
    * Per request, one property read: a connection counts as kept alive from its second request.
    * (A symbol property, not a WeakMap: a WeakMap entry per connection cost ~1 µs and more GC.)
+   * A first request whose response closes the connection (`Connection: close`) marks nothing:
+   * a property added to every socket showed in close-mode profiles.
    */
-  countRequestOn(socket: Duplex & { [REQUESTS_ON]?: number }): void {
+  countRequestOn(socket: Duplex & { [REQUESTS_ON]?: number }, keepAlive: boolean): void {
     const seen = socket[REQUESTS_ON];
     if (seen === undefined) {
-      socket[REQUESTS_ON] = 1;
+      if (keepAlive) socket[REQUESTS_ON] = 1;
       return;
     }
     if (seen > 1) return;

@@ -14,6 +14,7 @@ import {
   bindTcp,
   handOverConnection,
   handleKind,
+  openConnections,
   openFd,
   refuseBindsFor,
   tcpAddress,
@@ -249,6 +250,9 @@ test("handOverConnection: a connection accepted by one server and handed to anot
   });
   assert.equal(await count(app), 1, `the app's server counts it (${NODE}: has net.Server#_connections changed?)`);
   assert.equal(await count(forward), 0);
+  // What a drain reads (openConnections): the same counts, synchronously.
+  assert.equal(openConnections(app), 1);
+  assert.equal(openConnections(forward), 0);
   let closed = false;
   const closing = new Promise<void>((done) => app.close(() => ((closed = true), done())));
   forward.close();
@@ -256,4 +260,5 @@ test("handOverConnection: a connection accepted by one server and handed to anot
   assert.equal(closed, false, "the app's close() waits for the connection");
   socket.destroy();
   await closing;
+  assert.equal(openConnections(app), 0);
 });

@@ -24,22 +24,35 @@ function shedding(): { s: Shedding; moved: () => number; resumed: () => number; 
 test('a connection counts as kept alive from its second request, once, until it closes', async () => {
   const { s } = shedding();
   const socket = new PassThrough();
-  s.countRequestOn(socket);
+  s.countRequestOn(socket, true);
   assert.equal(s.report(), 0);
-  s.countRequestOn(socket);
-  s.countRequestOn(socket);
+  s.countRequestOn(socket, true);
+  s.countRequestOn(socket, true);
   assert.equal(s.report(), 1);
   socket.destroy();
   await new Promise((resolve) => socket.once('close', resolve));
   assert.equal(s.report(), 0);
 });
 
+test('a connection whose first response closes it (Connection: close) is never marked', () => {
+  const { s } = shedding();
+  const socket = new PassThrough();
+  const symbols = Object.getOwnPropertySymbols(socket).length;
+  s.countRequestOn(socket, false);
+  assert.equal(Object.getOwnPropertySymbols(socket).length, symbols, 'no property added to the socket');
+  assert.equal(socket.listenerCount('close'), 0);
+  s.countRequestOn(socket, true);
+  s.countRequestOn(socket, true);
+  assert.equal(s.report(), 1, 'a later kept-alive request (not sent by a real client after close) still counts');
+  socket.destroy();
+});
+
 test('a move of REPORT_STEP kept-alive connections since the last report asks for an early heartbeat', () => {
   const { s, moved } = shedding();
   const sockets = Array.from({ length: REPORT_STEP }, () => new PassThrough());
-  for (const socket of sockets.slice(0, -1)) [1, 2].forEach(() => s.countRequestOn(socket));
+  for (const socket of sockets.slice(0, -1)) [1, 2].forEach(() => s.countRequestOn(socket, true));
   assert.equal(moved(), 0);
-  [1, 2].forEach(() => s.countRequestOn(sockets.at(-1)!));
+  [1, 2].forEach(() => s.countRequestOn(sockets.at(-1)!, true));
   assert.equal(moved(), 1);
   assert.equal(s.report(), REPORT_STEP);
   sockets.forEach((socket) => socket.destroy());
