@@ -25,6 +25,8 @@ export function workerSettings(
     backlog: config.backlog,
     accessLog: config.accessLog,
     requestDurations: config.metricsBind !== null,
+    countResponses:
+      config.control !== null || config.metricsBind !== null || config.accessLog || config.limitConcurrency > 0,
     logLevel: config.logLevel,
     logFormat: config.logFormat,
     logFile: config.logFile,

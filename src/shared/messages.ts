@@ -28,6 +28,12 @@ export interface WorkerSettings {
   accessLog: boolean;
   /** --metrics-bind: time every request for the duration histogram (the access log times its own). */
   requestDurations: boolean;
+  /**
+   * Something reads what each response ends as (in flight, status classes): `prefork status`
+   * (--control), /metrics, the access log, --limit-concurrency. Without any, a request costs no
+   * 'close' listener (see worker/requests.ts).
+   */
+  countResponses: boolean;
   logLevel: Config['logLevel'];
   logFormat: Config['logFormat'];
   /** Absolute; null = stdout. The worker opens it itself (O_APPEND) and reopens it on SIGUSR1. */

@@ -9,7 +9,13 @@ import { timerMs } from '../shared/timers.js';
 import type { AppListener, Servable } from './app-loader.js';
 import { Connections } from './connections.js';
 import { Requests } from './requests.js';
-import { answerClientError, createServer, loadHttps, nodeHttp as http } from './server-options.js';
+import {
+  answerClientError,
+  closeConnectionsAfterResponses,
+  createServer,
+  loadHttps,
+  nodeHttp as http,
+} from './server-options.js';
 import { Shedding, type SheddingHooks } from './shedding.js';
 import { onAppClose, ownHandleIndex, pipeAddress, sameHandlers } from './app-server.js';
 
@@ -56,8 +62,9 @@ export class HttpServers {
     private readonly hooks: ServingHooks,
   ) {
     this.#app = app ?? NOT_SERVING;
-    const { accessLog, requestDurations } = settings;
-    this.#requests = new Requests(log, accessLog, requestDurations, () => this.#connections.changed());
+    const { accessLog, requestDurations, countResponses } = settings;
+    const finished = (): void => this.#connections.changed();
+    this.#requests = new Requests(log, accessLog, requestDurations, finished, countResponses);
     this.#shedding = new Shedding(log, hooks, this.#requests.stats, () => this.draining);
   }
 
@@ -225,7 +232,8 @@ export class HttpServers {
       if (served === maxRequests) this.hooks.atLimit();
     }
     this.#requests.track(res);
-    // Draining: this response tells the client to take its next request elsewhere.
+    // Draining: this response tells the client to take its next request elsewhere (as
+    // closeConnectionsAfterResponses() does, but without Node internals).
     if (this.draining) res.shouldKeepAlive = false;
     else if (this.#shedding.active) this.#shedding.shedOne(res);
     let result: unknown;
@@ -290,15 +298,21 @@ export class HttpServers {
    */
   drain(deadline: number): Promise<void> {
     if (this.#drained !== null) return this.#drained;
-    this.#requests.closeAfterResponse();
+    closeConnectionsAfterResponses();
     // Closing a closed server would emit 'close' again: the app may have closed its own.
     for (const server of this.#servers) if (server.listening) net.Server.prototype.close.call(server);
     this.#drained = this.#connections
       .until(() => this.#noMoreRequests(), deadline)
       .then((done) => {
         if (done) return;
+        const connections = this.#connections.open - this.#connections.upgraded;
+        if (!this.settings.countResponses) {
+          const line = `graceful timeout: cutting ${connections} connection(s)`;
+          return this.log.warn({ event: 'drain-timeout', connections }, line);
+        }
         const cut = this.#requests.inflight;
-        this.log.warn({ event: 'drain-timeout', inflight: cut }, `graceful timeout: cutting ${cut} request(s)`);
+        const line = `graceful timeout: cutting ${cut} request(s) on ${connections} connection(s)`;
+        this.log.warn({ event: 'drain-timeout', inflight: cut, connections }, line);
       });
     return this.#drained;
   }

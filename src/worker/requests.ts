@@ -7,14 +7,17 @@ const STARTED = Symbol('prefork.started');
 type Tracked = ServerResponse & { [STARTED]?: number };
 
 /**
- * The worker's request accounting: what is in flight (for the drain, --limit-concurrency and the
- * heartbeat), how many were served (for --max-requests), the request statistics and the access
- * log. A request costs a Set entry and one 'close' listener; it is timed only when something reads
- * the time (--metrics-bind's histogram, --access-log).
+ * The worker's request accounting: how many were taken (for --max-requests), and, when something
+ * reads them (WorkerSettings.countResponses), how many are in flight (for --limit-concurrency and
+ * the heartbeat), the request statistics and the access log. Counted, a request costs one 'close'
+ * listener (no Set entry: in keep-alive benchmarks one cost as much as the rest together), ~4 % of
+ * a hello-world request's CPU; otherwise nothing. It is timed only when something reads the time
+ * (--metrics-bind's histogram, --access-log). A drain needs none of it: a request in flight holds
+ * its connection open, and the drain waits for the connections (see Connections).
  */
 export class Requests {
-  /** Responses not yet closed: their count is the in-flight figure, and a drain marks them. */
-  readonly #inflight = new Set<ServerResponse>();
+  /** Responses not yet closed. */
+  #inflight = 0;
   #served = 0;
   /** Cumulative; the master reads them from each heartbeat, so counting costs no IPC per request. */
   readonly stats: RequestStats = emptyStats();
@@ -33,6 +36,8 @@ export class Requests {
     private readonly durations: boolean,
     /** A request finished: a drain may be waiting for it. */
     private readonly finished: () => void,
+    /** Follow each response to its end (see WorkerSettings.countResponses). */
+    private readonly counting = true,
   ) {
     this.#timed = accessLog || durations;
     const finish = this.#finish.bind(this);
@@ -47,12 +52,12 @@ export class Requests {
   }
 
   get inflight(): number {
-    return this.#inflight.size;
+    return this.#inflight;
   }
 
   /** --limit-concurrency: a request beyond it is answered 503 at once (see refuse()). */
   full(limit: number): boolean {
-    return limit > 0 && this.#inflight.size >= limit;
+    return limit > 0 && this.#inflight >= limit;
   }
 
   /** Shed load at once: a queue here would only add latency the client cannot see coming. */
@@ -69,18 +74,15 @@ export class Requests {
 
   /** In flight from now until its response closes. */
   track(res: Tracked): void {
-    this.#inflight.add(res);
+    if (!this.counting) return;
+    this.#inflight += 1;
     if (this.#timed) res[STARTED] = performance.now();
     res.on('close', this.#closed);
   }
 
-  /** For the drain: responses not yet started tell their clients to take the next request elsewhere. */
-  closeAfterResponse(): void {
-    for (const res of this.#inflight) if (!res.headersSent) res.shouldKeepAlive = false;
-  }
-
+  /** Its response closed ('close' fires once per response, whether it finished or was cut). */
   #finish(res: Tracked): void {
-    if (!this.#inflight.delete(res)) return;
+    this.#inflight -= 1;
     if (this.#timed) {
       const ms = performance.now() - res[STARTED]!;
       record(this.stats, res.statusCode, this.durations ? ms / 1000 : null);

@@ -72,3 +72,27 @@ export function answerClientError(err: NodeJS.ErrnoException, socket: net.Socket
   const status = CLIENT_ERROR_REPLIES[code] ?? '400 Bad Request';
   socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
 }
+
+/**
+ * For a drain: from now on every response this worker sends closes its connection
+ * (`Connection: close`), those already in flight included, so each client takes its next
+ * request elsewhere. The worker is leaving, so this is for all its servers (an app's own ones
+ * too) and never undone. Node decides when it writes a response's head, from
+ * `res.shouldKeepAlive`; the hook sets that just before. It is on the prototype (Express's
+ * responses inherit from it too) so that no request pays for it before a drain: keeping a list of
+ * the responses in flight to mark them cost every request a Set entry. Returns false where Node
+ * has no `_storeHeader` to hook; then responses already in flight keep their connection open
+ * until it idles out (--keep-alive-timeout) or carries one more request, answered with close.
+ */
+export function closeConnectionsAfterResponses(): boolean {
+  type StoreHeader = (this: http.ServerResponse, ...args: unknown[]) => unknown;
+  const proto = nodeHttp.ServerResponse.prototype as unknown as { _storeHeader?: StoreHeader };
+  const store = proto._storeHeader;
+  if (typeof store !== 'function') return false;
+  if (Object.hasOwn(proto, '_storeHeader')) return true;
+  proto._storeHeader = function (this: http.ServerResponse, ...args: unknown[]): unknown {
+    this.shouldKeepAlive = false;
+    return store.apply(this, args);
+  };
+  return true;
+}
