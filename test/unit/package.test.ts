@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ROOT } from '../helpers/prefork.js';
@@ -79,5 +79,18 @@ test('the bundled CLI (package.json "bin") and the unbundled dist/src/cli.js run
   for (const cli of [pkg.bin.prefork, 'dist/src/cli.js']) {
     assert.equal(run(cli, ['--version']), pkg.version, cli);
     assert.match(run(cli, ['--check-config', 'examples/hello.js']), /"workers"/, cli);
+  }
+});
+
+test('the bundled files import nothing statically: every package and builtin loads where the code that uses it runs', () => {
+  const dir = join(ROOT, 'dist/bin');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.js'));
+  assert.deepEqual(files.sort(), ['prefork-main.js', 'prefork.js', 'worker-runtime.js', 'worker.js']);
+  for (const file of files) {
+    // A static import is evaluated at every start, also for code that runs only on demand (yargs for --help).
+    const imports = readFileSync(join(dir, file), 'utf8')
+      .split('\n')
+      .filter((line) => /^import\s/.test(line));
+    assert.deepEqual(imports, [], file);
   }
 });
