@@ -1,9 +1,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EXIT_CODES } from '../src/shared/exit-codes.js';
 import { OPTIONS, type OptionDef, envName, optionKeys } from '../src/config/options.js';
 import { MASTER_SIGNALS } from '../src/master/signals.js';
+import { PACKAGE_ROOT } from '../src/shared/package-paths.js';
 import { logEvents } from './log-events.js';
 
 /**
@@ -116,14 +117,8 @@ export function referenceDocs(root: string): Record<string, string> {
   };
 }
 
-/** The repository root, from the compiled dist/tools/docs.js or the source. */
-export const repoRoot = (): string => {
-  const here = dirname(fileURLToPath(import.meta.url));
-  return here.includes(`${join('dist', 'tools')}`) ? join(here, '..', '..') : join(here, '..');
-};
-
 function main(): void {
-  const root = repoRoot();
+  const root = PACKAGE_ROOT;
   const check = process.argv.includes('--check');
   const stale: string[] = [];
   for (const [file, text] of Object.entries(referenceDocs(root))) {

@@ -2,6 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
+import { PACKAGE_ROOT } from '../src/shared/package-paths.js';
 
 /**
  * The module graph of src/, read from the TypeScript sources (static imports, `export ... from`,
@@ -11,7 +12,7 @@ import ts from 'typescript';
  * fails on them.
  */
 
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const ROOT = PACKAGE_ROOT;
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {

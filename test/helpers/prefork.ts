@@ -6,11 +6,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from '../../src/shared/package-paths.js';
 
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+export const ROOT = PACKAGE_ROOT;
 export const CLI = join(ROOT, 'dist/bin/prefork.js');
 export const APPS = join(ROOT, 'test/fixtures/apps');
 export const app = (name: string): string => join(APPS, name);

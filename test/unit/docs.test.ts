@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { referenceDocs, repoRoot } from '../../tools/docs.js';
+import { referenceDocs } from '../../tools/docs.js';
+import { ROOT } from '../helpers/prefork.js';
 import { logEvents } from '../../tools/log-events.js';
 import { OPTIONS, optionKeys } from '../../src/config/options.js';
 
-const root = repoRoot();
+const root = ROOT;
 
 test('docs/ holds exactly what npm run docs generates from the code (run it and commit after changing a table)', () => {
   for (const [file, text] of Object.entries(referenceDocs(root))) {

@@ -6,7 +6,7 @@ import { HEALTH_CHECK_MS } from '../../src/master/master.js';
 import { WorkerHandle } from '../../src/master/worker-handle.js';
 import { prettyLine } from '../../src/shared/log.js';
 import { emptyStats } from '../../src/shared/request-stats.js';
-import { repoRoot } from '../../tools/docs.js';
+import { ROOT } from '../helpers/prefork.js';
 import { logEvents } from '../../tools/log-events.js';
 import { type Fake, heartbeat, started, useFakeMaster } from '../helpers/fake-master.js';
 
@@ -96,7 +96,7 @@ test('every line of a master run (boot, back-off, hung, bloated, reload, stop) h
 
 test('no log event writes a key its logger already puts on every line', () => {
   const base = ['level', 'time', 'pid', 'hostname', 'role', 'name', 'msg'];
-  for (const e of logEvents(repoRoot(), ['src'])) {
+  for (const e of logEvents(ROOT, ['src'])) {
     assert.deepEqual(
       e.fields.filter((f) => base.includes(f)),
       [],
@@ -104,5 +104,5 @@ test('no log event writes a key its logger already puts on every line', () => {
     );
   }
   // A worker's own logger binds its slot as `worker`.
-  for (const e of logEvents(repoRoot(), ['src/worker'])) assert.ok(!e.fields.includes('worker'), e.event);
+  for (const e of logEvents(ROOT, ['src/worker'])) assert.ok(!e.fields.includes('worker'), e.event);
 });

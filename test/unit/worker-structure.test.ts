@@ -3,12 +3,12 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import ts from 'typescript';
-import { repoRoot } from '../../tools/docs.js';
+import { ROOT } from '../helpers/prefork.js';
 
 // The structure issue's rules for the code that runs in a worker, checked on the source so they
 // hold after the next change too: one worker object, one heartbeat, no name shared with the API
 // (file and function sizes: source-size.test.ts, for all of src/).
-const root = repoRoot();
+const root = ROOT;
 const sources = (dir: string): string[] =>
   readdirSync(join(root, dir))
     .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
