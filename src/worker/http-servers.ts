@@ -232,10 +232,8 @@ export class HttpServers {
       if (served === maxRequests) this.hooks.atLimit();
     }
     this.#requests.track(res);
-    // Draining: this response tells the client to take its next request elsewhere (as
-    // closeConnectionsAfterResponses() does, but without Node internals).
-    if (this.draining) res.shouldKeepAlive = false;
-    else if (this.#shedding.active) this.#shedding.shedOne(res);
+    // Draining, every response closes its connection already (drain()).
+    if (this.#shedding.active && !this.draining) this.#shedding.shedOne(res);
     let result: unknown;
     try {
       result = this.#app.request(req, res);
@@ -306,13 +304,11 @@ export class HttpServers {
       .then((done) => {
         if (done) return;
         const connections = this.#connections.open - this.#connections.upgraded;
-        if (!this.settings.countResponses) {
-          const line = `graceful timeout: cutting ${connections} connection(s)`;
-          return this.log.warn({ event: 'drain-timeout', connections }, line);
-        }
-        const cut = this.#requests.inflight;
-        const line = `graceful timeout: cutting ${cut} request(s) on ${connections} connection(s)`;
-        this.log.warn({ event: 'drain-timeout', inflight: cut, connections }, line);
+        // Requests in flight are known only when counted (WorkerSettings.countResponses).
+        const inflight = this.settings.countResponses ? this.#requests.inflight : undefined;
+        const requests = inflight === undefined ? '' : `${inflight} request(s) on `;
+        const line = `graceful timeout: cutting ${requests}${connections} connection(s)`;
+        this.log.warn({ event: 'drain-timeout', connections, inflight }, line);
       });
     return this.#drained;
   }
