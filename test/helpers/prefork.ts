@@ -236,16 +236,27 @@ export function track(
   opts: { logFile?: string; workerPidsAreOurs?: boolean } = {},
 ): Prefork {
   const p = new Prefork(child, opts.logFile);
-  t.after(async () => {
+  const kill = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGKILL');
       await p.exited;
     }
     if (opts.workerPidsAreOurs === false) return;
     for (const l of p.logs) if (l.event === 'worker' && typeof l.workerPid === 'number') killOurs(l.workerPid);
-  });
+  };
+  const kills = killsOf.get(t) ?? [];
+  killsOf.set(t, [...kills, kill]);
+  t.after(kill);
   return p;
 }
+
+/**
+ * What kills the processes a test started. A test's temporary directory goes only after them
+ * (tempDir()): a master still running would write into it meanwhile (a worker it boots reopens
+ * the log file there), the removal would fail with ENOTEMPTY, and node:test would then skip the
+ * test's later hooks, the kill among them, leaving the master running and the test file hanging.
+ */
+const killsOf = new WeakMap<TestContext, Array<() => Promise<void>>>();
 
 /** Runs the CLI to completion (for bad-input and --check-config cases). */
 export async function runPrefork(
@@ -263,7 +274,10 @@ export async function runPrefork(
 
 export function tempDir(t: TestContext, prefix = 'prefork-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  t.after(async () => {
+    for (const kill of killsOf.get(t) ?? []) await kill();
+    rmSync(dir, { recursive: true, force: true });
+  });
   return dir;
 }
 
