@@ -56,6 +56,33 @@ function classify(args: readonly unknown[]): { target: string; exclusive: boolea
   return { target, exclusive: false, pipe: false };
 }
 
+/** listen({ signal })'s signal, checked as Node checks it (before anything else happens). */
+function abortSignalOf(options: unknown): AbortSignal | undefined {
+  if (typeof options !== 'object' || options === null) return undefined;
+  const { signal } = options as { signal?: unknown };
+  if (signal === undefined) return undefined;
+  if (signal === null || typeof signal !== 'object' || !('aborted' in signal)) {
+    throw Object.assign(
+      new TypeError(`The "options.signal" property must be an instance of AbortSignal. Received ${String(signal)}`),
+      { code: 'ERR_INVALID_ARG_TYPE' },
+    );
+  }
+  return signal as AbortSignal;
+}
+
+/** Node's listen({ signal }) contract (lib/net.js addServerAbortSignalOption): an abort closes the server. */
+function closeOnAbort(server: net.Server, signal: AbortSignal): void {
+  const close = (): void => {
+    server.close();
+  };
+  if (signal.aborted) {
+    process.nextTick(close);
+    return;
+  }
+  signal.addEventListener('abort', close, { once: true });
+  server.once('close', () => signal.removeEventListener('abort', close));
+}
+
 let installed = false;
 
 /** Installs the hook once per process; `decide` must not emit events synchronously (it may throw, as listen() does). */
@@ -66,11 +93,13 @@ export function hookListen(decide: (call: ListenCall) => ListenDecision): void {
   net.Server.prototype.listen = function listen(this: net.Server, ...args: unknown[]): net.Server {
     const kind = this.listening ? null : classify(args);
     if (kind === null) return original.apply(this, args as never);
+    const signal = abortSignalOf(args[0]);
     const call: ListenCall = { server: this, ...kind, bindItself: () => original.apply(this, args as never) };
     if (decide(call) === 'pass') return call.bindItself();
-    // As Node does: the callback is a 'listening' listener.
+    // As Node does: the callback is a 'listening' listener, and aborting the signal closes the server.
     const callback = args[args.length - 1];
     if (typeof callback === 'function') this.once('listening', callback as () => void);
+    if (signal !== undefined) closeOnAbort(this, signal);
     return this;
   } as typeof original;
 }

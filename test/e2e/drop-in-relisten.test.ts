@@ -139,3 +139,20 @@ for (const when of ['in its close() callback', "right after close(), in the prob
     assert.deepEqual(warnings(p.logs), []);
   });
 }
+
+test("listen({ port, signal }): aborting the signal closes the app's server, as Node's listen() does; the app's next listen() is served by the same worker", async (t) => {
+  const p = startPrefork(t, ['-w', '1', '-b', '127.0.0.1:0', app('dropin-abort.cjs')]);
+  const target = await p.ready();
+  type Abort = { pid: number; generation: number; closes: number; listening: boolean };
+  const first = (await request(target)).json<Abort>();
+  assert.deepEqual([first.generation, first.closes], [1, 0]);
+  await request(target, { path: '/abort' });
+  await eventually(() => closes(p) === 1, 5000, "the app's server closed by the abort");
+  await eventually(async () => (await request(target)).json<Abort>().generation === 2, 5000, 'served again');
+  const after = (await request(target)).json<Abort>();
+  assert.equal(after.pid, first.pid, 'the same worker');
+  assert.equal(after.closes, 1, "the app saw its server's 'close'");
+  assert.equal(after.listening, true);
+  assert.deepEqual(workerStates(p.logs), ['booting', 'ready'], 'one boot, never replaced');
+  assert.deepEqual(warnings(p.logs), []);
+});
