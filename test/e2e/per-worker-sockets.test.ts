@@ -13,7 +13,7 @@ import {
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { type Prefork, ROOT, app, request, runPrefork, sleep, startPrefork, tempDir } from '../helpers/prefork.js';
+import { type Prefork, ROOT, type Target, app, request, runPrefork, sleep, startPrefork, tempDir } from '../helpers/prefork.js';
 import { WORKER_ID_APP, freeBase, sock, who } from '../helpers/per-worker.js';
 
 // Per-worker binds ({worker}): start-up, serving, replacements, stop. Scaling, hot upgrade and
@@ -95,6 +95,27 @@ test("a slot's socket outlives its worker: a connection made while worker 1 is d
   assert.equal(lstatSync(join(dir, 'web-1.sock')).ino, inode, 'the same socket file throughout');
   assert.equal((await who(sock(dir, 0))).worker, '0');
   assert.equal((await p.stop()).code, 0);
+});
+
+test('unix:@NAME-{worker}: each slot serves its own abstract socket, a successor after kill -9 serves the same name, and a stop frees every name', async (t) => {
+  const name = `prefork-e2e-${process.pid}-${Date.now()}`;
+  const abstract = (slot: number): Target => ({ socketPath: `\0${name}-${slot}` });
+  if (Number(process.versions.node.split('.')[0]) < 22) {
+    const r = await runPrefork(t, ['-w', '2', '-b', `unix:@${name}-{worker}`, WORKER_ID_APP]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, new RegExp(`^prefork: cannot serve unix:@${name}-0 on Node v20.*pads abstract socket names`));
+    return;
+  }
+  const p = startPrefork(t, ['-w', '2', '-b', `unix:@${name}-{worker}`, WORKER_ID_APP]);
+  await p.ready();
+  for (const slot of [0, 1]) assert.equal((await who(abstract(slot))).worker, String(slot));
+  const before = await who(abstract(1));
+  process.kill(before.pid, 'SIGKILL');
+  await exitedPid(p, before.pid);
+  const after = await who(abstract(1));
+  assert.deepEqual([after.worker, after.pid !== before.pid], ['1', true], 'served by the successor on the same name');
+  assert.equal((await p.stop()).code, 0);
+  for (const slot of [0, 1]) await assert.rejects(request(abstract(slot)), /ECONNREFUSED|ENOENT/, `@${name}-${slot} is free`);
 });
 
 test('--max-requests and SIGHUP replace each worker on its own socket', async (t) => {
