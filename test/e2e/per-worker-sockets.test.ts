@@ -13,7 +13,17 @@ import {
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { type Prefork, ROOT, type Target, app, request, runPrefork, sleep, startPrefork, tempDir } from '../helpers/prefork.js';
+import {
+  type Prefork,
+  ROOT,
+  type Target,
+  app,
+  request,
+  runPrefork,
+  sleep,
+  startPrefork,
+  tempDir,
+} from '../helpers/prefork.js';
 import { WORKER_ID_APP, freeBase, sock, who } from '../helpers/per-worker.js';
 
 // Per-worker binds ({worker}): start-up, serving, replacements, stop. Scaling, hot upgrade and
@@ -103,7 +113,10 @@ test('unix:@NAME-{worker}: each slot serves its own abstract socket, a successor
   if (Number(process.versions.node.split('.')[0]) < 22) {
     const r = await runPrefork(t, ['-w', '2', '-b', `unix:@${name}-{worker}`, WORKER_ID_APP]);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, new RegExp(`^prefork: cannot serve unix:@${name}-0 on Node v20.*pads abstract socket names`));
+    assert.match(
+      r.stderr,
+      new RegExp(`^prefork: cannot serve unix:@${name}-0 on Node v20.*pads abstract socket names`),
+    );
     return;
   }
   const p = startPrefork(t, ['-w', '2', '-b', `unix:@${name}-{worker}`, WORKER_ID_APP]);
@@ -115,7 +128,8 @@ test('unix:@NAME-{worker}: each slot serves its own abstract socket, a successor
   const after = await who(abstract(1));
   assert.deepEqual([after.worker, after.pid !== before.pid], ['1', true], 'served by the successor on the same name');
   assert.equal((await p.stop()).code, 0);
-  for (const slot of [0, 1]) await assert.rejects(request(abstract(slot)), /ECONNREFUSED|ENOENT/, `@${name}-${slot} is free`);
+  for (const slot of [0, 1])
+    await assert.rejects(request(abstract(slot)), /ECONNREFUSED|ENOENT/, `@${name}-${slot} is free`);
 });
 
 test('--max-requests and SIGHUP replace each worker on its own socket', async (t) => {
