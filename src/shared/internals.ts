@@ -261,23 +261,24 @@ function accept(server: net.Server, err: number, clientHandle: ClientHandle): vo
 function drop(server: net.Server, clientHandle: ClientHandle): void {
   if (clientHandle.getsockname || clientHandle.getpeername) {
     const data: Record<string, unknown> = { __proto__: null };
-    if (clientHandle.getsockname) {
-      const local: Record<string, unknown> = { __proto__: null };
-      clientHandle.getsockname(local);
-      data.localAddress = local.address;
-      data.localPort = local.port;
-      data.localFamily = local.family;
-    }
-    if (clientHandle.getpeername) {
-      const remote: Record<string, unknown> = { __proto__: null };
-      clientHandle.getpeername(remote);
-      data.remoteAddress = remote.address;
-      data.remotePort = remote.port;
-      data.remoteFamily = remote.family;
-    }
+    if (clientHandle.getsockname) addressInto(data, 'local', (out) => clientHandle.getsockname!(out));
+    if (clientHandle.getpeername) addressInto(data, 'remote', (out) => clientHandle.getpeername!(out));
     server.emit('drop', data);
   } else {
     server.emit('drop');
   }
   clientHandle.close();
+}
+
+/** One side of a dropped connection's address, as Node names it ('local' → localAddress, localPort, localFamily). */
+function addressInto(
+  data: Record<string, unknown>,
+  side: 'local' | 'remote',
+  read: (out: Record<string, unknown>) => number,
+): void {
+  const info: Record<string, unknown> = { __proto__: null };
+  read(info);
+  data[`${side}Address`] = info.address;
+  data[`${side}Port`] = info.port;
+  data[`${side}Family`] = info.family;
 }
