@@ -9,6 +9,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { PACKAGE_ROOT } from '../../src/shared/package-paths.js';
+import { sleep } from './client.js';
 
 export const ROOT = PACKAGE_ROOT;
 export const CLI = join(ROOT, 'dist/bin/prefork.js');
@@ -50,13 +51,19 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/** Kill a pid only if it is still one of ours: a prefork process, not a recycled pid. */
-export function killOurs(pid: number): void {
+/**
+ * Kill a pid only if it is still one of ours: a prefork process (titled "prefork …"), or a worker
+ * so new it still has node's command line (the bundled or the unbundled worker entry), not a
+ * recycled pid. True when it was killed.
+ */
+export function killOurs(pid: number): boolean {
   try {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    if (cmdline.includes('prefork') || cmdline.includes('worker/main.js')) process.kill(pid, 'SIGKILL');
+    if (!/prefork|worker\/main\.js|bin\/worker\.js/.test(cmdline)) return false;
+    process.kill(pid, 'SIGKILL');
+    return true;
   } catch {
-    /* already gone */
+    return false; // already gone
   }
 }
 
@@ -242,7 +249,12 @@ export function track(
       await p.exited;
     }
     if (opts.workerPidsAreOurs === false) return;
-    for (const l of p.logs) if (l.event === 'worker' && typeof l.workerPid === 'number') killOurs(l.workerPid);
+    const killed = p.logs.filter(
+      (l) => l.event === 'worker' && typeof l.workerPid === 'number' && killOurs(l.workerPid),
+    );
+    // Gone before the test's temporary directory is: a worker outliving its master would write there.
+    const deadline = Date.now() + 2000;
+    while (killed.some((l) => isAlive(l.workerPid as number)) && Date.now() < deadline) await sleep(10);
   };
   const kills = killsOf.get(t) ?? [];
   killsOf.set(t, [...kills, kill]);
@@ -276,7 +288,9 @@ export function tempDir(t: TestContext, prefix = 'prefork-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   t.after(async () => {
     for (const kill of killsOf.get(t) ?? []) await kill();
-    rmSync(dir, { recursive: true, force: true });
+    // A worker forked in the instant before its master was killed is not in the logs yet; it
+    // finds the master gone and exits on its own, and may write its log file meanwhile.
+    rmSync(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 });
   });
   return dir;
 }
