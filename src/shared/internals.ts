@@ -79,6 +79,9 @@ export function tcpAddress(handle: RawHandle): { address: string; port: number; 
  * listen(handle), which is exclusive (never asks the primary). A Pipe handle would be routed to
  * the primary by its fd number, so we set it as the server's handle and start it directly.
  */
+/** Node 20: the major whose V8 (11.3) remakes a spread copy's hidden class on every added property. */
+const SHAPE_CHURN = process.versions.node.split('.')[0] === '20';
+
 export function listenOnHandle(
   server: net.Server,
   handle: RawHandle,
@@ -86,7 +89,7 @@ export function listenOnHandle(
   pipeName: string | null = null,
 ): void {
   // 'listening' comes on the next tick, before any connection can: the handle accepts by then.
-  server.once('listening', () => acceptWithStableShapes(server));
+  if (SHAPE_CHURN) server.once('listening', () => acceptWithStableShapes(server));
   if (handleKind(handle) === 'tcp') {
     server.listen(handle, backlog);
     return;
@@ -198,23 +201,20 @@ interface ServerState {
   maxConnections: number;
 }
 
-/** Node 20: the major whose V8 (11.3) remakes a spread copy's hidden class on every added property. */
-const SHAPE_CHURN = process.versions.node.split('.')[0] === '20';
-
 /**
- * Node 20 only: the server accepts connections as Node 20's own `onconnection` (lib/net.js) does,
+ * The server accepts connections as Node 20's own `onconnection` (lib/net.js) does,
  * with one difference: the options it gives net.Socket already hold the three that the Socket
  * constructor adds to its copy of them (`emitClose`, `autoDestroy`, `decodeStrings`, set to the
  * values it sets). On Node 20's V8 a property added to a spread copy (`{ ...options }`) makes a new
  * hidden class every time, so each accepted connection made three and then missed V8's property
  * caches about 28 times (`node --log-ic`); with the properties present the copy keeps one shape.
  * Measured: 29 % less server CPU per `Connection: close` request (docs/performance.md). Node 22
- * and later (V8 12) keep their own onconnection. Node 20 is at its end of life, so the net.js this
- * follows no longer changes; test/unit/accept-shapes.test.ts checks the copy against Node 20's own.
- * Call after the server listens (each listen() sets a new handle).
+ * and later (V8 12) keep their own onconnection: listenOnHandle() installs this on Node 20 only.
+ * Node 20 is at its end of life, so the net.js this follows no longer changes;
+ * test/unit/accept-shapes.test.ts checks the copy against Node 20's own. Call after the server
+ * listens (each listen() sets a new handle).
  */
-export function acceptWithStableShapes(server: net.Server, always = false): void {
-  if (!SHAPE_CHURN && !always) return;
+export function acceptWithStableShapes(server: net.Server): void {
   const handle = (server as unknown as ServerState)._handle;
   if (handle === null || typeof handle.onconnection !== 'function') return;
   handle.onconnection = (err, clientHandle) => accept(server, err, clientHandle);

@@ -6,14 +6,20 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { acceptWithStableShapes, openConnections } from '../../src/shared/internals.js';
+import {
+  acceptWithStableShapes,
+  bindTcp,
+  listenOnHandle,
+  openConnections,
+  type RawHandle,
+} from '../../src/shared/internals.js';
 
 /**
  * acceptWithStableShapes() (src/shared/internals.ts): on Node 20 a server accepts through prefork's
  * copy of Node 20's onconnection, whose only difference is the options it gives net.Socket. Here,
  * on Node 20: the copy makes the socket Node's own makes, drops and fails as Node's does, and spares
- * V8's property caches (node --log-ic counts the misses); on every version: it is installed on Node
- * 20 only.
+ * V8's property caches (node --log-ic counts the misses); on every version: listenOnHandle(), how a
+ * worker serves the master's sockets, installs it on Node 20 only.
  */
 
 const NODE_20 = process.versions.node.split('.')[0] === '20';
@@ -34,7 +40,7 @@ interface Accepted {
 async function acceptOne(how: Accept, options: net.ServerOpts): Promise<Accepted> {
   const server = net.createServer(options);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  if (how === 'prefork') acceptWithStableShapes(server, true);
+  if (how === 'prefork') acceptWithStableShapes(server);
   const published: unknown[] = [];
   const onPublish = (message: unknown): void => void published.push(message);
   diagnosticsChannel.subscribe('net.server.socket', onPublish);
@@ -132,7 +138,7 @@ test("over maxConnections, prefork's accept drops the connection with Node's 'dr
 test('an accept error reaches the server as Node words it (accept EMFILE, errno, syscall)', async () => {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  acceptWithStableShapes(server, true);
+  acceptWithStableShapes(server);
   const errored = new Promise<NodeJS.ErrnoException>((resolve) => server.once('error', resolve));
   const handle = (server as unknown as { _handle: { onconnection(err: number, h: unknown): void } })._handle;
   handle.onconnection(-24, null);
@@ -141,13 +147,24 @@ test('an accept error reaches the server as Node words it (accept EMFILE, errno,
   await new Promise((resolve) => server.close(resolve));
 });
 
-test(`installed by default on Node 20 only (${process.version}: ${NODE_20 ? 'installed' : 'Node keeps its own'})`, async () => {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const handle = (server as unknown as { _handle: { onconnection: unknown } })._handle;
-  const nodes = handle.onconnection;
-  acceptWithStableShapes(server);
-  assert.equal(handle.onconnection !== nodes, NODE_20);
+test(`listenOnHandle() (how a worker serves the master's sockets) accepts through the copy on Node 20 only (${process.version}: ${NODE_20 ? 'the copy' : "Node's own"})`, async () => {
+  const handle = bindTcp('127.0.0.1', 0, 4);
+  assert.equal(typeof handle, 'object', `bindTcp: errno ${String(handle)}`);
+  const server = net.createServer((socket) => socket.end('x'));
+  const listening = new Promise((resolve) => server.once('listening', resolve));
+  listenOnHandle(server, handle as RawHandle, 511);
+  await listening;
+  const accepting = (server as unknown as { _handle: { onconnection: { name: string } } })._handle;
+  assert.equal(accepting.onconnection.name !== 'onconnection', NODE_20, "Node's own is lib/net.js onconnection");
+  const said = await new Promise<string>((resolve) => {
+    let text = '';
+    net
+      .connect((server.address() as net.AddressInfo).port, '127.0.0.1')
+      .setEncoding('utf8')
+      .on('data', (d: string) => (text += d))
+      .on('end', () => resolve(text));
+  });
+  assert.equal(said, 'x', 'and serves');
   await new Promise((resolve) => server.close(resolve));
 });
 
