@@ -154,18 +154,21 @@ test(`listenOnHandle() (how a worker serves the master's sockets) accepts throug
   const listening = new Promise((resolve) => server.once('listening', resolve));
   listenOnHandle(server, handle as RawHandle, 511);
   await listening;
-  const accepting = (server as unknown as { _handle: { onconnection: { name: string } } })._handle;
-  assert.equal(accepting.onconnection.name !== 'onconnection', NODE_20, "Node's own is lib/net.js onconnection");
-  const said = await new Promise<string>((resolve) => {
-    let text = '';
-    net
-      .connect((server.address() as net.AddressInfo).port, '127.0.0.1')
-      .setEncoding('utf8')
-      .on('data', (d: string) => (text += d))
-      .on('end', () => resolve(text));
-  });
-  assert.equal(said, 'x', 'and serves');
-  await new Promise((resolve) => server.close(resolve));
+  try {
+    const accepting = (server as unknown as { _handle: { onconnection: { name: string } } })._handle;
+    assert.equal(accepting.onconnection.name !== 'onconnection', NODE_20, "Node's own is lib/net.js onconnection");
+    const said = await new Promise<string>((resolve) => {
+      let text = '';
+      net
+        .connect((server.address() as net.AddressInfo).port, '127.0.0.1')
+        .setEncoding('utf8')
+        .on('data', (d: string) => (text += d))
+        .on('end', () => resolve(text));
+    });
+    assert.equal(said, 'x', 'and serves');
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
 });
 
 /** V8's property-cache misses (node --log-ic) in a server process that accepts `count` connections. */
