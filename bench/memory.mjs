@@ -8,11 +8,9 @@
 // BENCH_WORKERS (2).
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { freePort, need, nodes, privateMb, rssMb, runWrk, sleep, stopChild, waitReady } from './lib.mjs';
+import { join } from 'node:path';
+import { ROOT, freePort, need, nodes, privateMb, rssMb, runWrk, sleep, stopChild, waitReady } from './lib.mjs';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 2);
 /** The targets of the issue: master RSS at most the bare primary + 6 MB, cold start at most 1.3x. */

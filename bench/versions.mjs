@@ -6,11 +6,9 @@
 // every .ci/node-*/ one), BENCH_ROUNDS (3), and run.mjs's own (BENCH_SECONDS, BENCH_CLOSE_THREADS ...).
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { need, nodes } from './lib.mjs';
+import { join } from 'node:path';
+import { ROOT, need, nodes } from './lib.mjs';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SCENARIOS = ['close', 'unix close'];
 /** The targets of the issue: close-mode req/s at least 1.8x round robin, CPU per request at least 3x less than PM2. */
 const TARGETS = { vsRoundRobin: 1.8, cpuVsPm2: 3 };

@@ -7,16 +7,15 @@ import { ROOT } from '../helpers/prefork.js';
 import { logEvents } from '../../tools/log-events.js';
 import { OPTIONS, optionKeys } from '../../src/config/options.js';
 
-const root = ROOT;
 
 test('docs/ holds exactly what npm run docs generates from the code (run it and commit after changing a table)', () => {
-  for (const [file, text] of Object.entries(referenceDocs(root))) {
-    assert.equal(readFileSync(join(root, file), 'utf8'), text, `${file} is out of date: run npm run docs`);
+  for (const [file, text] of Object.entries(referenceDocs(ROOT))) {
+    assert.equal(readFileSync(join(ROOT, file), 'utf8'), text, `${file} is out of date: run npm run docs`);
   }
 });
 
 test('the options reference has one row per option in the table, flags as typed (--reload is not --reload-batch)', () => {
-  const doc = referenceDocs(root)['docs/options.md'] ?? '';
+  const doc = referenceDocs(ROOT)['docs/options.md'] ?? '';
   for (const key of optionKeys) {
     const d = OPTIONS[key];
     const flag = d.cli === 'positional' ? '`APP`' : d.cli === 'rest' ? '`-- ARGS\\.\\.\\.`' : `\`--${d.name}[ \`]`;
@@ -26,7 +25,7 @@ test('the options reference has one row per option in the table, flags as typed 
 });
 
 test('log events are read from the code: names, levels and fields of the lines the master writes', () => {
-  const events = logEvents(root, ['src']);
+  const events = logEvents(ROOT, ['src']);
   const byName = new Map(events.map((e) => [e.event, e]));
   const worker = byName.get('worker');
   assert.ok(worker !== undefined, 'the worker state-change event');

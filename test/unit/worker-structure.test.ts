@@ -8,13 +8,12 @@ import { ROOT } from '../helpers/prefork.js';
 // The structure issue's rules for the code that runs in a worker, checked on the source so they
 // hold after the next change too: one worker object, one heartbeat, no name shared with the API
 // (file and function sizes: source-size.test.ts, for all of src/).
-const root = ROOT;
 const sources = (dir: string): string[] =>
-  readdirSync(join(root, dir))
+  readdirSync(join(ROOT, dir))
     .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
     .map((f) => join(dir, f));
 const parse = (file: string): ts.SourceFile =>
-  ts.createSourceFile(file, readFileSync(join(root, file), 'utf8'), ts.ScriptTarget.ES2022, true);
+  ts.createSourceFile(file, readFileSync(join(ROOT, file), 'utf8'), ts.ScriptTarget.ES2022, true);
 const workerFiles = sources('src/worker');
 
 test('the worker is one object: src/worker/worker.ts keeps no module-level variables', () => {
@@ -26,7 +25,7 @@ test('the worker is one object: src/worker/worker.ts keeps no module-level varia
 test('the heartbeat message is built in one place', () => {
   const places = workerFiles.flatMap((file) => {
     // The message literal, not the type that names it.
-    const count = readFileSync(join(root, file), 'utf8').split("{ type: 'heartbeat', ").length - 1;
+    const count = readFileSync(join(ROOT, file), 'utf8').split("{ type: 'heartbeat', ").length - 1;
     return count > 0 ? [`${file} x${count}`] : [];
   });
   assert.deepEqual(places, ['src/worker/heartbeat.ts x1']);
