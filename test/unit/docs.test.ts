@@ -7,7 +7,6 @@ import { ROOT } from '../helpers/prefork.js';
 import { logEvents } from '../../tools/log-events.js';
 import { OPTIONS, optionKeys } from '../../src/config/options.js';
 
-
 test('docs/ holds exactly what npm run docs generates from the code (run it and commit after changing a table)', () => {
   for (const [file, text] of Object.entries(referenceDocs(ROOT))) {
     assert.equal(readFileSync(join(ROOT, file), 'utf8'), text, `${file} is out of date: run npm run docs`);
